@@ -1,0 +1,48 @@
+//! fugue's wire protocol: the messages a client and the server exchange, and their framing.
+//!
+//! # Wire format
+//!
+//! A connection is a stream of frames in both directions. A frame is a big-endian `u32`
+//! body length followed by the body, one [`ClientMessage`] or [`ServerMessage`] encoded with
+//! postcard. A body longer than the maximum frame length (default 1 MiB) is refused before
+//! any allocation: the server answers `Error { code: FrameTooLarge }` and closes.
+//!
+//! ```text
+//! +----------------+------------------------------+
+//! | len: u32 (BE)  | postcard(message), len bytes |
+//! +----------------+------------------------------+
+//! ```
+//!
+//! The client's first frame is `Hello`; the server answers `Welcome` or
+//! `Error { code: VersionMismatch }`. Requests carry a `request_id` that the reply echoes.
+//!
+//! # Evolving the protocol
+//!
+//! Postcard is not self-describing: it encodes an enum variant by its index and a struct by
+//! its field order. So variants and fields are never reordered or removed; new variants go
+//! at the end of their enum. Any change that an old peer would misread (a new field in an
+//! existing variant, a changed type) bumps [`PROTOCOL_VERSION`], which the handshake checks.
+//! The golden-bytes tests pin today's encoding of every message.
+//!
+//! This crate does no I/O.
+
+mod codec;
+mod error;
+mod message;
+mod paths;
+
+pub use codec::{
+    ClientCodec, DEFAULT_MAX_FRAME_LEN, EncodedFrame, LENGTH_PREFIX_LEN, MessageCodec, ServerCodec,
+};
+pub use error::CodecError;
+pub use message::{
+    CaptureFormat, ClientMessage, DetachReason, ErrorCode, ExitStatus, RequestId, Role,
+    ServerMessage, ServerStatus, SessionInfo, SessionSpec, TermSize,
+};
+pub use paths::{SOCKET_ENV, SOCKET_FILE_NAME, resolve_socket_path};
+
+/// The protocol version; both sides must agree on it in the handshake.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest input payload a client puts in one `Input` or `SendInput` message.
+pub const MAX_INPUT_CHUNK: usize = 64 * 1024;

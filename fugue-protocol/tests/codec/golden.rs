@@ -1,0 +1,189 @@
+//! Golden bytes: the exact wire encoding of one instance of every message variant.
+//!
+//! These literals are the protocol. If one of these tests fails, the bytes on the wire
+//! changed: a variant or field was inserted, removed, reordered or retyped. Old peers will
+//! misread the new bytes, so either undo the change or bump `PROTOCOL_VERSION` and then
+//! update the literals (the failure message prints the new hex). Adding a variant at the end
+//! of an enum is the one change that keeps every existing line valid; it needs a new sample
+//! in `samples.rs` and a new line here.
+//!
+//! Each hex string is a whole frame: the 4-byte big-endian length, then the postcard body,
+//! whose first byte is the variant index.
+
+use bytes::BytesMut;
+use fugue_protocol::{
+    CaptureFormat, ClientCodec, DetachReason, ExitStatus, Role, ServerCodec, TermSize,
+};
+use serde::Serialize;
+use tokio_util::codec::Decoder;
+
+use crate::samples::{self, client_variant, server_variant};
+use crate::strategies::ALL_ERROR_CODES;
+
+/// `ClientMessage` frames, in declaration order.
+const CLIENT_GOLDEN: [(&str, &str); 15] = [
+    (
+        "Hello",
+        "0000002100010b667567756520302e312e300110feedfacecafebeef0123456789abcdef01",
+    ),
+    ("Ping", "0000000a01888e98a8c0e0808101"),
+    ("Pong", "0000000302ac02"),
+    ("ListSessions", "000000020301"),
+    (
+        "CreateSession",
+        "0000002504020104776f726b020462617368022d6c01042f746d7001014b01561e640105787465726d",
+    ),
+    ("Attach", "0000000b050304776f726b18500111"),
+    ("Detach", "000000020604"),
+    ("Input", "0000000507036c730d"),
+    ("Resize", "000000040832c801"),
+    ("KillSession", "000000060905036f6c64"),
+    ("RenameSession", "0000000c0a0604776f726b04706c6179"),
+    ("SendInput", "0000000d0b0704776f726b056563686f0a"),
+    ("Capture", "000000090c0804776f726b0164"),
+    ("Status", "000000020d09"),
+    ("KillServer", "000000020e0a"),
+];
+
+/// The `SessionInfo` sample's encoding, shared by three server lines below.
+const SESSION_INFO: &str =
+    "1000112233445566778899aabbccddeeff04776f726b010462617368922180d095ffbc31f4d395ffbc31021e64";
+
+/// `ServerMessage` frames, in declaration order; `{info}` stands for [`SESSION_INFO`].
+const SERVER_GOLDEN: [(&str, &str); 14] = [
+    ("Welcome", "00000009000105302e312e304d"),
+    ("Ping", "0000000a01888e98a8c0e0808101"),
+    ("Pong", "0000000302ac02"),
+    ("Error", "00000014030103070f6e6f20737563682073657373696f6e"),
+    ("Done", "000000020404"),
+    ("Sessions", "00000030050501{info}"),
+    ("Created", "0000002f0606{info}"),
+    ("Attached", "000000360707{info}e80701031b5b48"),
+    (
+        "Output",
+        "00000018081000112233445566778899aabbccddeeffeb070368690a",
+    ),
+    ("Resync", "0000000809d00f041b5b324a"),
+    ("SessionExited", "000000080a04776f726b0112"),
+    ("Detached", "000000020b02"),
+    ("Captured", "0000000c0c080524206c730a01021850"),
+    (
+        "Status",
+        "000000290d0905302e312e300163d2090b2f72756e2f662e736f636b0302040107636f6e74726f6c01f4030607",
+    ),
+];
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
+        .collect()
+}
+
+fn postcard_hex(value: &impl Serialize) -> String {
+    hex(&postcard::to_allocvec(value).unwrap())
+}
+
+#[test]
+fn client_messages_encode_to_their_golden_bytes() {
+    let msgs = samples::client_samples();
+    assert_eq!(
+        msgs.len(),
+        CLIENT_GOLDEN.len(),
+        "one golden line per sample"
+    );
+    let codec = ClientCodec::new();
+    for (index, (msg, (name, golden))) in msgs.iter().zip(CLIENT_GOLDEN).enumerate() {
+        assert_eq!(
+            client_variant(msg),
+            name,
+            "samples and golden lines are in the same order"
+        );
+        let actual = hex(codec.encode_frame(msg).unwrap().as_bytes());
+        assert_eq!(
+            actual, golden,
+            "ClientMessage::{name} changed on the wire; see the module doc"
+        );
+        // The body's first byte is the variant index, i.e. the declaration position.
+        assert_eq!(unhex(golden)[4], u8::try_from(index).unwrap(), "{name}");
+        let decoded = ServerCodec::new().decode(&mut BytesMut::from(&unhex(golden)[..]));
+        assert_eq!(
+            decoded.unwrap().as_ref(),
+            Some(msg),
+            "{name} decodes from its golden bytes"
+        );
+    }
+}
+
+#[test]
+fn server_messages_encode_to_their_golden_bytes() {
+    let msgs = samples::server_samples();
+    assert_eq!(
+        msgs.len(),
+        SERVER_GOLDEN.len(),
+        "one golden line per sample"
+    );
+    let codec = ServerCodec::new();
+    for (index, (msg, (name, golden))) in msgs.iter().zip(SERVER_GOLDEN).enumerate() {
+        assert_eq!(
+            server_variant(msg),
+            name,
+            "samples and golden lines are in the same order"
+        );
+        let golden = golden.replace("{info}", SESSION_INFO);
+        let actual = hex(codec.encode_frame(msg).unwrap().as_bytes());
+        assert_eq!(
+            actual, golden,
+            "ServerMessage::{name} changed on the wire; see the module doc"
+        );
+        assert_eq!(unhex(&golden)[4], u8::try_from(index).unwrap(), "{name}");
+        let decoded = ClientCodec::new().decode(&mut BytesMut::from(&unhex(&golden)[..]));
+        assert_eq!(
+            decoded.unwrap().as_ref(),
+            Some(msg),
+            "{name} decodes from its golden bytes"
+        );
+    }
+}
+
+#[test]
+fn nested_enum_variants_keep_their_indices() {
+    // Only some variants of these enums appear in the samples above, so pin each index.
+    for (index, code) in ALL_ERROR_CODES.iter().enumerate() {
+        assert_eq!(
+            postcard_hex(code),
+            format!("{index:02x}"),
+            "ErrorCode::{code:?}"
+        );
+    }
+    let reasons = [
+        DetachReason::Requested,
+        DetachReason::Replaced,
+        DetachReason::SessionEnded,
+        DetachReason::ServerShutdown,
+        DetachReason::TooSlow,
+    ];
+    for (index, reason) in reasons.iter().enumerate() {
+        assert_eq!(
+            postcard_hex(reason),
+            format!("{index:02x}"),
+            "DetachReason::{reason:?}"
+        );
+    }
+    for (index, role) in [Role::Interactive, Role::ReadOnly, Role::Control]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(postcard_hex(role), format!("{index:02x}"), "Role::{role:?}");
+    }
+    assert_eq!(postcard_hex(&CaptureFormat::Plain), "00");
+    assert_eq!(postcard_hex(&CaptureFormat::Ansi), "01");
+    // i32 fields are zigzag varints: 3 becomes 6, 9 becomes 18.
+    assert_eq!(postcard_hex(&ExitStatus::Code { code: 3 }), "0006");
+    assert_eq!(postcard_hex(&ExitStatus::Signal { signal: 9 }), "0112");
+    assert_eq!(postcard_hex(&TermSize::DEFAULT), "1850");
+}

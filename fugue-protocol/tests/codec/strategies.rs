@@ -1,0 +1,299 @@
+//! Proptest strategies that reach every message variant and every nested type.
+
+use bytes::Bytes;
+use fugue_protocol::{
+    CaptureFormat, ClientMessage, DetachReason, ErrorCode, ExitStatus, Role, ServerMessage,
+    ServerStatus, SessionInfo, SessionSpec, TermSize,
+};
+use proptest::collection::vec;
+use proptest::option;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+pub fn bytes() -> impl Strategy<Value = Bytes> {
+    vec(any::<u8>(), 0..64).prop_map(Bytes::from)
+}
+
+/// Short strings, with any Unicode in them.
+pub fn text() -> impl Strategy<Value = String> {
+    ".{0,12}"
+}
+
+pub fn uuid() -> impl Strategy<Value = Uuid> {
+    any::<u128>().prop_map(Uuid::from_u128)
+}
+
+pub fn term_size() -> impl Strategy<Value = TermSize> {
+    (any::<u16>(), any::<u16>()).prop_map(|(rows, cols)| TermSize { rows, cols })
+}
+
+pub fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![
+        Just(Role::Interactive),
+        Just(Role::ReadOnly),
+        Just(Role::Control)
+    ]
+}
+
+pub fn exit_status() -> impl Strategy<Value = ExitStatus> {
+    prop_oneof![
+        any::<i32>().prop_map(|code| ExitStatus::Code { code }),
+        any::<i32>().prop_map(|signal| ExitStatus::Signal { signal }),
+    ]
+}
+
+pub fn detach_reason() -> impl Strategy<Value = DetachReason> {
+    prop_oneof![
+        Just(DetachReason::Requested),
+        Just(DetachReason::Replaced),
+        Just(DetachReason::SessionEnded),
+        Just(DetachReason::ServerShutdown),
+        Just(DetachReason::TooSlow),
+    ]
+}
+
+pub const ALL_ERROR_CODES: [ErrorCode; 17] = [
+    ErrorCode::VersionMismatch,
+    ErrorCode::ServerBusy,
+    ErrorCode::PermissionDenied,
+    ErrorCode::HandshakeRequired,
+    ErrorCode::HandshakeTimeout,
+    ErrorCode::FrameTooLarge,
+    ErrorCode::MalformedFrame,
+    ErrorCode::UnknownSession,
+    ErrorCode::DuplicateName,
+    ErrorCode::InvalidName,
+    ErrorCode::InvalidSize,
+    ErrorCode::SpawnFailed,
+    ErrorCode::NotAttached,
+    ErrorCode::ReadOnly,
+    ErrorCode::IdleTimeout,
+    ErrorCode::Internal,
+    ErrorCode::InvalidRequest,
+];
+
+pub fn error_code() -> impl Strategy<Value = ErrorCode> {
+    proptest::sample::select(&ALL_ERROR_CODES[..])
+}
+
+pub fn capture_format() -> impl Strategy<Value = CaptureFormat> {
+    prop_oneof![Just(CaptureFormat::Plain), Just(CaptureFormat::Ansi)]
+}
+
+pub fn session_spec() -> impl Strategy<Value = SessionSpec> {
+    (
+        option::of(text()),
+        vec(text(), 0..4),
+        option::of(text()),
+        vec((text(), text()), 0..3),
+        term_size(),
+        option::of(text()),
+    )
+        .prop_map(|(name, command, cwd, env, size, term)| SessionSpec {
+            name,
+            command,
+            cwd,
+            env,
+            size,
+            term,
+        })
+}
+
+pub fn session_info() -> impl Strategy<Value = SessionInfo> {
+    (
+        uuid(),
+        text(),
+        vec(text(), 0..4),
+        any::<u32>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        term_size(),
+    )
+        .prop_map(
+            |(
+                id,
+                name,
+                command,
+                pid,
+                created_unix_ms,
+                last_attached_unix_ms,
+                attached_clients,
+                size,
+            )| {
+                SessionInfo {
+                    id,
+                    name,
+                    command,
+                    pid,
+                    created_unix_ms,
+                    last_attached_unix_ms,
+                    attached_clients,
+                    size,
+                }
+            },
+        )
+}
+
+pub fn server_status() -> impl Strategy<Value = ServerStatus> {
+    let head = (
+        text(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u64>(),
+        text(),
+        any::<u32>(),
+    );
+    let tail = (
+        any::<u32>(),
+        any::<u32>(),
+        vec((text(), any::<u32>()), 0..3),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+    );
+    (head, tail).prop_map(
+        |(
+            (server_version, protocol_version, pid, uptime_ms, socket_path, clients),
+            (
+                attached_clients,
+                sessions,
+                clients_by_role,
+                messages_delivered,
+                messages_dropped,
+                lag_events,
+            ),
+        )| ServerStatus {
+            server_version,
+            protocol_version,
+            pid,
+            uptime_ms,
+            socket_path,
+            clients,
+            attached_clients,
+            sessions,
+            clients_by_role,
+            messages_delivered,
+            messages_dropped,
+            lag_events,
+        },
+    )
+}
+
+pub fn client_message() -> impl Strategy<Value = ClientMessage> {
+    let id = any::<u32>;
+    prop_oneof![
+        (any::<u32>(), text(), option::of(uuid()), role()).prop_map(
+            |(protocol_version, client_name, identity, role)| ClientMessage::Hello {
+                protocol_version,
+                client_name,
+                identity,
+                role,
+            }
+        ),
+        any::<u64>().prop_map(|nonce| ClientMessage::Ping { nonce }),
+        any::<u64>().prop_map(|nonce| ClientMessage::Pong { nonce }),
+        id().prop_map(|request_id| ClientMessage::ListSessions { request_id }),
+        (id(), session_spec())
+            .prop_map(|(request_id, spec)| ClientMessage::CreateSession { request_id, spec }),
+        (id(), text(), term_size(), option::of(any::<u64>())).prop_map(
+            |(request_id, session, size, resume_from)| ClientMessage::Attach {
+                request_id,
+                session,
+                size,
+                resume_from,
+            }
+        ),
+        id().prop_map(|request_id| ClientMessage::Detach { request_id }),
+        bytes().prop_map(|data| ClientMessage::Input { data }),
+        term_size().prop_map(|size| ClientMessage::Resize { size }),
+        (id(), text()).prop_map(|(request_id, session)| ClientMessage::KillSession {
+            request_id,
+            session
+        }),
+        (id(), text(), text()).prop_map(|(request_id, session, new_name)| {
+            ClientMessage::RenameSession {
+                request_id,
+                session,
+                new_name,
+            }
+        }),
+        (id(), text(), bytes()).prop_map(|(request_id, session, data)| {
+            ClientMessage::SendInput {
+                request_id,
+                session,
+                data,
+            }
+        }),
+        (id(), text(), capture_format(), any::<u32>()).prop_map(
+            |(request_id, session, format, scrollback_lines)| ClientMessage::Capture {
+                request_id,
+                session,
+                format,
+                scrollback_lines,
+            }
+        ),
+        id().prop_map(|request_id| ClientMessage::Status { request_id }),
+        id().prop_map(|request_id| ClientMessage::KillServer { request_id }),
+    ]
+}
+
+pub fn server_message() -> impl Strategy<Value = ServerMessage> {
+    let id = any::<u32>;
+    prop_oneof![
+        (any::<u32>(), text(), any::<u64>()).prop_map(
+            |(protocol_version, server_version, client_id)| ServerMessage::Welcome {
+                protocol_version,
+                server_version,
+                client_id,
+            }
+        ),
+        any::<u64>().prop_map(|nonce| ServerMessage::Ping { nonce }),
+        any::<u64>().prop_map(|nonce| ServerMessage::Pong { nonce }),
+        (option::of(id()), error_code(), text()).prop_map(|(request_id, code, message)| {
+            ServerMessage::Error {
+                request_id,
+                code,
+                message,
+            }
+        }),
+        id().prop_map(|request_id| ServerMessage::Done { request_id }),
+        (id(), vec(session_info(), 0..3)).prop_map(|(request_id, sessions)| {
+            ServerMessage::Sessions {
+                request_id,
+                sessions,
+            }
+        }),
+        (id(), session_info()).prop_map(|(request_id, session)| ServerMessage::Created {
+            request_id,
+            session
+        }),
+        (id(), session_info(), any::<u64>(), option::of(bytes())).prop_map(
+            |(request_id, session, seq, snapshot)| ServerMessage::Attached {
+                request_id,
+                session,
+                seq,
+                snapshot,
+            }
+        ),
+        (uuid(), any::<u64>(), bytes()).prop_map(|(session, seq, data)| ServerMessage::Output {
+            session,
+            seq,
+            data
+        }),
+        (any::<u64>(), bytes()).prop_map(|(seq, snapshot)| ServerMessage::Resync { seq, snapshot }),
+        (text(), exit_status())
+            .prop_map(|(session, status)| ServerMessage::SessionExited { session, status }),
+        detach_reason().prop_map(|reason| ServerMessage::Detached { reason }),
+        (id(), text(), any::<(u16, u16)>(), term_size()).prop_map(
+            |(request_id, text, cursor, size)| ServerMessage::Captured {
+                request_id,
+                text,
+                cursor,
+                size,
+            }
+        ),
+        (id(), server_status())
+            .prop_map(|(request_id, status)| ServerMessage::Status { request_id, status }),
+    ]
+}

@@ -1,0 +1,119 @@
+//! xtask: fugue's development automation, written in Rust and run as `cargo xtask <task>`.
+//!
+//! The `cargo xtask` alias (in `.cargo/config.toml`) builds and runs this binary, so the
+//! automation needs nothing but cargo and behaves the same on a laptop and in CI. Tasks:
+//!
+//! - `ci`: format check, clippy, tests: exactly what CI runs (`ci.rs`).
+//! - `help`: usage.
+//!
+//! The house rules that are cheap to check (a `//!` line atop every file, no leftover
+//! `dbg!`, a file-length budget) are plain `#[test]`s in `tidy.rs`, so `cargo test
+//! --workspace`, and therefore `ci`, runs them.
+
+mod ci;
+#[cfg(test)]
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci      check formatting, run clippy with warnings denied, run every test
+          (what CI runs: if it passes here, CI is green)
+  help    print this message
+";
+
+/// A task named on the command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Ci,
+    Help,
+    // New tasks go here, with an arm in `parse_task` and `main`, a line in `USAGE` and a
+    // module of their own. Next planned: `bench`, running the criterion benches.
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse_task(&args).and_then(|task| match task {
+        Task::Ci => ci::run(&workspace_root()?),
+        Task::Help => {
+            print_usage();
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_task(args: &[String]) -> anyhow::Result<Task> {
+    let task = match args.first().map(String::as_str) {
+        Some("ci") => Task::Ci,
+        Some("help" | "--help" | "-h") => Task::Help,
+        Some(other) => bail!("unknown task `{other}`\n\n{USAGE}"),
+        None => bail!("no task given\n\n{USAGE}"),
+    };
+    if let Some(extra) = args.get(1) {
+        bail!("unexpected argument `{extra}` after the task\n\n{USAGE}");
+    }
+    Ok(task)
+}
+
+#[expect(clippy::print_stdout, reason = "usage is what `help` outputs")]
+fn print_usage() {
+    print!("{USAGE}");
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask's manifest directory has no parent")?;
+    Ok(root.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| arg.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_each_task() {
+        assert_eq!(parse_task(&args(&["ci"])).unwrap(), Task::Ci);
+        for help in ["help", "--help", "-h"] {
+            assert_eq!(parse_task(&args(&[help])).unwrap(), Task::Help);
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_missing_and_extra_arguments() {
+        let err = parse_task(&args(&["bench"])).unwrap_err().to_string();
+        assert!(err.starts_with("unknown task `bench`"), "{err}");
+        assert!(err.contains("usage: cargo xtask"), "{err}");
+        let err = parse_task(&args(&[])).unwrap_err().to_string();
+        assert!(err.starts_with("no task given"), "{err}");
+        let err = parse_task(&args(&["ci", "--fast"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("unexpected argument `--fast`"), "{err}");
+    }
+
+    #[test]
+    fn workspace_root_holds_the_workspace_manifest() {
+        let manifest = workspace_root().unwrap().join("Cargo.toml");
+        let text = std::fs::read_to_string(manifest).unwrap();
+        assert!(text.contains("[workspace]"));
+    }
+}
