@@ -1,0 +1,66 @@
+//! Read-only queries about clients and sessions, and the lagging mark.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::{ClientId, ClientInfo, LagFlag, Registry};
+
+impl<K, M, I> Registry<K, M, I>
+where
+    K: Eq + Hash + Clone + Debug,
+    I: ClientInfo,
+{
+    /// The session a client is attached to, if any.
+    #[must_use]
+    pub fn get_attached_session(&self, id: ClientId) -> Option<K> {
+        let client = self.client(id)?;
+        let slot = client.slot();
+        slot.session.clone()
+    }
+
+    /// Whether a client is registered and attached to a session.
+    #[must_use]
+    pub fn is_client_attached(&self, id: ClientId) -> bool {
+        self.client(id)
+            .is_some_and(|client| client.slot().session.is_some())
+    }
+
+    /// The clients attached to `session`, in ascending id order (empty if none).
+    #[must_use]
+    pub fn get_session_clients(&self, session: &K) -> Vec<ClientId> {
+        let Some(members) = self.members(session) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<ClientId> = members.iter().map(|client| client.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Whether a client is registered.
+    #[must_use]
+    pub fn is_registered(&self, id: ClientId) -> bool {
+        self.client(id).is_some()
+    }
+
+    /// Whether broadcasts are skipping this client because its queue was full. `false` for
+    /// an unknown client.
+    #[must_use]
+    pub fn is_lagging(&self, id: ClientId) -> bool {
+        self.client(id)
+            .is_some_and(|client| client.lag.is_lagging())
+    }
+
+    /// Clears a client's lagging mark, so broadcasts reach it again; call it once the
+    /// client's queue has drained (and, typically, right before sending it a full resync).
+    /// Returns `true` if the client was lagging, `false` if it was not or is unknown.
+    pub fn clear_lagging(&self, id: ClientId) -> bool {
+        self.client(id).is_some_and(|client| client.lag.clear())
+    }
+
+    /// A handle on a client's lagging mark that reads and clears it without a map lookup
+    /// (for the task draining that client's queue). `None` for an unknown client.
+    #[must_use]
+    pub fn lag_flag(&self, id: ClientId) -> Option<LagFlag> {
+        self.client(id).map(|client| client.lag.clone())
+    }
+}

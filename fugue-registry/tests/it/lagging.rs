@@ -1,0 +1,123 @@
+//! Slow clients: a full queue marks a client lagging until its owner clears the mark.
+
+use crate::support::{TestRegistry, assert_consistent, drain, join};
+
+#[test]
+fn full_queue_marks_client_lagging_and_reports_it() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    let (fast, mut fast_rx) = join(&registry, "s");
+    for n in 0..16 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    drain(&mut fast_rx);
+    let report = registry.broadcast_to_session(&"s", 16);
+    assert_eq!(report.delivered, 1, "the fast client keeps receiving");
+    assert_eq!(report.lagging, vec![slow]);
+    assert!(registry.is_lagging(slow));
+    assert!(!registry.is_lagging(fast));
+    assert_eq!(fast_rx.try_recv(), Ok(16));
+    assert_eq!(
+        drain(&mut slow_rx),
+        (0..16).collect::<Vec<_>>(),
+        "no holes before the mark"
+    );
+    assert_consistent(&registry);
+}
+
+#[test]
+fn broadcast_skips_lagging_client_even_after_its_queue_drains() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    for n in 0..17 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    assert!(registry.is_lagging(slow));
+    drain(&mut slow_rx);
+    let report = registry.broadcast_to_session(&"s", 100);
+    assert_eq!(report.delivered, 0);
+    assert_eq!(report.lagging, vec![slow]);
+    assert!(
+        drain(&mut slow_rx).is_empty(),
+        "no stream with holes: nothing until cleared"
+    );
+}
+
+#[test]
+fn clearing_the_mark_resumes_broadcasts() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    for n in 0..17 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    drain(&mut slow_rx);
+    assert!(registry.clear_lagging(slow));
+    assert!(!registry.clear_lagging(slow), "already cleared");
+    assert!(!registry.is_lagging(slow));
+    assert_eq!(registry.broadcast_to_session(&"s", 200).delivered, 1);
+    assert_eq!(drain(&mut slow_rx), vec![200]);
+}
+
+#[test]
+fn lag_event_is_counted_once_per_transition() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    for n in 0..20 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    assert_eq!(registry.health_snapshot().lag_events, 1);
+    drain(&mut slow_rx);
+    registry.clear_lagging(slow);
+    for n in 0..20 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    let health = registry.health_snapshot();
+    assert_eq!(health.lag_events, 2);
+    assert_eq!(health.lagging_clients, 1);
+}
+
+#[test]
+fn lag_flag_handle_reads_and_clears_without_the_registry() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    let flag = registry.lag_flag(slow).expect("registered");
+    assert!(!flag.is_lagging());
+    for n in 0..17 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    assert!(flag.is_lagging());
+    drain(&mut slow_rx);
+    assert!(flag.clear());
+    assert!(!registry.is_lagging(slow));
+    assert!(
+        registry
+            .lag_flag(fugue_registry::ClientId::new(0))
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn direct_send_reaches_a_lagging_client() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    for n in 0..17 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    drain(&mut slow_rx);
+    registry
+        .send_to_client(slow, 999)
+        .await
+        .expect("resync goes through");
+    assert_eq!(drain(&mut slow_rx), vec![999]);
+    assert!(
+        registry.is_lagging(slow),
+        "only clear_lagging clears the mark"
+    );
+}
+
+#[test]
+fn unknown_client_is_not_lagging() {
+    let registry = TestRegistry::new();
+    assert!(!registry.is_lagging(fugue_registry::ClientId::new(1)));
+    assert!(!registry.clear_lagging(fugue_registry::ClientId::new(1)));
+}
