@@ -1,0 +1,52 @@
+//! `Config`: the server's tunables, with the defaults the binary uses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fugue_protocol::DEFAULT_MAX_FRAME_LEN;
+
+/// Everything [`crate::run`] can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The socket path, for status reports, SIGUSR1 re-creation and removal on shutdown.
+    pub socket_path: PathBuf,
+    /// Connections beyond this many are answered `Error(ServerBusy)` and closed.
+    pub max_clients: usize,
+    /// Largest frame body accepted from or sent to a client.
+    pub max_frame_len: usize,
+    /// A connection must send `Hello` within this time.
+    pub handshake_timeout: Duration,
+    /// A client that sends no frame for this long is dropped.
+    pub idle_timeout: Duration,
+    /// How often the server pings each client.
+    pub ping_interval: Duration,
+    /// Messages a client's queue holds before the client is marked lagging.
+    pub client_queue_len: usize,
+    /// Lines of scrollback each session's screen model keeps.
+    pub scrollback_lines: usize,
+    /// How long shutdown waits for connections to close.
+    pub shutdown_timeout: Duration,
+    /// How long a hung-up program may take to exit before it is killed.
+    pub kill_grace: Duration,
+    /// Bytes of recent output each session keeps for resuming clients.
+    pub replay_ring_bytes: usize,
+}
+
+impl Config {
+    /// The defaults, serving on `socket_path`.
+    pub fn new(socket_path: PathBuf) -> Self {
+        Config {
+            socket_path,
+            max_clients: 1024,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(15),
+            client_queue_len: 256,
+            scrollback_lines: 10_000,
+            shutdown_timeout: Duration::from_secs(3),
+            kill_grace: Duration::from_secs(2),
+            replay_ring_bytes: 4 << 20,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! `ListSessions`: every running session, oldest first.
+
+use fugue_protocol::{RequestId, ServerMessage};
+
+use super::{Action, Ctx};
+
+pub(super) fn list(ctx: &Ctx<'_>, request_id: RequestId) -> Action {
+    let sessions = ctx
+        .shared
+        .sessions
+        .all()
+        .iter()
+        .map(|handle| handle.meta.info(ctx.shared))
+        .collect();
+    Action::Reply(ServerMessage::Sessions {
+        request_id,
+        sessions,
+    })
+}

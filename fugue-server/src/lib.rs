@@ -1,0 +1,73 @@
+//! The fugue daemon: owns PTY sessions and serves clients over a Unix socket.
+//!
+//! [`run`] is the whole server: it accepts connections on a bound listener until its
+//! cancellation token fires, then shuts down in order (clients told, connections drained,
+//! sessions hung up). [`socket::bind`] prepares the socket directory and binds safely; the
+//! `fugue-server` binary adds argument parsing, logging, signals and `--daemon`.
+
+pub mod config;
+mod connection;
+mod error;
+mod handlers;
+mod listener;
+mod outbound;
+mod session;
+mod sessions;
+pub mod socket;
+mod state;
+
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use error::ServerError;
+
+use crate::state::Shared;
+
+/// Serves clients on `listener` until `shutdown` is cancelled, then shuts down gracefully:
+/// stop accepting, tell every client `Detached { ServerShutdown }`, wait for connections
+/// (bounded by `config.shutdown_timeout`), hang up every session and reap its program, and
+/// remove the socket file if it is still the one this server bound.
+///
+/// # Errors
+///
+/// Returns an error only if the server cannot start (e.g. the signal handler for SIGUSR1
+/// cannot be installed); per-connection failures are logged and never end the server.
+pub async fn run(
+    listener: UnixListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let mut socket_identity = socket::SocketIdentity::of(&config.socket_path);
+    let connections = TaskTracker::new();
+    let sessions_token = CancellationToken::new();
+    let sessions_tracker = TaskTracker::new();
+    let shared = Arc::new(Shared::new(
+        config,
+        shutdown.clone(),
+        sessions_token.clone(),
+        sessions_tracker.clone(),
+    ));
+
+    listener::accept_loop(listener, &shared, &connections, &mut socket_identity).await?;
+
+    connections.close();
+    let drain = shared.config.shutdown_timeout;
+    if tokio::time::timeout(drain, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(?drain, "connections did not close in time");
+    }
+    sessions_token.cancel();
+    sessions_tracker.close();
+    sessions_tracker.wait().await;
+    if let Some(identity) = socket_identity {
+        identity.remove_if_unchanged(&shared.config.socket_path);
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! `fugue-server`: parse arguments, set up logging and signals, bind, and serve.
+//!
+//! `--daemon` re-executes this binary in a new session with its output going to a log
+//! file, and returns once the socket accepts connections.
+
+mod daemon;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use fugue_server::{Config, ServerError};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// The fugue session server: owns terminal sessions that `fugue` clients attach to.
+///
+/// Usually started for you by `fugue`; run it by hand to see its logs in the foreground.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+pub(crate) struct Args {
+    /// Socket path [default: $FUGUE_SOCKET, else $XDG_RUNTIME_DIR/fugue/fugue.sock, else
+    /// /tmp/fugue-$UID/fugue.sock]
+    #[arg(long, short = 'S', value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Detach from the terminal and log to a file; returns once the socket accepts
+    #[arg(long)]
+    daemon: bool,
+    /// Write logs to this file instead of stderr (with --daemon: default fugue-server.log
+    /// next to the socket)
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Refuse connections beyond this many clients
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_clients: usize,
+    /// Drop clients that send nothing for this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_timeout: u64,
+    /// Lines of scrollback kept per session
+    #[arg(long, value_name = "LINES", default_value_t = 10_000)]
+    scrollback: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fugue-server: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let uid = rustix::process::geteuid().as_raw();
+    let socket_path = fugue_protocol::resolve_socket_path(
+        args.socket.clone(),
+        |name| std::env::var_os(name),
+        uid,
+    );
+    if args.daemon {
+        return daemon::start(&args, &socket_path);
+    }
+    let _log_guard = init_logging(args.log_file.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, socket_path))
+}
+
+async fn serve(args: Args, socket_path: PathBuf) -> Result<()> {
+    let listener = fugue_server::socket::bind(&socket_path).map_err(|err| match err {
+        ServerError::AlreadyRunning { .. } => anyhow::anyhow!("{err}"),
+        other => anyhow::Error::new(other),
+    })?;
+    tracing::info!(path = %socket_path.display(), pid = std::process::id(), "listening");
+    let mut config = Config::new(socket_path);
+    config.max_clients = args.max_clients;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.ping_interval = config.ping_interval.min(config.idle_timeout / 2);
+    config.scrollback_lines = args.scrollback;
+    let token = CancellationToken::new();
+    spawn_signal_handler(token.clone())?;
+    fugue_server::run(listener, config, token).await?;
+    Ok(())
+}
+
+/// SIGTERM, SIGINT and SIGHUP start a graceful shutdown; a second one exits at once.
+fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {}
+            }
+            seen += 1;
+            if seen > 1 {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(1);
+            }
+            tracing::info!("signal received: shutting down");
+            token.cancel();
+        }
+    });
+    Ok(())
+}
+
+fn init_logging(
+    log_file: Option<&std::path::Path>,
+) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    let filter = std::env::var("FUGUE_LOG")
+        .ok()
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_file {
+        None => {
+            builder.with_writer(std::io::stderr).init();
+            Ok(None)
+        }
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            let (writer, guard) = tracing_appender::non_blocking(file);
+            builder.with_ansi(false).with_writer(writer).init();
+            Ok(Some(guard))
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The session's screen model: a `vt100` parser on a thread of its own.
+//!
+//! Parsing costs about 30 MiB/s per core, far slower than forwarding bytes, so it stays off
+//! the session task: output is queued to the model thread (a bounded channel, so a model
+//! that falls behind slows the PTY reader rather than growing memory) and clients get their
+//! bytes without waiting for the parse. Requests (snapshot, capture) travel on the same
+//! channel, so each answer reflects exactly the output queued before it.
+
+use std::num::NonZeroU16;
+use std::thread;
+
+use bytes::Bytes;
+use fugue_protocol::{CaptureFormat, TermSize};
+use tokio::sync::{mpsc, oneshot};
+
+/// Chunks the model may have queued before the PTY reader waits for it.
+const MODEL_QUEUE_LEN: usize = 64;
+
+/// The capture of a screen, as `ServerMessage::Captured` carries it.
+#[derive(Debug)]
+pub(crate) struct Capture {
+    pub(crate) text: String,
+    pub(crate) cursor: (u16, u16),
+    pub(crate) size: TermSize,
+}
+
+enum ModelCmd {
+    Feed(Bytes),
+    Resize(TermSize),
+    Snapshot(oneshot::Sender<Bytes>),
+    Capture {
+        format: CaptureFormat,
+        scrollback_lines: usize,
+        reply: oneshot::Sender<Capture>,
+    },
+}
+
+/// A handle to the model thread; dropping it ends the thread.
+pub(crate) struct ScreenModel {
+    tx: mpsc::Sender<ModelCmd>,
+}
+
+/// Remembers what the parser does not keep itself: the window title.
+#[derive(Default)]
+struct Callbacks {
+    title: Option<Vec<u8>>,
+}
+
+impl vt100::Callbacks for Callbacks {
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.title = Some(title.to_vec());
+    }
+}
+
+/// A stopped model thread: the session goes on without screen restore for the rest of
+/// its life, which the caller logs.
+#[derive(Debug)]
+pub(crate) struct ModelGone;
+
+impl ScreenModel {
+    /// Starts the model thread for a screen of `size` keeping `scrollback` lines.
+    pub(crate) fn start(name: &str, size: TermSize, scrollback: usize) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel(MODEL_QUEUE_LEN);
+        let parser = vt100::Parser::new_with_callbacks(
+            non_zero(size.rows),
+            non_zero(size.cols),
+            scrollback,
+            Callbacks::default(),
+        );
+        thread::Builder::new()
+            .name(format!("screen-{name}"))
+            .spawn(move || model_loop(parser, rx))?;
+        Ok(ScreenModel { tx })
+    }
+
+    /// Queues output for parsing; waits only while the model is `MODEL_QUEUE_LEN` behind.
+    pub(crate) async fn feed(&self, data: Bytes) -> Result<(), ModelGone> {
+        self.tx
+            .send(ModelCmd::Feed(data))
+            .await
+            .map_err(|_| ModelGone)
+    }
+
+    /// Resizes the model (after everything queued so far).
+    pub(crate) async fn resize(&self, size: TermSize) -> Result<(), ModelGone> {
+        self.tx
+            .send(ModelCmd::Resize(size))
+            .await
+            .map_err(|_| ModelGone)
+    }
+
+    /// Bytes that redraw the screen as of everything fed so far.
+    pub(crate) async fn snapshot(&self) -> Result<Bytes, ModelGone> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(ModelCmd::Snapshot(reply))
+            .await
+            .map_err(|_| ModelGone)?;
+        answer.await.map_err(|_| ModelGone)
+    }
+
+    /// Asks for a capture; the model answers on `reply` when it gets there.
+    pub(crate) async fn capture(
+        &self,
+        format: CaptureFormat,
+        scrollback_lines: usize,
+        reply: oneshot::Sender<Capture>,
+    ) -> Result<(), ModelGone> {
+        let cmd = ModelCmd::Capture {
+            format,
+            scrollback_lines,
+            reply,
+        };
+        self.tx.send(cmd).await.map_err(|_| ModelGone)
+    }
+}
+
+/// vt100 wants non-zero sizes; the server refuses zero sizes before they get here.
+fn non_zero(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
+}
+
+fn model_loop(mut parser: vt100::Parser<Callbacks>, mut rx: mpsc::Receiver<ModelCmd>) {
+    while let Some(cmd) = rx.blocking_recv() {
+        match cmd {
+            ModelCmd::Feed(data) => parser.process(&data),
+            ModelCmd::Resize(size) => parser.set_size(non_zero(size.rows), non_zero(size.cols)),
+            ModelCmd::Snapshot(reply) => {
+                let _ = reply.send(snapshot(&parser));
+            }
+            ModelCmd::Capture {
+                format,
+                scrollback_lines,
+                reply,
+            } => {
+                let _ = reply.send(capture(&mut parser, format, scrollback_lines));
+            }
+        }
+    }
+}
+
+/// Modes a snapshot turns off first, because a terminal that showed this session (or
+/// anything else) before may still have them on; the parser's state then turns on those
+/// the program has set. The scroll region is reset to the whole screen, as the parser does
+/// not expose the program's.
+const RESET_MODES: &[u8] = b"\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\
+\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[r\x1b[?7h";
+
+/// Bytes that, written to a fresh terminal of the model's size, re-create the screen:
+/// which buffer is active, contents, colours, attributes, cursor position and visibility,
+/// input modes (keypad, cursor keys, bracketed paste, mouse) and the window title.
+fn snapshot(parser: &vt100::Parser<Callbacks>) -> Bytes {
+    let screen = parser.screen();
+    let mut out = Vec::with_capacity(8 * 1024);
+    // vt100 does not emit the alternate-screen switch itself; without it a client would
+    // draw a full-screen program over its own primary screen.
+    if screen.alternate_screen() {
+        out.extend_from_slice(b"\x1b[?1049h");
+    } else {
+        out.extend_from_slice(b"\x1b[?1049l");
+    }
+    out.extend_from_slice(RESET_MODES);
+    if let Some(title) = &parser.callbacks().title {
+        out.extend_from_slice(b"\x1b]2;");
+        out.extend_from_slice(title);
+        out.push(0x07);
+    }
+    out.extend_from_slice(screen.state_formatted().as_bytes());
+    Bytes::from(out)
+}
+
+fn capture(parser: &mut vt100::Parser<Callbacks>, format: CaptureFormat, lines: usize) -> Capture {
+    let screen = parser.screen_mut();
+    let (rows, cols) = screen.size();
+    let (rows, cols) = (rows.get(), cols.get());
+    let cursor = screen.cursor_position();
+    // Scrollback is read by scrolling the view up a page at a time; the view is put back
+    // at the bottom afterwards so snapshots are unaffected.
+    let mut remaining = lines.min(screen.scrollback_len());
+    let mut out: Vec<String> = Vec::new();
+    while remaining > 0 {
+        let take = remaining.min(usize::from(rows));
+        screen.set_scrollback(remaining);
+        out.extend(render_rows(screen, format, cols).take(take));
+        remaining -= take;
+    }
+    screen.set_scrollback(0);
+    out.extend(render_rows(screen, format, cols));
+    if format == CaptureFormat::Plain {
+        while out.last().is_some_and(String::is_empty) {
+            out.pop();
+        }
+    }
+    let mut text = out.join("\n");
+    if format == CaptureFormat::Ansi {
+        text.push_str("\x1b[m");
+    }
+    Capture {
+        text,
+        cursor,
+        size: TermSize { rows, cols },
+    }
+}
+
+fn render_rows(
+    screen: &vt100::Screen,
+    format: CaptureFormat,
+    cols: u16,
+) -> Box<dyn Iterator<Item = String> + '_> {
+    match format {
+        CaptureFormat::Plain => Box::new(screen.rows(0, cols).map(|row| row.trim_end().to_owned())),
+        CaptureFormat::Ansi => Box::new(screen.rows_formatted(0, cols)),
+    }
+}

@@ -1,0 +1,375 @@
+//! The session task: the one owner of a PTY master.
+//!
+//! It reads the program's output, numbers each chunk, keeps it in the replay ring, queues
+//! it to the screen model and broadcasts it (encoded once) to the attached clients; it
+//! writes clients' input to the program without ever letting a full PTY stall the reads;
+//! and it answers attach, resize, resync, capture and kill requests in order with the
+//! output, which is what keeps each client's stream free of gaps and duplicates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use fugue_protocol::{DetachReason, ErrorCode, ExitStatus, ServerCodec, ServerMessage, TermSize};
+use fugue_registry::ClientId;
+use pty_process::{OwnedReadPty, OwnedWritePty};
+use rustix::process::Signal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+
+use super::pty::{signal_group, to_pty_size};
+use super::ring::ReplayRing;
+use super::screen::ScreenModel;
+use super::size::SizePolicy;
+use super::{Input, SessionCmd, SessionMeta};
+use crate::outbound::Outbound;
+use crate::sessions::Refusal;
+use crate::state::Shared;
+
+/// Bytes asked of the PTY per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Largest piece of replayed output per `Output` frame when a client resumes.
+const REPLAY_PIECE: usize = 256 * 1024;
+/// After the program exits, how long output still in the PTY is read before the session
+/// ends (a background process may keep the PTY open forever).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
+/// How long the final messages may wait for a slow client's queue.
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(crate) struct SessionTask {
+    shared: Arc<Shared>,
+    meta: Arc<SessionMeta>,
+    reader: OwnedReadPty,
+    writer: OwnedWritePty,
+    model: Option<ScreenModel>,
+    ring: ReplayRing,
+    codec: ServerCodec,
+    /// Sequence number of the last chunk read.
+    seq: u64,
+    size: TermSize,
+    sizes: SizePolicy,
+    /// Pending input not yet accepted by the PTY.
+    pending_input: Bytes,
+    kill_replies: Vec<oneshot::Sender<()>>,
+    kill_deadline: Option<Instant>,
+}
+
+impl SessionTask {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        meta: Arc<SessionMeta>,
+        pty: pty_process::Pty,
+        size: TermSize,
+    ) -> Self {
+        let name = meta.name();
+        let model = match ScreenModel::start(&name, size, shared.config.scrollback_lines) {
+            Ok(model) => Some(model),
+            Err(err) => {
+                tracing::error!(session = %meta.id, %err, "no screen model: screen restore is off");
+                None
+            }
+        };
+        let (reader, writer) = pty.into_split();
+        SessionTask {
+            ring: ReplayRing::new(shared.config.replay_ring_bytes),
+            codec: ServerCodec::with_max_frame_len(shared.config.max_frame_len),
+            shared,
+            meta,
+            reader,
+            writer,
+            model,
+            seq: 0,
+            size,
+            sizes: SizePolicy::default(),
+            pending_input: Bytes::new(),
+            kill_replies: Vec::new(),
+            kill_deadline: None,
+        }
+    }
+
+    /// Runs the session until its program has exited and its output is drained.
+    pub(crate) async fn run(
+        mut self,
+        mut child: tokio::process::Child,
+        mut commands: mpsc::Receiver<SessionCmd>,
+        mut input: mpsc::Receiver<Input>,
+    ) {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut pty_eof = false;
+        let mut exit: Option<ExitStatus> = None;
+        let mut drain_deadline: Option<Instant> = None;
+        let sessions_token = self.shared.sessions_token.clone();
+        loop {
+            if exit.is_some() && pty_eof {
+                break;
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                () = sessions_token.cancelled(), if self.kill_deadline.is_none() && exit.is_none() => {
+                    self.hang_up();
+                }
+                Some(cmd) = commands.recv() => self.handle(cmd).await,
+                read = self.reader.read_buf(&mut buf), if !pty_eof => match read {
+                    // Linux reports EIO on the master once the last slave fd closes.
+                    Ok(0) | Err(_) => pty_eof = true,
+                    Ok(_) => self.on_output(buf.split().freeze()).await,
+                },
+                written = self.writer.write(&self.pending_input), if !self.pending_input.is_empty() => {
+                    match written {
+                        Ok(n) => self.pending_input.advance(n),
+                        Err(_) => self.pending_input.clear(),
+                    }
+                }
+                Some(chunk) = input.recv(), if self.pending_input.is_empty() && !pty_eof => {
+                    if let Some(client) = chunk.client {
+                        self.sizes.touch(client);
+                        self.apply_size().await;
+                    }
+                    self.pending_input = chunk.data;
+                }
+                status = child.wait(), if exit.is_none() => {
+                    exit = Some(exit_status(status));
+                    drain_deadline = Some(Instant::now() + DRAIN_AFTER_EXIT);
+                }
+                () = sleep_until(self.kill_deadline.unwrap_or_else(Instant::now)), if self.kill_deadline.is_some() && exit.is_none() => {
+                    signal_group(self.meta.pid, Signal::KILL);
+                    self.kill_deadline = None;
+                }
+                () = sleep_until(drain_deadline.unwrap_or_else(Instant::now)), if drain_deadline.is_some() => {
+                    pty_eof = true;
+                }
+            }
+        }
+        let status = exit.unwrap_or(ExitStatus::Code { code: 0 });
+        self.finish(status).await;
+    }
+
+    async fn handle(&mut self, cmd: SessionCmd) {
+        match cmd {
+            SessionCmd::Attach {
+                client,
+                request_id,
+                size,
+                resume_from,
+                reply,
+            } => {
+                let result = self.attach(client, request_id, size, resume_from).await;
+                let _ = reply.send(result);
+            }
+            SessionCmd::Detach { client } => {
+                self.sizes.remove(client);
+                self.apply_size().await;
+            }
+            SessionCmd::Resize { client, size } => {
+                self.sizes.set(client, size);
+                self.apply_size().await;
+            }
+            SessionCmd::Resync { client } => self.resync(client).await,
+            SessionCmd::Capture {
+                format,
+                scrollback_lines,
+                reply,
+            } => {
+                if let Some(model) = &self.model {
+                    // The model answers `reply` itself; if it is gone the caller sees the
+                    // dropped sender.
+                    let _ = model.capture(format, scrollback_lines, reply).await;
+                }
+            }
+            SessionCmd::Kill { reply } => {
+                self.kill_replies.push(reply);
+                if self.kill_deadline.is_none() {
+                    self.hang_up();
+                }
+            }
+        }
+    }
+
+    /// SIGHUP to the program's group now, SIGKILL after the grace period.
+    fn hang_up(&mut self) {
+        signal_group(self.meta.pid, Signal::HUP);
+        self.kill_deadline = Some(Instant::now() + self.shared.config.kill_grace);
+    }
+
+    async fn on_output(&mut self, data: Bytes) {
+        self.seq += 1;
+        self.ring.push(self.seq, data.clone());
+        if let Some(model) = &self.model
+            && model.feed(data.clone()).await.is_err()
+        {
+            tracing::error!(session = %self.meta.id, "screen model stopped: screen restore is off");
+            self.model = None;
+        }
+        let msg = ServerMessage::Output {
+            session: self.meta.id,
+            seq: self.seq,
+            data,
+        };
+        match self.codec.encode_frame(&msg) {
+            Ok(frame) => {
+                let report = self
+                    .shared
+                    .registry
+                    .broadcast_to_session(&self.meta.id, Outbound::Frame(frame));
+                if !report.disconnected.is_empty() {
+                    tracing::debug!(session = %self.meta.id, gone = report.disconnected.len(), "clients left during output");
+                }
+            }
+            Err(err) => tracing::error!(session = %self.meta.id, %err, "cannot encode output"),
+        }
+    }
+
+    async fn snapshot(&mut self) -> Bytes {
+        let Some(model) = &self.model else {
+            return Bytes::new();
+        };
+        match model.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(_) => {
+                tracing::error!(session = %self.meta.id, "screen model stopped: screen restore is off");
+                self.model = None;
+                Bytes::new()
+            }
+        }
+    }
+
+    async fn attach(
+        &mut self,
+        client: ClientId,
+        request_id: u32,
+        size: Option<TermSize>,
+        resume_from: Option<u64>,
+    ) -> Result<(), Refusal> {
+        if let Some(size) = size {
+            self.sizes.set(client, size);
+            self.apply_size().await;
+        }
+        let replay = resume_from.and_then(|after| self.ring.since(after, self.seq, REPLAY_PIECE));
+        let snapshot = match replay {
+            Some(_) => None,
+            None => Some(self.snapshot().await),
+        };
+        self.meta.touch_attached();
+        let registry = &self.shared.registry;
+        let mut session = self.meta.info(&self.shared);
+        session.attached_clients += 1;
+        let attached = ServerMessage::Attached {
+            request_id,
+            session,
+            seq: self.seq,
+            snapshot,
+        };
+        let queued = registry.try_send_to_client(client, attached.into()).is_ok()
+            && replay.into_iter().flatten().all(|(seq, data)| {
+                let output = ServerMessage::Output {
+                    session: self.meta.id,
+                    seq,
+                    data,
+                };
+                registry.try_send_to_client(client, output.into()).is_ok()
+            });
+        let attached = queued && registry.attach_to_session(client, self.meta.id).is_ok();
+        if !attached {
+            self.sizes.remove(client);
+            self.apply_size().await;
+            return Err((
+                ErrorCode::Internal,
+                "the client's queue is full or closed".to_owned(),
+            ));
+        }
+        registry.clear_lagging(client);
+        Ok(())
+    }
+
+    async fn resync(&mut self, client: ClientId) {
+        let registry = &self.shared.registry;
+        if !registry.is_lagging(client)
+            || registry.get_attached_session(client) != Some(self.meta.id)
+        {
+            return;
+        }
+        let snapshot = self.snapshot().await;
+        let resync = ServerMessage::Resync {
+            seq: self.seq,
+            snapshot,
+        };
+        // Only once the snapshot is queued may live output flow again; nothing is broadcast
+        // between the two steps because this task is the only broadcaster.
+        if self
+            .shared
+            .registry
+            .try_send_to_client(client, resync.into())
+            .is_ok()
+        {
+            self.shared.registry.clear_lagging(client);
+        }
+    }
+
+    async fn apply_size(&mut self) {
+        let Some(size) = self.sizes.current() else {
+            return;
+        };
+        if size == self.size {
+            return;
+        }
+        if let Err(err) = self.writer.resize(to_pty_size(size)) {
+            tracing::warn!(session = %self.meta.id, %err, "cannot resize the pty");
+            return;
+        }
+        self.size = size;
+        self.meta.set_size(size);
+        if let Some(model) = &self.model
+            && model.resize(size).await.is_err()
+        {
+            self.model = None;
+        }
+    }
+
+    /// Tells attached clients how the program ended, detaches them and forgets the session.
+    async fn finish(self, status: ExitStatus) {
+        let shared = &self.shared;
+        let id = self.meta.id;
+        shared.sessions.remove(id);
+        let name = self.meta.name();
+        tracing::info!(session = %id, %name, ?status, "session ended");
+        let exited = ServerMessage::SessionExited {
+            session: name,
+            status,
+        };
+        let detached = ServerMessage::Detached {
+            reason: DetachReason::SessionEnded,
+        };
+        for client in shared.registry.get_session_clients(&id) {
+            // These two must not be skipped like output to a lagging client: they end the
+            // client's attachment. A client that cannot take them within the timeout is
+            // stalled and will be dropped by its idle timeout.
+            for msg in [exited.clone(), detached.clone()] {
+                let send = shared.registry.send_to_client(client, msg.into());
+                let _ = tokio::time::timeout(FAREWELL_TIMEOUT, send).await;
+            }
+            shared.registry.detach_from_session(client);
+        }
+        for reply in self.kill_replies {
+            let _ = reply.send(());
+        }
+    }
+}
+
+fn exit_status(status: std::io::Result<std::process::ExitStatus>) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => ExitStatus::Code { code },
+            (None, Some(signal)) => ExitStatus::Signal { signal },
+            (None, None) => ExitStatus::Code { code: 0 },
+        },
+        Err(err) => {
+            tracing::error!(%err, "cannot wait for the session's program");
+            ExitStatus::Code { code: 255 }
+        }
+    }
+}
