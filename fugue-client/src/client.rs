@@ -1,0 +1,359 @@
+//! `Client`: one connection to the server with typed, concurrent requests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use fugue_protocol::{
+    CaptureFormat, ClientCodec, ClientMessage, DetachReason, RequestId, ServerMessage,
+    ServerStatus, SessionInfo, SessionSpec, TermSize,
+};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use crate::chunk::chunks;
+use crate::connect::connect_socket;
+use crate::error::ClientError;
+use crate::event::Events;
+use crate::handshake::{Welcome, handshake, message_name};
+use crate::options::ConnectOptions;
+use crate::pending::Pending;
+use crate::replies::{Attachment, Capture};
+use crate::{reader, writer};
+
+/// Capacity of the event channel (the reader keeps a small backlog in front of it).
+const EVENT_CAPACITY: usize = 64;
+/// Capacity of the queue of messages waiting for the writer.
+const REQUEST_CAPACITY: usize = 32;
+/// Capacity of the queue of pongs owed to the server.
+const PONG_CAPACITY: usize = 8;
+
+/// A connection to a fugue server.
+///
+/// Cheap to clone: clones share the connection. Requests may run concurrently from several
+/// tasks; each reply is matched to its request by id. Events (output, exits, detaches) come
+/// through the [`Events`] returned by [`Client::connect`]. When the last clone is dropped
+/// the client shuts down its side of the socket.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    request_tx: mpsc::Sender<ClientMessage>,
+    pending: Arc<Pending>,
+    next_request_id: AtomicU32,
+    welcome: Welcome,
+}
+
+impl Client {
+    /// Connects (auto-starting the server if the options say so) and shakes hands.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::NotRunning`] when nothing listens and auto-start is off,
+    /// [`ClientError::StartServer`] when auto-start failed, [`ClientError::Connect`] for
+    /// other socket errors, [`ClientError::Refused`] when the server turned the client away,
+    /// [`ClientError::Handshake`] or [`ClientError::Codec`] when the handshake broke down.
+    pub async fn connect(options: &ConnectOptions) -> Result<(Client, Events), ClientError> {
+        let stream = connect_socket(
+            &options.socket_path,
+            options.auto_start,
+            options.server_program.as_deref(),
+        )
+        .await?;
+        let mut framed = Framed::new(stream, ClientCodec::new());
+        let welcome = handshake(&mut framed, options).await?;
+        let (sink, stream) = framed.split();
+        let (request_tx, request_rx) = mpsc::channel(REQUEST_CAPACITY);
+        let (pong_tx, pong_rx) = mpsc::channel(PONG_CAPACITY);
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+        let pending = Arc::new(Pending::default());
+        tokio::spawn(reader::run(
+            stream,
+            Arc::clone(&pending),
+            events_tx,
+            pong_tx,
+        ));
+        tokio::spawn(writer::run(sink, request_rx, pong_rx, options.keepalive));
+        let inner = Inner {
+            request_tx,
+            pending,
+            next_request_id: AtomicU32::new(1),
+            welcome,
+        };
+        let client = Client {
+            inner: Arc::new(inner),
+        };
+        Ok((client, Events::new(events_rx)))
+    }
+
+    /// The server's version, from the handshake.
+    pub fn server_version(&self) -> &str {
+        &self.inner.welcome.server_version
+    }
+
+    /// The id the server gave this connection.
+    pub fn client_id(&self) -> u64 {
+        self.inner.welcome.client_id
+    }
+
+    /// Lists the running sessions, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] if the connection is gone; see [`Client::connect`] for others.
+    pub async fn list_sessions(&self) -> Result<Vec<SessionInfo>, ClientError> {
+        match self
+            .request(|request_id| ClientMessage::ListSessions { request_id })
+            .await?
+        {
+            ServerMessage::Sessions { sessions, .. } => Ok(sessions),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Starts a session.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `InvalidName`, `DuplicateName`, `InvalidSize` or
+    /// `SpawnFailed` when the server refuses; [`ClientError::Closed`] if the connection is gone.
+    pub async fn create_session(&self, spec: SessionSpec) -> Result<SessionInfo, ClientError> {
+        let reply = self
+            .request(|request_id| ClientMessage::CreateSession { request_id, spec })
+            .await?;
+        match reply {
+            ServerMessage::Created { session, .. } => Ok(session),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Attaches to a session by name or id. Live output then arrives as [`crate::Event::Output`].
+    /// Whether the client may type is decided by the role it connected with.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession` or `ReadOnly` (a control client);
+    /// [`ClientError::Closed`] if the connection is gone.
+    pub async fn attach(&self, session: &str, size: TermSize) -> Result<Attachment, ClientError> {
+        let session = session.to_owned();
+        let reply = self
+            .request(|request_id| ClientMessage::Attach {
+                request_id,
+                session,
+                size,
+                resume_from: None,
+            })
+            .await?;
+        match reply {
+            ServerMessage::Attached {
+                session,
+                seq,
+                snapshot,
+                ..
+            } => Ok(Attachment {
+                session,
+                seq,
+                snapshot,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Detaches from the current session and waits until the server confirms. The
+    /// [`crate::Event::Detached`] also reaches the event stream.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `NotAttached`; [`ClientError::Closed`].
+    pub async fn detach(&self) -> Result<DetachReason, ClientError> {
+        let id = self.next_id();
+        let ticket = self.inner.pending.register(id, true)?;
+        self.send(ClientMessage::Detach { request_id: id }).await?;
+        match check(ticket.reply().await?)? {
+            ServerMessage::Detached { reason } => Ok(reason),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends keystrokes to the attached session, split into messages of at most
+    /// [`crate::MAX_INPUT_CHUNK`] bytes. Waits only for room in the send queue, not for the server.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] if the connection is gone. A refusal (read-only client, not
+    /// attached) arrives later as [`crate::Event::ServerError`] or a request-less error.
+    pub async fn send_input(&self, data: Bytes) -> Result<(), ClientError> {
+        for chunk in chunks(data) {
+            self.send(ClientMessage::Input { data: chunk }).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells the server the client's terminal size changed.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] if the connection is gone.
+    pub async fn resize(&self, size: TermSize) -> Result<(), ClientError> {
+        self.send(ClientMessage::Resize { size }).await
+    }
+
+    /// Ends a session (by name or id).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn kill_session(&self, session: &str) -> Result<(), ClientError> {
+        let session = session.to_owned();
+        self.request_done(|request_id| ClientMessage::KillSession {
+            request_id,
+            session,
+        })
+        .await
+    }
+
+    /// Renames a session (by name or id).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`, `InvalidName` or `DuplicateName`;
+    /// [`ClientError::Closed`].
+    pub async fn rename_session(&self, session: &str, new_name: &str) -> Result<(), ClientError> {
+        let (session, new_name) = (session.to_owned(), new_name.to_owned());
+        self.request_done(|request_id| ClientMessage::RenameSession {
+            request_id,
+            session,
+            new_name,
+        })
+        .await
+    }
+
+    /// Writes input to a session without attaching, in chunks of at most
+    /// [`crate::MAX_INPUT_CHUNK`] bytes, each confirmed by the server before the next is sent.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn send_to_session(&self, session: &str, data: Bytes) -> Result<(), ClientError> {
+        for chunk in chunks(data) {
+            let session = session.to_owned();
+            self.request_done(|request_id| ClientMessage::SendInput {
+                request_id,
+                session,
+                data: chunk,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Reads a session's screen, with up to `scrollback_lines` lines of history above it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn capture(
+        &self,
+        session: &str,
+        format: CaptureFormat,
+        scrollback_lines: u32,
+    ) -> Result<Capture, ClientError> {
+        let session = session.to_owned();
+        let reply = self
+            .request(|request_id| ClientMessage::Capture {
+                request_id,
+                session,
+                format,
+                scrollback_lines,
+            })
+            .await?;
+        match reply {
+            ServerMessage::Captured {
+                text, cursor, size, ..
+            } => Ok(Capture {
+                text,
+                cursor_row: cursor.0,
+                cursor_col: cursor.1,
+                size,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Asks for the server's health report.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] if the connection is gone.
+    pub async fn status(&self) -> Result<ServerStatus, ClientError> {
+        match self
+            .request(|request_id| ClientMessage::Status { request_id })
+            .await?
+        {
+            ServerMessage::Status { status, .. } => Ok(status),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Asks the server to shut down; returns once it has agreed.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Closed`] if the connection is gone before the answer.
+    pub async fn kill_server(&self) -> Result<(), ClientError> {
+        self.request_done(|request_id| ClientMessage::KillServer { request_id })
+            .await
+    }
+
+    /// Sends a request built for a fresh id and returns its reply; an `Error` reply becomes
+    /// [`ClientError::Server`].
+    async fn request(
+        &self,
+        build: impl FnOnce(RequestId) -> ClientMessage,
+    ) -> Result<ServerMessage, ClientError> {
+        let id = self.next_id();
+        // Register before sending, so the reply always finds its waiter.
+        let ticket = self.inner.pending.register(id, false)?;
+        self.send(build(id)).await?;
+        check(ticket.reply().await?)
+    }
+
+    /// A request whose success reply is `Done`.
+    async fn request_done(
+        &self,
+        build: impl FnOnce(RequestId) -> ClientMessage,
+    ) -> Result<(), ClientError> {
+        match self.request(build).await? {
+            ServerMessage::Done { .. } => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn send(&self, msg: ClientMessage) -> Result<(), ClientError> {
+        self.inner
+            .request_tx
+            .send(msg)
+            .await
+            .map_err(|_| ClientError::Closed)
+    }
+
+    fn next_id(&self) -> RequestId {
+        self.inner.next_request_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Turns an `Error` reply into [`ClientError::Server`].
+fn check(reply: ServerMessage) -> Result<ServerMessage, ClientError> {
+    match reply {
+        ServerMessage::Error { code, message, .. } => Err(ClientError::Server { code, message }),
+        other => Ok(other),
+    }
+}
+
+fn unexpected(reply: &ServerMessage) -> ClientError {
+    ClientError::UnexpectedReply(message_name(reply).to_owned())
+}

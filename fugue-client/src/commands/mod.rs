@@ -1,0 +1,84 @@
+//! One module per subcommand; this one dispatches and holds what they share.
+
+mod attach;
+mod capture;
+mod manage;
+mod new;
+mod send;
+mod status;
+mod wait;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use fugue_client::{Client, ConnectOptions, Events, Role, socket_path};
+
+use crate::cli::{Cli, Command};
+use crate::keys::DetachKey;
+
+/// What every command needs from the global options.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    /// The resolved socket path.
+    pub socket: PathBuf,
+    /// The detach key for attaches.
+    pub detach_key: DetachKey,
+}
+
+/// Runs the command line; returns the process exit code.
+///
+/// # Errors
+///
+/// Any failure the command does not turn into an exit code itself; `main` prints it and
+/// exits with 1.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    // An empty --socket / $FUGUE_SOCKET counts as unset, as in the socket rule.
+    let explicit = cli.socket.filter(|path| !path.as_os_str().is_empty());
+    let globals = Globals {
+        socket: socket_path(explicit),
+        detach_key: cli.detach_key,
+    };
+    match cli.command {
+        None => new::run(&globals, Default::default()).await,
+        Some(Command::New(args)) => new::run(&globals, args).await,
+        Some(Command::Attach(args)) => attach::run(&globals, args).await,
+        Some(Command::Ls(args)) => status::list(&globals, args).await,
+        Some(Command::Kill { sessions }) => manage::kill(&globals, &sessions).await,
+        Some(Command::Rename { old, new }) => manage::rename(&globals, &old, &new).await,
+        Some(Command::Send(args)) => send::run(&globals, args).await,
+        Some(Command::Capture(args)) => capture::run(&globals, args).await,
+        Some(Command::Wait(args)) => wait::run(&globals, args).await,
+        Some(Command::Status(args)) => status::status(&globals, args).await,
+        Some(Command::KillServer) => manage::kill_server(&globals).await,
+    }
+}
+
+/// Connects with `role`, starting the server only if `auto_start`.
+async fn connect(
+    globals: &Globals,
+    role: Role,
+    auto_start: bool,
+) -> anyhow::Result<(Client, Events)> {
+    let options = ConnectOptions::new(&globals.socket)
+        .with_role(role)
+        .with_auto_start(auto_start);
+    Ok(Client::connect(&options).await?)
+}
+
+/// Writes `text` to standard output and flushes it.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Refuses to attach when standard input is not a terminal.
+fn ensure_terminal() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        crate::terminal::stdin_is_terminal(),
+        "standard input is not a terminal: attaching needs one (use `fugue new -d`, \
+         `fugue send` and `fugue capture` from scripts)"
+    );
+    Ok(())
+}

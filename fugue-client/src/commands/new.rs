@@ -1,0 +1,72 @@
+//! `fugue new` (and `fugue` alone): create a session, then attach unless `-d`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use fugue_client::{Role, SessionSpec, TermSize};
+
+use super::{Globals, connect, ensure_terminal, print};
+use crate::cli::NewArgs;
+use crate::input::InputPolicy;
+
+/// Creates the session described by `args`, starting the server if needed.
+///
+/// # Errors
+///
+/// When the server cannot be reached or started, or refuses the session.
+pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
+    let attach = !args.detached;
+    if attach {
+        // Check before creating, so a script does not leave a stray session behind.
+        ensure_terminal()?;
+    }
+    let role = if attach {
+        Role::Interactive
+    } else {
+        Role::Control
+    };
+    let (client, events) = connect(globals, role, true).await?;
+    let spec = session_spec(args)?;
+    let session = client.create_session(spec).await?;
+    if !attach {
+        print(&format!("{}\n", session.name))?;
+        return Ok(0);
+    }
+    // The id cannot be renamed away between creating and attaching.
+    let size = crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT);
+    let attachment = client.attach(&session.id.to_string(), size).await?;
+    let policy = InputPolicy {
+        detach_key: globals.detach_key,
+        read_only: false,
+    };
+    crate::attach::run(client, events, attachment, policy).await
+}
+
+/// The spec for `args`: the terminal's size, `$TERM`, and the current directory unless
+/// `-c` says otherwise (the server's own directory would surprise).
+fn session_spec(args: NewArgs) -> anyhow::Result<SessionSpec> {
+    let cwd = match args.cwd {
+        Some(dir) => Some(absolute(dir)?),
+        None => std::env::current_dir().ok(),
+    };
+    let cwd = cwd
+        .map(|dir| {
+            dir.into_os_string()
+                .into_string()
+                .map_err(|dir| anyhow::anyhow!("working directory {dir:?} is not valid UTF-8"))
+        })
+        .transpose()?;
+    Ok(SessionSpec {
+        name: args.name,
+        command: args.command,
+        cwd,
+        env: args.env,
+        size: crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT),
+        term: std::env::var("TERM").ok().filter(|term| !term.is_empty()),
+    })
+}
+
+/// `dir` made absolute against the current directory (the server runs elsewhere).
+fn absolute(dir: PathBuf) -> anyhow::Result<PathBuf> {
+    std::path::absolute(&dir).with_context(|| format!("bad directory {}", dir.display()))
+}

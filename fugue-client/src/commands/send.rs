@@ -1,0 +1,66 @@
+//! `fugue send`: type into a session without attaching.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use fugue_client::{Client, MAX_INPUT_CHUNK, Role};
+
+use super::{Globals, connect};
+use crate::cli::SendArgs;
+
+/// What a terminal sends for Enter.
+const ENTER: &[u8] = b"\r";
+
+/// Sends the text (or standard input), then Enter if asked.
+///
+/// # Errors
+///
+/// When there is nothing to send, standard input fails, or the server refuses.
+pub async fn run(globals: &Globals, args: SendArgs) -> anyhow::Result<u8> {
+    let from_stdin = args.text == ["-"];
+    anyhow::ensure!(
+        from_stdin || !args.text.is_empty() || args.enter,
+        "nothing to send: give TEXT, - to read standard input, or --enter"
+    );
+    let (client, _events) = connect(globals, Role::Control, false).await?;
+    if from_stdin {
+        send_stdin(&client, &args.session).await?;
+    } else if !args.text.is_empty() {
+        let text = Bytes::from(args.text.join(" "));
+        client.send_to_session(&args.session, text).await?;
+    }
+    if args.enter {
+        let enter = Bytes::from_static(ENTER);
+        client.send_to_session(&args.session, enter).await?;
+    }
+    Ok(0)
+}
+
+/// Streams standard input to the session, one chunk at a time.
+async fn send_stdin(client: &Client, session: &str) -> anyhow::Result<()> {
+    let (chunk_tx, mut chunk_rx) = tokio::sync::mpsc::channel(4);
+    // Standard input may be a pipe that stays open; a blocking thread keeps the runtime free.
+    let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; MAX_INPUT_CHUNK];
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            if chunk_tx
+                .blocking_send(Bytes::copy_from_slice(&buf[..n]))
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+    });
+    while let Some(chunk) = chunk_rx.recv().await {
+        client.send_to_session(session, chunk).await?;
+    }
+    reader.await??;
+    Ok(())
+}

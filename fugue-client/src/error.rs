@@ -1,0 +1,70 @@
+//! `ClientError`: everything that can go wrong talking to a fugue server.
+
+use std::io;
+use std::path::PathBuf;
+
+use fugue_protocol::{CodecError, ErrorCode};
+
+/// A failure of the client library: connecting, the handshake, or a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens on the socket (it is missing or stale) and auto-start was off.
+    #[error("no fugue-server running on {}", path.display())]
+    NotRunning {
+        /// The socket path tried.
+        path: PathBuf,
+    },
+    /// Connecting to the socket failed for another reason (e.g. permissions).
+    #[error("cannot connect to {}: {source}", path.display())]
+    Connect {
+        /// The socket path tried.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Auto-starting the server failed; `reason` says how (often the server's own stderr).
+    #[error("could not start fugue-server: {reason}")]
+    StartServer {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered `Hello` with an error (version mismatch, busy, permission).
+    #[error("fugue-server refused the connection: {message}")]
+    Refused {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The handshake did not complete: no answer in time or an unexpected first frame.
+    #[error("handshake with fugue-server failed: {0}")]
+    Handshake(String),
+    /// The server refused a request; the message is the server's own.
+    #[error("{message}")]
+    Server {
+        /// The server's error code, for programs to branch on.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The connection closed before the request was answered.
+    #[error("connection to fugue-server closed")]
+    Closed,
+    /// The server answered a request with a message of the wrong kind.
+    #[error("unexpected reply from fugue-server: {0}")]
+    UnexpectedReply(String),
+    /// Framing or encoding failed, or the socket failed while reading or writing.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+impl ClientError {
+    /// The server's error code when the server refused the request or the connection.
+    pub fn server_code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server { code, .. } | ClientError::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}

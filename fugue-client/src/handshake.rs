@@ -1,0 +1,95 @@
+//! The handshake: `Hello` out, `Welcome` (or a refusal) back, before any other traffic.
+
+use std::time::Duration;
+
+use fugue_protocol::{ClientCodec, ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::UnixStream;
+use tokio_util::codec::Framed;
+
+use crate::error::ClientError;
+use crate::options::ConnectOptions;
+
+/// How long the server may take to answer `Hello`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the server said in `Welcome`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Welcome {
+    /// The server's crate version.
+    pub(crate) server_version: String,
+    /// The id the server gave this connection.
+    pub(crate) client_id: u64,
+}
+
+/// Sends `Hello` and waits for the answer.
+pub(crate) async fn handshake(
+    framed: &mut Framed<UnixStream, ClientCodec>,
+    options: &ConnectOptions,
+) -> Result<Welcome, ClientError> {
+    framed
+        .send(ClientMessage::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            client_name: options.client_name.clone(),
+            identity: options.identity,
+            role: options.role,
+        })
+        .await?;
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, read_welcome(framed))
+        .await
+        .map_err(|_| ClientError::Handshake("no answer to hello".to_owned()))?
+}
+
+async fn read_welcome(
+    framed: &mut Framed<UnixStream, ClientCodec>,
+) -> Result<Welcome, ClientError> {
+    loop {
+        let Some(frame) = framed.next().await else {
+            return Err(ClientError::Handshake(
+                "the server closed the connection".to_owned(),
+            ));
+        };
+        match frame? {
+            ServerMessage::Welcome {
+                server_version,
+                client_id,
+                ..
+            } => {
+                return Ok(Welcome {
+                    server_version,
+                    client_id,
+                });
+            }
+            ServerMessage::Error { code, message, .. } => {
+                return Err(ClientError::Refused { code, message });
+            }
+            ServerMessage::Ping { nonce } => framed.send(ClientMessage::Pong { nonce }).await?,
+            other => {
+                return Err(ClientError::Handshake(format!(
+                    "expected welcome, got {}",
+                    message_name(&other)
+                )));
+            }
+        }
+    }
+}
+
+/// The variant name of a server message, for error messages.
+pub(crate) fn message_name(msg: &ServerMessage) -> &'static str {
+    match msg {
+        ServerMessage::Welcome { .. } => "welcome",
+        ServerMessage::Ping { .. } => "ping",
+        ServerMessage::Pong { .. } => "pong",
+        ServerMessage::Error { .. } => "error",
+        ServerMessage::Done { .. } => "done",
+        ServerMessage::Sessions { .. } => "sessions",
+        ServerMessage::Created { .. } => "created",
+        ServerMessage::Attached { .. } => "attached",
+        ServerMessage::Output { .. } => "output",
+        ServerMessage::Resync { .. } => "resync",
+        ServerMessage::SessionExited { .. } => "session-exited",
+        ServerMessage::Detached { .. } => "detached",
+        ServerMessage::Captured { .. } => "captured",
+        ServerMessage::Status { .. } => "status",
+    }
+}

@@ -1,0 +1,55 @@
+//! An async client for fugue, the terminal-session server: connect to `fugue-server` over
+//! its Unix socket, list, create, attach to, drive and capture sessions.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fugue_client::ClientError> {
+//! use fugue_client::{Client, ConnectOptions, socket_path};
+//! let options = ConnectOptions::new(socket_path(None)).with_auto_start(true);
+//! let (client, _events) = Client::connect(&options).await?;
+//! for session in client.list_sessions().await? {
+//!     println!("{}", session.name);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How a connection runs
+//!
+//! [`Client::connect`] shakes hands, then splits the socket between two tasks. The writer
+//! task sends requests, answers the server's pings and pings the server after
+//! [`DEFAULT_KEEPALIVE`] of silence. The reader task hands each reply to the request that
+//! waits for it (matched by request id, so many requests may be in flight at once) and
+//! queues everything else as an [`Event`] on the bounded [`Events`] stream.
+//!
+//! Not consuming events is allowed: the reader then stops reading the socket (backpressure;
+//! the server resyncs this client later), except while a request waits for its reply, when
+//! it keeps reading and drops output instead ([`Event::OutputLost`]). So awaiting a request
+//! never deadlocks against an unread event stream. The reader's module docs give the rules.
+//!
+//! The `fugue` binary in this package is a thin CLI over this library; its files are
+//! `main.rs`, `cli.rs`, `commands/`, `attach.rs`, `input.rs`, `terminal.rs`, `keys.rs`,
+//! `modes.rs` and `table.rs`. The library's are the rest.
+
+mod chunk;
+mod client;
+mod connect;
+mod error;
+mod event;
+mod handshake;
+mod options;
+mod pending;
+mod reader;
+mod replies;
+mod writer;
+
+pub use client::Client;
+pub use connect::START_DEADLINE;
+pub use error::ClientError;
+pub use event::{Event, Events};
+pub use options::{ConnectOptions, DEFAULT_KEEPALIVE, socket_path};
+pub use replies::{Attachment, Capture};
+
+pub use fugue_protocol::{
+    CaptureFormat, DetachReason, ErrorCode, ExitStatus, MAX_INPUT_CHUNK, Role, ServerStatus,
+    SessionInfo, SessionSpec, TermSize,
+};

@@ -1,0 +1,59 @@
+//! `fugue`: the command-line client of the fugue terminal-session server.
+//!
+//! A thin layer over the `fugue_client` library: `cli.rs` declares the arguments,
+//! `commands/` holds one module per subcommand, `attach.rs` runs an attached terminal
+//! (with `input.rs`, `terminal.rs`, `keys.rs` and `modes.rs`), `table.rs` formats listings.
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success; detached from a session |
+//! | N | the attached session's program exited with status N (128 + signal if killed); `fugue wait --exit` likewise |
+//! | 1 | an error (message on stderr) |
+//! | 2 | bad usage (from the argument parser) |
+//! | 3 | the server went away or shut down during an attach or a wait |
+//! | 124 | `fugue wait --timeout` passed first |
+//! | 128 + N | an attached client was ended by signal N (SIGHUP, SIGINT, SIGTERM) |
+
+mod attach;
+mod cli;
+mod commands;
+mod input;
+mod keys;
+mod modes;
+mod table;
+mod terminal;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+
+/// How long `main` lets leftover blocking work (a pending stdin read) hold up the exit.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&anyhow::Error::new(err).context("cannot start the runtime")),
+    };
+    let result = runtime.block_on(commands::run(cli));
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => fail(&err),
+    }
+}
+
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("fugue: {err:#}");
+    ExitCode::from(1)
+}

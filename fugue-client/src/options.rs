@@ -1,0 +1,92 @@
+//! `ConnectOptions`: where and how a [`crate::Client`] connects.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fugue_protocol::{Role, resolve_socket_path};
+use uuid::Uuid;
+
+/// How often a client that has sent nothing pings the server; well under the server's
+/// default idle timeout of 60 s.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// The socket path fugue uses: `explicit` if given, else `$FUGUE_SOCKET`, else
+/// `$XDG_RUNTIME_DIR/fugue/fugue.sock`, else `/tmp/fugue-$UID/fugue.sock`.
+pub fn socket_path(explicit: Option<PathBuf>) -> PathBuf {
+    let uid = rustix::process::getuid().as_raw();
+    resolve_socket_path(explicit, |name| std::env::var_os(name), uid)
+}
+
+/// Where and how to connect. Build with [`ConnectOptions::new`] and the `with_*` methods.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub(crate) socket_path: PathBuf,
+    pub(crate) role: Role,
+    pub(crate) identity: Option<Uuid>,
+    pub(crate) client_name: String,
+    pub(crate) auto_start: bool,
+    pub(crate) server_program: Option<PathBuf>,
+    pub(crate) keepalive: Duration,
+}
+
+impl ConnectOptions {
+    /// Options for a control client on `socket_path` that does not start a server.
+    pub fn new(socket_path: impl Into<PathBuf>) -> Self {
+        ConnectOptions {
+            socket_path: socket_path.into(),
+            role: Role::Control,
+            identity: None,
+            client_name: format!("fugue {}", env!("CARGO_PKG_VERSION")),
+            auto_start: false,
+            server_program: None,
+            keepalive: DEFAULT_KEEPALIVE,
+        }
+    }
+
+    /// The role announced in `Hello`: interactive, read-only or control.
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
+    /// A stable identity: a later connection with the same identity replaces this one.
+    pub fn with_identity(mut self, identity: Option<Uuid>) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// The name shown in the server's logs and status (default `fugue <version>`).
+    pub fn with_client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = name.into();
+        self
+    }
+
+    /// Start `fugue-server` when nothing listens on the socket.
+    pub fn with_auto_start(mut self, auto_start: bool) -> Self {
+        self.auto_start = auto_start;
+        self
+    }
+
+    /// The server binary to auto-start, instead of `fugue-server` beside the running
+    /// executable or on `PATH`.
+    pub fn with_server_program(mut self, program: Option<PathBuf>) -> Self {
+        self.server_program = program;
+        self
+    }
+
+    /// How long the client may stay silent before it pings the server.
+    pub fn with_keepalive(mut self, keepalive: Duration) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// The socket path these options connect to.
+    pub fn socket_path(&self) -> &Path {
+        &self.socket_path
+    }
+
+    /// The role these options announce.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+}

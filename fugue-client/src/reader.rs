@@ -1,0 +1,217 @@
+//! The reader task: reads every server frame, hands replies to the waiting requests,
+//! answers pings, and queues everything else as [`Event`]s.
+//!
+//! # Why this cannot deadlock
+//!
+//! Replies and events arrive interleaved on one socket, so a reply can sit behind output
+//! that nobody consumes. The reader therefore keeps a small backlog of its own in front of
+//! the bounded event channel and follows two rules:
+//!
+//! - With no request waiting, it stops reading the socket once the backlog is full. That is
+//!   plain backpressure: the server marks this client lagging and resyncs it later.
+//! - With a request waiting, it always keeps reading, so the reply gets through. Output and
+//!   resync frames that do not fit are dropped and reported as one [`Event::OutputLost`];
+//!   other events (exit, detach, errors) are rare and always kept.
+//!
+//! Registering a request wakes the reader (`Pending::request_started`), so a reader that had
+//! stopped reading starts again. The reader never awaits anything but the socket, room in
+//! the event channel and that wake-up, and the pong queue is only ever `try_send`. While it
+//! does not read, the server's pings go unanswered, but the writer's own keepalive pings
+//! still keep the connection from counting as idle.
+//!
+//! Once the socket has ended, the reader fails the waiting requests first, then hands the
+//! rest of the backlog and a final [`Event::Closed`] to the event channel, waiting for the
+//! consumer to read them or to drop [`crate::Events`], whichever comes first.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use fugue_protocol::{ClientCodec, ServerMessage};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use crate::error::ClientError;
+use crate::event::Event;
+use crate::pending::Pending;
+
+/// The reading half of a connection.
+pub(crate) type FrameStream = SplitStream<Framed<UnixStream, ClientCodec>>;
+
+/// Events the reader holds beyond the event channel before it stops reading or drops output.
+const BACKLOG_LIMIT: usize = 64;
+
+/// Reads `stream` until it ends, then fails the waiting requests and sends `Event::Closed`.
+pub(crate) async fn run(
+    mut stream: FrameStream,
+    pending: Arc<Pending>,
+    events_tx: mpsc::Sender<Event>,
+    pong_tx: mpsc::Sender<u64>,
+) {
+    let mut backlog = Backlog::default();
+    let error = loop {
+        let may_read = backlog.len() < BACKLOG_LIMIT || pending.any();
+        tokio::select! {
+            biased;
+            permit = events_tx.reserve(), if !backlog.is_empty() => match permit {
+                Ok(permit) => {
+                    if let Some(event) = backlog.pop() {
+                        permit.send(event);
+                    }
+                }
+                // Nobody listens for events any more: stop keeping them.
+                Err(_) => backlog.discard(),
+            },
+            frame = stream.next(), if may_read => match frame {
+                None => break None,
+                Some(Err(err)) => break Some(ClientError::Codec(err)),
+                Some(Ok(msg)) => {
+                    let keep = !events_tx.is_closed();
+                    route(msg, &pending, &pong_tx, keep.then_some(&mut backlog));
+                }
+            },
+            () = pending.request_started(), if !may_read => {}
+        }
+    };
+    pending.close();
+    // The ping queue closing tells the writer to stop.
+    drop(pong_tx);
+    backlog.push(Event::Closed { error });
+    while let Some(event) = backlog.pop() {
+        if events_tx.send(event).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Delivers one server message to its waiter, the pong queue, or the backlog.
+fn route(
+    msg: ServerMessage,
+    pending: &Pending,
+    pong_tx: &mpsc::Sender<u64>,
+    backlog: Option<&mut Backlog>,
+) {
+    let event = match msg {
+        ServerMessage::Ping { nonce } => {
+            // A full queue means the writer is stuck on the socket; a later ping retries.
+            let _ = pong_tx.try_send(nonce);
+            return;
+        }
+        ServerMessage::Pong { .. } | ServerMessage::Welcome { .. } => return,
+        ServerMessage::Error {
+            request_id: None,
+            code,
+            message,
+        } => Event::ServerError { code, message },
+        ServerMessage::Error {
+            request_id: Some(id),
+            ..
+        }
+        | ServerMessage::Done { request_id: id }
+        | ServerMessage::Sessions { request_id: id, .. }
+        | ServerMessage::Created { request_id: id, .. }
+        | ServerMessage::Attached { request_id: id, .. }
+        | ServerMessage::Captured { request_id: id, .. }
+        | ServerMessage::Status { request_id: id, .. } => {
+            pending.complete(id, msg);
+            return;
+        }
+        ServerMessage::Detached { reason } => {
+            pending.complete_detaches(&msg);
+            Event::Detached { reason }
+        }
+        ServerMessage::Output { session, seq, data } => Event::Output { session, seq, data },
+        ServerMessage::Resync { seq, snapshot } => Event::Resync { seq, snapshot },
+        ServerMessage::SessionExited { session, status } => {
+            Event::SessionExited { session, status }
+        }
+    };
+    if let Some(backlog) = backlog {
+        backlog.push(event);
+    }
+}
+
+/// Events read but not yet in the channel.
+#[derive(Default)]
+struct Backlog {
+    events: VecDeque<Event>,
+}
+
+impl Backlog {
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    fn pop(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn discard(&mut self) {
+        self.events.clear();
+    }
+
+    /// Queues `event`; output beyond the limit is dropped and counted instead.
+    fn push(&mut self, event: Event) {
+        let is_output = matches!(event, Event::Output { .. } | Event::Resync { .. });
+        if !is_output || self.events.len() < BACKLOG_LIMIT {
+            self.events.push_back(event);
+            return;
+        }
+        match self.events.back_mut() {
+            Some(Event::OutputLost { frames }) => *frames += 1,
+            _ => self.events.push_back(Event::OutputLost { frames: 1 }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn output(seq: u64) -> Event {
+        Event::Output {
+            session: Uuid::nil(),
+            seq,
+            data: Bytes::from_static(b"x"),
+        }
+    }
+
+    #[test]
+    fn backlog_drops_output_beyond_limit_as_one_marker() {
+        let mut backlog = Backlog::default();
+        for seq in 0..(BACKLOG_LIMIT as u64 + 5) {
+            backlog.push(output(seq));
+        }
+        assert_eq!(backlog.len(), BACKLOG_LIMIT + 1);
+        assert!(matches!(
+            backlog.events.back(),
+            Some(Event::OutputLost { frames: 5 })
+        ));
+    }
+
+    #[test]
+    fn backlog_keeps_non_output_events_past_limit() {
+        let mut backlog = Backlog::default();
+        for seq in 0..(BACKLOG_LIMIT as u64) {
+            backlog.push(output(seq));
+        }
+        backlog.push(Event::Detached {
+            reason: fugue_protocol::DetachReason::SessionEnded,
+        });
+        backlog.push(output(99));
+        assert_eq!(backlog.len(), BACKLOG_LIMIT + 2);
+        assert!(matches!(
+            backlog.events.back(),
+            Some(Event::OutputLost { frames: 1 })
+        ));
+    }
+}

@@ -1,0 +1,113 @@
+//! The local terminal: raw mode with guaranteed restore, its size, and the reset sequence
+//! that leaves it usable after an attach.
+//!
+//! The saved settings also sit in a process-wide slot that a panic hook reads, so even a
+//! panic restores the terminal before its message is printed.
+
+use std::io::{self, IsTerminal};
+use std::sync::{Mutex, Once, PoisonError};
+
+use fugue_client::TermSize;
+use rustix::termios::{OptionalActions, Termios, tcgetattr, tcgetwinsize, tcsetattr};
+
+/// Settings to restore if the process panics while in raw mode.
+static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
+
+/// Resets what a full-screen program may have left on: cursor hidden, colours, mouse
+/// reporting, bracketed paste.
+const RESET_MODES: &str = "\x1b[?25h\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l";
+
+/// Leaves the alternate screen (and restores the cursor saved on entering it).
+const LEAVE_ALT_SCREEN: &str = "\x1b[?1049l";
+
+/// Whether standard input is a terminal.
+pub fn stdin_is_terminal() -> bool {
+    io::stdin().is_terminal()
+}
+
+/// The terminal's size, from standard input, else standard output; `None` if neither is a
+/// terminal or the size is unknown (zero).
+pub fn terminal_size() -> Option<TermSize> {
+    let winsize = tcgetwinsize(io::stdin()).or_else(|_| tcgetwinsize(io::stdout()));
+    let winsize = winsize.ok()?;
+    let size = TermSize {
+        rows: winsize.ws_row,
+        cols: winsize.ws_col,
+    };
+    (size.rows > 0 && size.cols > 0).then_some(size)
+}
+
+/// What to write after an attach so the user's shell is usable again.
+pub fn reset_sequence(alt_screen: bool) -> String {
+    let leave = if alt_screen { LEAVE_ALT_SCREEN } else { "" };
+    format!("{leave}{RESET_MODES}")
+}
+
+/// Standard input in raw mode for as long as this guard lives; dropping it restores the
+/// settings found when it was made.
+#[derive(Debug)]
+pub struct RawMode {
+    _private: (),
+}
+
+impl RawMode {
+    /// Switches standard input's terminal to raw mode.
+    ///
+    /// # Errors
+    ///
+    /// When standard input is not a terminal or its settings cannot be changed.
+    pub fn enable() -> io::Result<RawMode> {
+        install_panic_hook();
+        let original = tcgetattr(io::stdin())?;
+        let mut raw = original.clone();
+        raw.make_raw();
+        *lock_saved() = Some(original);
+        if let Err(err) = tcsetattr(io::stdin(), OptionalActions::Now, &raw) {
+            lock_saved().take();
+            return Err(err.into());
+        }
+        Ok(RawMode { _private: () })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        restore_saved();
+    }
+}
+
+fn lock_saved() -> std::sync::MutexGuard<'static, Option<Termios>> {
+    SAVED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Restores the saved settings, once; later calls do nothing.
+fn restore_saved() {
+    if let Some(original) = lock_saved().take() {
+        // Nothing sensible is left to do if the terminal is gone.
+        let _ = tcsetattr(io::stdin(), OptionalActions::Now, &original);
+    }
+}
+
+/// Makes panics restore the terminal before the default hook prints the message.
+fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_saved();
+            previous(info);
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_leaves_alt_screen_only_when_on_it() {
+        assert!(reset_sequence(true).starts_with("\x1b[?1049l"));
+        assert!(!reset_sequence(false).contains("1049"));
+        assert!(reset_sequence(false).contains("\x1b[?25h"));
+    }
+}
