@@ -123,12 +123,33 @@ impl Client {
     /// `SpawnFailed` when the server refuses; [`ClientError::Closed`] if the connection is gone.
     pub async fn create_session(&self, spec: SessionSpec) -> Result<SessionInfo, ClientError> {
         let reply = self
-            .request(|request_id| ClientMessage::CreateSession { request_id, spec })
+            .request(|request_id| ClientMessage::CreateSession {
+                request_id,
+                spec,
+                attach: false,
+            })
             .await?;
         match reply {
             ServerMessage::Created { session, .. } => Ok(session),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// Starts a session and attaches to it in one request: no output or exit status of the
+    /// program can be missed, however quickly it exits.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Client::create_session`] and [`Client::attach`].
+    pub async fn create_and_attach(&self, spec: SessionSpec) -> Result<Attachment, ClientError> {
+        let reply = self
+            .request(|request_id| ClientMessage::CreateSession {
+                request_id,
+                spec,
+                attach: true,
+            })
+            .await?;
+        attachment(reply)
     }
 
     /// Attaches to a session by name or id. Live output then arrives as [`crate::Event::Output`].
@@ -148,19 +169,7 @@ impl Client {
                 resume_from: None,
             })
             .await?;
-        match reply {
-            ServerMessage::Attached {
-                session,
-                seq,
-                snapshot,
-                ..
-            } => Ok(Attachment {
-                session,
-                seq,
-                snapshot,
-            }),
-            other => Err(unexpected(&other)),
-        }
+        attachment(reply)
     }
 
     /// Detaches from the current session and waits until the server confirms. The
@@ -356,4 +365,21 @@ fn check(reply: ServerMessage) -> Result<ServerMessage, ClientError> {
 
 fn unexpected(reply: &ServerMessage) -> ClientError {
     ClientError::UnexpectedReply(message_name(reply).to_owned())
+}
+
+/// The [`Attachment`] an `Attached` reply describes.
+fn attachment(reply: ServerMessage) -> Result<Attachment, ClientError> {
+    match reply {
+        ServerMessage::Attached {
+            session,
+            seq,
+            snapshot,
+            ..
+        } => Ok(Attachment {
+            session,
+            seq,
+            snapshot,
+        }),
+        other => Err(unexpected(&other)),
+    }
 }

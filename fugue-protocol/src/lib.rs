@@ -42,7 +42,9 @@ pub use message::{
 pub use paths::{SOCKET_ENV, SOCKET_FILE_NAME, resolve_socket_path};
 
 /// The protocol version; both sides must agree on it in the handshake.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// History: 1, the first wire format; 2, `CreateSession` gained `attach`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest input payload a client puts in one `Input` or `SendInput` message.
 pub const MAX_INPUT_CHUNK: usize = 64 * 1024;

@@ -232,12 +232,16 @@ pub enum ClientMessage {
         /// Echoed in the reply.
         request_id: RequestId,
     },
-    /// Start a session; answered by `Created`.
+    /// Start a session; answered by `Created`, or with `attach` by `Attached` (the client
+    /// is attached before the program's first byte is read, so even a program that exits at
+    /// once reports its output and exit status to it).
     CreateSession {
         /// Echoed in the reply.
         request_id: RequestId,
         /// What to run.
         spec: SessionSpec,
+        /// Attach this client (interactive or read-only) to the new session.
+        attach: bool,
     },
     /// Attach to a session (by name or id); answered by `Attached`, then live `Output`.
     Attach {

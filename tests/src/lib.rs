@@ -4,6 +4,9 @@
 // A harness reports a broken precondition by failing the test, which is what a panic does.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod screen;
+pub mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -134,8 +137,9 @@ impl TestClient {
 
     /// The next message, answering pings on the way; `None` when the server closed.
     pub async fn next(&mut self) -> Option<ServerMessage> {
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         loop {
-            let frame = tokio::time::timeout(EVENT_TIMEOUT, self.framed.next())
+            let frame = tokio::time::timeout_at(deadline, self.framed.next())
                 .await
                 .expect("a message in time");
             match frame {
@@ -175,7 +179,11 @@ impl TestClient {
     pub async fn create(&mut self, name: Option<&str>, command: &[&str]) -> SessionInfo {
         let spec = spec(name, command);
         match self
-            .request(|request_id| ClientMessage::CreateSession { request_id, spec })
+            .request(|request_id| ClientMessage::CreateSession {
+                request_id,
+                spec,
+                attach: false,
+            })
             .await
         {
             ServerMessage::Created { session, .. } => session,
@@ -292,9 +300,9 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
-/// Resident set size of this process in KiB.
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// Resident set size of process `pid` in KiB (0 if it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))

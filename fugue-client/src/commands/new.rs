@@ -27,14 +27,13 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
     };
     let (client, events) = connect(globals, role, true).await?;
     let spec = session_spec(args)?;
-    let session = client.create_session(spec).await?;
     if !attach {
+        let session = client.create_session(spec).await?;
         print(&format!("{}\n", session.name))?;
         return Ok(0);
     }
-    // The id cannot be renamed away between creating and attaching.
-    let size = crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT);
-    let attachment = client.attach(&session.id.to_string(), size).await?;
+    // One request: a program that exits at once still reports its status to us.
+    let attachment = client.create_and_attach(spec).await?;
     let policy = InputPolicy {
         detach_key: globals.detach_key,
         read_only: false,

@@ -130,6 +130,7 @@ pub fn client_samples() -> Vec<ClientMessage> {
         ClientMessage::CreateSession {
             request_id: 2,
             spec: session_spec(),
+            attach: true,
         },
         ClientMessage::Attach {
             request_id: 3,

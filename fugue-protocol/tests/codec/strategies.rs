@@ -194,8 +194,13 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         any::<u64>().prop_map(|nonce| ClientMessage::Ping { nonce }),
         any::<u64>().prop_map(|nonce| ClientMessage::Pong { nonce }),
         id().prop_map(|request_id| ClientMessage::ListSessions { request_id }),
-        (id(), session_spec())
-            .prop_map(|(request_id, spec)| ClientMessage::CreateSession { request_id, spec }),
+        (id(), session_spec(), any::<bool>()).prop_map(|(request_id, spec, attach)| {
+            ClientMessage::CreateSession {
+                request_id,
+                spec,
+                attach,
+            }
+        }),
         (id(), text(), term_size(), option::of(any::<u64>())).prop_map(
             |(request_id, session, size, resume_from)| ClientMessage::Attach {
                 request_id,

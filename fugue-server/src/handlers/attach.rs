@@ -25,7 +25,7 @@ pub(super) async fn attach(
         Ok(handle) => handle,
         Err(refusal) => return Action::refused(Some(request_id), refusal),
     };
-    leave(ctx);
+    leave(ctx).await;
     let (reply, answer) = oneshot::channel();
     let cmd = SessionCmd::Attach {
         client: ctx.client,
@@ -53,12 +53,13 @@ pub(super) async fn attach(
 }
 
 /// Leaves the current session, if any, without telling the client.
-fn leave(ctx: &mut Ctx<'_>) {
+pub(super) async fn leave(ctx: &mut Ctx<'_>) {
     if let Some(handle) = ctx.attached.take() {
         ctx.shared.registry.detach_from_session(ctx.client);
         let _ = handle
             .commands
-            .try_send(SessionCmd::Detach { client: ctx.client });
+            .send(SessionCmd::Detach { client: ctx.client })
+            .await;
     }
 }
 

@@ -58,7 +58,11 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
         ClientMessage::Ping { nonce } => Action::Reply(ServerMessage::Pong { nonce }),
         ClientMessage::Pong { .. } => Action::None,
         ClientMessage::ListSessions { request_id } => list::list(ctx, request_id),
-        ClientMessage::CreateSession { request_id, spec } => create::create(ctx, request_id, spec),
+        ClientMessage::CreateSession {
+            request_id,
+            spec,
+            attach,
+        } => create::create(ctx, request_id, spec, attach).await,
         ClientMessage::Attach {
             request_id,
             session,

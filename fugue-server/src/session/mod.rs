@@ -60,6 +60,14 @@ pub(crate) enum SessionCmd {
     Kill { reply: oneshot::Sender<()> },
 }
 
+/// A client to attach as a session starts, before its program's first byte is read.
+pub(crate) struct InitialAttach {
+    pub(crate) client: ClientId,
+    pub(crate) request_id: RequestId,
+    /// The client's size, for interactive clients.
+    pub(crate) size: Option<TermSize>,
+}
+
 /// Keystrokes for the program; `client` is the typing client, if attached.
 pub(crate) struct Input {
     pub(crate) client: Option<ClientId>,
@@ -149,8 +157,13 @@ pub(crate) fn validate_size(size: TermSize) -> Result<(), Refusal> {
 }
 
 /// Starts a session: reserves the name, spawns the program, publishes the handle and
-/// starts its task. A program that cannot start leaves nothing behind.
-pub(crate) fn start(shared: &Arc<Shared>, spec: SessionSpec) -> Result<SessionInfo, Refusal> {
+/// starts its task, which first attaches `attach` if given. A program that cannot start
+/// leaves nothing behind.
+pub(crate) fn start(
+    shared: &Arc<Shared>,
+    spec: SessionSpec,
+    attach: Option<InitialAttach>,
+) -> Result<(SessionInfo, SessionHandle), Refusal> {
     validate_size(spec.size)?;
     let name = shared.sessions.reserve_name(spec.name.as_deref())?;
     let spawned = match pty::spawn(&spec, &name) {
@@ -179,13 +192,13 @@ pub(crate) fn start(shared: &Arc<Shared>, spec: SessionSpec) -> Result<SessionIn
         commands,
         input,
     };
-    shared.sessions.insert(&name, handle);
+    shared.sessions.insert(&name, handle.clone());
     tracing::info!(session = %meta.id, %name, pid = meta.pid, "session started");
     let task = task::SessionTask::new(shared.clone(), meta.clone(), spawned.pty, spec.size);
     shared
         .sessions_tracker
-        .spawn(task.run(spawned.child, command_rx, input_rx));
-    Ok(meta.info(shared))
+        .spawn(task.run(spawned.child, command_rx, input_rx, attach));
+    Ok((meta.info(shared), handle))
 }
 
 fn now_unix_ms() -> u64 {

@@ -212,3 +212,45 @@ fn render_rows(
         CaptureFormat::Ansi => Box::new(screen.rows_formatted(0, cols)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parser_with(bytes: &[u8]) -> vt100::Parser<Callbacks> {
+        let mut parser =
+            vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 100, Callbacks::default());
+        parser.process(bytes);
+        parser
+    }
+
+    #[test]
+    fn capture_includes_requested_scrollback_above_the_screen() {
+        let text: String = (1..=12).map(|n| format!("{n}\r\n")).collect();
+        let mut parser = parser_with(text.as_bytes());
+        let screen_only = capture(&mut parser, CaptureFormat::Plain, 0);
+        assert_eq!(screen_only.text, "9\n10\n11\n12");
+        let with_history = capture(&mut parser, CaptureFormat::Plain, 3);
+        assert_eq!(with_history.text, "6\n7\n8\n9\n10\n11\n12");
+        let everything = capture(&mut parser, CaptureFormat::Plain, 1000);
+        let expected: Vec<String> = (1..=12).map(|n| n.to_string()).collect();
+        assert_eq!(everything.text, expected.join("\n"));
+        assert_eq!(everything.cursor, (4, 0));
+    }
+
+    #[test]
+    fn snapshot_restores_alternate_screen_title_and_modes() {
+        let parser =
+            parser_with(b"\x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l");
+        let snapshot = snapshot(&parser);
+        let mut fresh =
+            vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 0, Callbacks::default());
+        fresh.process(&snapshot);
+        let (a, b) = (parser.screen(), fresh.screen());
+        assert!(b.alternate_screen());
+        assert!(b.bracketed_paste() && b.application_cursor() && b.hide_cursor());
+        assert_eq!(a.contents(), b.contents());
+        assert_eq!(a.cursor_position(), b.cursor_position());
+        assert_eq!(fresh.callbacks().title.as_deref(), Some(&b"hello"[..]));
+    }
+}

@@ -22,7 +22,7 @@ use super::pty::{signal_group, to_pty_size};
 use super::ring::ReplayRing;
 use super::screen::ScreenModel;
 use super::size::SizePolicy;
-use super::{Input, SessionCmd, SessionMeta};
+use super::{InitialAttach, Input, SessionCmd, SessionMeta};
 use crate::outbound::Outbound;
 use crate::sessions::Refusal;
 use crate::state::Shared;
@@ -94,7 +94,15 @@ impl SessionTask {
         mut child: tokio::process::Child,
         mut commands: mpsc::Receiver<SessionCmd>,
         mut input: mpsc::Receiver<Input>,
+        attach: Option<InitialAttach>,
     ) {
+        if let Some(first) = attach
+            && let Err((_, reason)) = self
+                .attach(first.client, first.request_id, first.size, None)
+                .await
+        {
+            tracing::warn!(session = %self.meta.id, client = %first.client, %reason, "cannot attach the creating client");
+        }
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let mut pty_eof = false;
         let mut exit: Option<ExitStatus> = None;

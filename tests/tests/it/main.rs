@@ -5,6 +5,9 @@
 // Shared helpers outside `#[test]` functions fail the test the same way a test body does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod cli;
+mod flood;
 mod protocol_errors;
+mod screen;
 mod server_lifecycle;
 mod sessions;

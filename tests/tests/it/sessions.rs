@@ -313,7 +313,11 @@ async fn bad_create_requests_get_typed_errors_and_leave_nothing() {
     ];
     for (spec, code) in cases {
         let reply = client
-            .request(|request_id| ClientMessage::CreateSession { request_id, spec })
+            .request(|request_id| ClientMessage::CreateSession {
+                request_id,
+                spec,
+                attach: false,
+            })
             .await;
         assert_eq!(error_code(&reply), code);
     }
@@ -452,4 +456,37 @@ async fn sessions_survive_clients_coming_and_going_and_restore_the_screen() {
     again
         .output_until(|bytes| contains(bytes, b"still-2"))
         .await;
+}
+
+#[tokio::test]
+async fn create_and_attach_misses_nothing_of_a_program_that_exits_at_once() {
+    let server = TestServer::start().await;
+    let mut client = server.client(Role::Interactive).await;
+    for _ in 0..10 {
+        let spec = spec(None, &["sh", "-c", "echo bye; exit 3"]);
+        let reply = client
+            .request(|request_id| ClientMessage::CreateSession {
+                request_id,
+                spec,
+                attach: true,
+            })
+            .await;
+        let ServerMessage::Attached { seq: 0, .. } = reply else {
+            panic!("{reply:?}")
+        };
+        let mut output = Vec::new();
+        let status = loop {
+            match client.next().await.expect("open") {
+                ServerMessage::Output { data, .. } => output.extend_from_slice(&data),
+                ServerMessage::SessionExited { status, .. } => break status,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert!(contains(&output, b"bye"), "{output:?}");
+        assert_eq!(status, ExitStatus::Code { code: 3 });
+        let detached = ServerMessage::Detached {
+            reason: DetachReason::SessionEnded,
+        };
+        assert_eq!(client.next().await, Some(detached));
+    }
 }
