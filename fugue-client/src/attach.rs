@@ -8,9 +8,14 @@
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context as _;
-use fugue_client::{Attachment, Client, ClientError, DetachReason, Event, Events, ExitStatus};
+use std::time::Duration;
+
+use fugue_client::{
+    Attachment, Client, ClientError, ConnectOptions, DetachReason, Event, Events, ExitStatus,
+    TermSize,
+};
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::input::{InputNotice, InputPolicy, spawn_forwarder};
 use crate::modes::ScreenModes;
@@ -21,6 +26,22 @@ pub const EXIT_SERVER_GONE: u8 = 3;
 
 /// Events written per batch before the loop looks at input and signals again.
 const EVENTS_PER_BATCH: usize = 64;
+
+/// Attempts to reconnect after the connection drops while the server may still run.
+const RECONNECT_ATTEMPTS: u32 = 5;
+/// Pause before the first reconnect attempt; it doubles after each failure.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How to get back to the session if the connection drops (the server dropped a client
+/// that was stopped too long, say): the same socket and role, and the session's id.
+#[derive(Debug, Clone)]
+pub struct Reconnect {
+    /// Socket and role of the original connection (never auto-starting: a new server
+    /// would not have the session).
+    pub options: ConnectOptions,
+    /// The session's id.
+    pub session: String,
+}
 
 /// How an attach ended.
 #[derive(Debug)]
@@ -38,6 +59,8 @@ struct Screen {
     name: String,
     exit_status: Option<ExitStatus>,
     server_error: Option<String>,
+    /// The stream position the terminal shows, for resuming after a reconnect.
+    seq: u64,
 }
 
 impl Screen {
@@ -49,8 +72,14 @@ impl Screen {
     /// Writes one event; returns the outcome if the event ends the attach.
     fn apply(&mut self, event: Event) -> io::Result<Option<Outcome>> {
         match event {
-            Event::Output { data, .. } => self.write(&data)?,
-            Event::Resync { snapshot, .. } => self.write(&snapshot)?,
+            Event::Output { data, seq, .. } => {
+                self.seq = seq;
+                self.write(&data)?;
+            }
+            Event::Resync { snapshot, seq } => {
+                self.seq = seq;
+                self.write(&snapshot)?;
+            }
             Event::OutputLost { .. } => {}
             Event::SessionExited { session, status } => {
                 self.name = session;
@@ -81,6 +110,7 @@ pub async fn run(
     mut events: Events,
     attachment: Attachment,
     policy: InputPolicy,
+    reconnect: Reconnect,
 ) -> anyhow::Result<u8> {
     // Handlers first: a signal between raw mode and the handlers would kill the process
     // with the terminal left raw.
@@ -92,17 +122,55 @@ pub async fn run(
         name: attachment.session.name.clone(),
         exit_status: None,
         server_error: None,
+        seq: attachment.seq,
     };
     let (notice_tx, mut notice_rx) = mpsc::channel(1);
-    let forwarder = spawn_forwarder(client, policy, notice_tx);
-    let outcome = match attachment.snapshot.as_deref().map(|s| screen.write(s)) {
+    let (clients_tx, clients_rx) = watch::channel(client);
+    let forwarder = spawn_forwarder(clients_rx, policy, notice_tx);
+    let mut outcome = match attachment.snapshot.as_deref().map(|s| screen.write(s)) {
         Some(Err(err)) => Outcome::Failed(err.into()),
         _ => attached_loop(&mut screen, &mut events, &mut notice_rx, &mut signals).await,
     };
+    while let Outcome::Lost(_) = outcome {
+        let Some((client, new_events, attachment)) = resume(&reconnect, screen.seq).await else {
+            break;
+        };
+        events = new_events;
+        let _ = clients_tx.send(client);
+        screen.seq = attachment.seq;
+        if let Some(Err(err)) = attachment.snapshot.as_deref().map(|s| screen.write(s)) {
+            outcome = Outcome::Failed(err.into());
+            break;
+        }
+        outcome = attached_loop(&mut screen, &mut events, &mut notice_rx, &mut signals).await;
+    }
     forwarder.abort();
     let _ = screen.out.flush();
     drop(raw_mode);
     finish(&mut screen, outcome)
+}
+
+/// Connects again and attaches from `seq`, so the terminal gets exactly the output it
+/// missed (or one fresh screen if the server no longer has it), never a second redraw.
+/// `None` if the server or the session is gone.
+async fn resume(reconnect: &Reconnect, seq: u64) -> Option<(Client, Events, Attachment)> {
+    let size = crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT);
+    let mut backoff = RECONNECT_BACKOFF;
+    for _ in 0..RECONNECT_ATTEMPTS {
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+        let Ok((client, events)) = Client::connect(&reconnect.options).await else {
+            continue;
+        };
+        return match client
+            .attach_from(&reconnect.session, size, Some(seq))
+            .await
+        {
+            Ok(attachment) => Some((client, events, attachment)),
+            Err(_) => None,
+        };
+    }
+    None
 }
 
 async fn attached_loop(

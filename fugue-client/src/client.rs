@@ -160,13 +160,30 @@ impl Client {
     /// [`ClientError::Server`] with `UnknownSession` or `ReadOnly` (a control client);
     /// [`ClientError::Closed`] if the connection is gone.
     pub async fn attach(&self, session: &str, size: TermSize) -> Result<Attachment, ClientError> {
+        self.attach_from(session, size, None).await
+    }
+
+    /// Attaches and resumes the output stream after `resume_from` (the last `seq` this
+    /// program saw): if the server still has the missed bytes, the [`Attachment`] has no
+    /// snapshot and the missed output arrives as ordinary [`crate::Event::Output`]; if not,
+    /// it has a snapshot. With `None` this is [`Client::attach`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Client::attach`].
+    pub async fn attach_from(
+        &self,
+        session: &str,
+        size: TermSize,
+        resume_from: Option<u64>,
+    ) -> Result<Attachment, ClientError> {
         let session = session.to_owned();
         let reply = self
             .request(|request_id| ClientMessage::Attach {
                 request_id,
                 session,
                 size,
-                resume_from: None,
+                resume_from,
             })
             .await?;
         attachment(reply)

@@ -12,7 +12,7 @@ use std::io::Read;
 use bytes::Bytes;
 use fugue_client::{Client, ClientError, DetachReason};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::keys::DetachKey;
@@ -43,14 +43,19 @@ pub struct InputPolicy {
 
 /// Starts reading standard input and forwarding it to `client`; the task ends after a
 /// detach or an error, which it reports on `notice_tx`.
+///
+/// The forwarder always uses the latest client in `clients`: when the connection drops
+/// and the attach loop reconnects, it publishes the new client there, and a send that
+/// failed on the old connection is retried on the new one.
 pub fn spawn_forwarder(
-    client: Client,
+    clients: watch::Receiver<Client>,
     policy: InputPolicy,
     notice_tx: mpsc::Sender<InputNotice>,
 ) -> JoinHandle<()> {
     let stdin_rx = spawn_stdin_reader();
     tokio::spawn(async move {
-        let notice = match forward(&client, policy, stdin_rx).await {
+        let mut clients = clients;
+        let notice = match forward(&mut clients, policy, stdin_rx).await {
             Ok(reason) => InputNotice::Detached(reason),
             Err(err) => InputNotice::Failed(err),
         };
@@ -60,7 +65,7 @@ pub fn spawn_forwarder(
 
 /// Forwards input and resizes until the detach key or the end of input, then detaches.
 async fn forward(
-    client: &Client,
+    clients: &mut watch::Receiver<Client>,
     policy: InputPolicy,
     mut stdin_rx: mpsc::Receiver<Bytes>,
 ) -> Result<DetachReason, ClientError> {
@@ -73,7 +78,12 @@ async fn forward(
                 let Some(chunk) = chunk else { break };
                 let (before, detach) = policy.detach_key.split(&chunk);
                 if !before.is_empty() && !policy.read_only {
-                    client.send_input(chunk.slice_ref(before)).await?;
+                    let data = chunk.slice_ref(before);
+                    on_latest(clients, |client| {
+                        let data = data.clone();
+                        async move { client.send_input(data).await }
+                    })
+                    .await?;
                 }
                 if detach {
                     break;
@@ -82,7 +92,7 @@ async fn forward(
             changed = recv_signal(&mut window_changes) => match changed {
                 Some(()) => {
                     if let (Some(size), false) = (terminal_size(), policy.read_only) {
-                        client.resize(size).await?;
+                        on_latest(clients, |client| async move { client.resize(size).await }).await?;
                     }
                 }
                 // The signal driver is gone; stop listening rather than spin.
@@ -90,7 +100,31 @@ async fn forward(
             },
         }
     }
-    client.detach().await
+    on_latest(clients, |client| async move { client.detach().await }).await
+}
+
+/// Runs `op` on the latest client; if its connection has closed, waits for the attach
+/// loop to publish a new one and runs `op` again there. Ends with `Closed` once no new
+/// client can come.
+async fn on_latest<T, F, Fut>(
+    clients: &mut watch::Receiver<Client>,
+    op: F,
+) -> Result<T, ClientError>
+where
+    F: Fn(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    loop {
+        let client = clients.borrow_and_update().clone();
+        match op(client).await {
+            Err(ClientError::Closed) => {
+                if clients.changed().await.is_err() {
+                    return Err(ClientError::Closed);
+                }
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {

@@ -2,7 +2,7 @@
 
 use fugue_client::{Role, SessionInfo, TermSize};
 
-use super::{Globals, connect, ensure_terminal};
+use super::{Globals, connect_options, ensure_terminal};
 use crate::cli::AttachArgs;
 use crate::input::InputPolicy;
 
@@ -22,7 +22,8 @@ pub async fn run(globals: &Globals, args: AttachArgs) -> anyhow::Result<u8> {
     } else {
         Role::Interactive
     };
-    let (client, events) = connect(globals, role, false).await?;
+    let options = connect_options(globals, role, false);
+    let (client, events) = fugue_client::Client::connect(&options).await?;
     let sessions = client.list_sessions().await?;
     let target = match &args.session {
         Some(wanted) => find(&sessions, wanted).map_or_else(|| wanted.clone(), session_key),
@@ -47,7 +48,11 @@ pub async fn run(globals: &Globals, args: AttachArgs) -> anyhow::Result<u8> {
         detach_key: globals.detach_key,
         read_only: args.read_only,
     };
-    crate::attach::run(client, events, attachment, policy).await
+    let reconnect = crate::attach::Reconnect {
+        options,
+        session: attachment.session.id.to_string(),
+    };
+    crate::attach::run(client, events, attachment, policy, reconnect).await
 }
 
 /// The session named `wanted`, or with that id.

@@ -59,10 +59,14 @@ async fn connect(
     role: Role,
     auto_start: bool,
 ) -> anyhow::Result<(Client, Events)> {
-    let options = ConnectOptions::new(&globals.socket)
+    Ok(Client::connect(&connect_options(globals, role, auto_start)).await?)
+}
+
+/// The connection options for `role` on the global socket.
+fn connect_options(globals: &Globals, role: Role, auto_start: bool) -> ConnectOptions {
+    ConnectOptions::new(&globals.socket)
         .with_role(role)
-        .with_auto_start(auto_start);
-    Ok(Client::connect(&options).await?)
+        .with_auto_start(auto_start)
 }
 
 /// Writes `text` to standard output and flushes it.

@@ -26,6 +26,7 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
         Role::Control
     };
     let (client, events) = connect(globals, role, true).await?;
+    let options = super::connect_options(globals, role, false);
     let spec = session_spec(args)?;
     if !attach {
         let session = client.create_session(spec).await?;
@@ -38,7 +39,11 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
         detach_key: globals.detach_key,
         read_only: false,
     };
-    crate::attach::run(client, events, attachment, policy).await
+    let reconnect = crate::attach::Reconnect {
+        options,
+        session: attachment.session.id.to_string(),
+    };
+    crate::attach::run(client, events, attachment, policy, reconnect).await
 }
 
 /// The spec for `args`: the terminal's size, `$TERM`, and the current directory unless

@@ -432,3 +432,59 @@ fn full_screen_program_survives_detach_and_reattach() {
     };
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), expected);
 }
+
+/// The `tick-N` numbers on `screen`, top to bottom.
+fn ticks(screen: &str) -> Vec<u64> {
+    screen
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tick-")?.parse().ok())
+        .collect()
+}
+
+/// The number of clients `fugue status --json` reports (the asking client included).
+fn status_clients(fugue: &Fugue) -> u32 {
+    let output = fugue.run(&["status", "--json"]);
+    assert_success(&output, "fugue status --json");
+    json_number(&stdout(&output), "clients").expect("clients in status")
+}
+
+#[test]
+fn client_dropped_while_stopped_reconnects_and_resumes_without_a_gap() {
+    let fugue = Fugue::new();
+    // A server that drops a client silent for a second, as it would one stopped too long.
+    let started = std::process::Command::new(&fugue_tests::tmux::binaries().server)
+        .args(["--daemon", "--idle-timeout", "1", "--socket"])
+        .arg(fugue.socket())
+        .env_clear()
+        .envs(fugue.env())
+        .status()
+        .expect("start fugue-server");
+    assert!(started.success());
+    let term = fugue.terminal();
+    // tmux sends SIGCONT to a stopped pane process group, and a shell's job control would
+    // take the terminal back: so the client runs in a session of its own (`setsid`), in
+    // place of the shell (`exec`).
+    term.send_line(
+        "exec setsid -w fugue new -s ticker -- sh -c 'i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.05; done'",
+    );
+    let before = term.wait_for("ticks", |screen| ticks(screen).len() > 3);
+    let client = term.client_pid();
+    signal(client, Signal::STOP);
+    poll_until("the server drops the stopped client", || {
+        status_clients(&fugue) == 1
+    });
+    signal(client, Signal::CONT);
+    poll_until("the client reconnects", || status_clients(&fugue) == 2);
+    let last_before = *ticks(&before).last().expect("a tick");
+    let screen = term.wait_for("ticks after the reconnect", |screen| {
+        ticks(screen)
+            .first()
+            .is_some_and(|first| *first > last_before + 10)
+    });
+    let seen = ticks(&screen);
+    let consecutive = seen.windows(2).all(|pair| pair[1] == pair[0] + 1);
+    assert!(
+        consecutive,
+        "the missed output was replayed without a gap:\n{screen}"
+    );
+}
