@@ -13,6 +13,8 @@ use bytes::Bytes;
 use fugue_protocol::{CaptureFormat, TermSize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::modes::ModeTracker;
+
 /// Chunks the model may have queued before the PTY reader waits for it.
 const MODEL_QUEUE_LEN: usize = 64;
 
@@ -121,12 +123,19 @@ fn non_zero(n: u16) -> NonZeroU16 {
 }
 
 fn model_loop(mut parser: vt100::Parser<Callbacks>, mut rx: mpsc::Receiver<ModelCmd>) {
+    let mut modes = ModeTracker::default();
     while let Some(cmd) = rx.blocking_recv() {
         match cmd {
-            ModelCmd::Feed(data) => parser.process(&data),
-            ModelCmd::Resize(size) => parser.set_size(non_zero(size.rows), non_zero(size.cols)),
+            ModelCmd::Feed(data) => {
+                parser.process(&data);
+                modes.feed(&data);
+            }
+            ModelCmd::Resize(size) => {
+                parser.set_size(non_zero(size.rows), non_zero(size.cols));
+                modes.resized();
+            }
             ModelCmd::Snapshot(reply) => {
-                let _ = reply.send(snapshot(&parser));
+                let _ = reply.send(snapshot(&parser, &modes));
             }
             ModelCmd::Capture {
                 format,
@@ -140,16 +149,16 @@ fn model_loop(mut parser: vt100::Parser<Callbacks>, mut rx: mpsc::Receiver<Model
 }
 
 /// Modes a snapshot turns off first, because a terminal that showed this session (or
-/// anything else) before may still have them on; the parser's state then turns on those
-/// the program has set. The scroll region is reset to the whole screen, as the parser does
-/// not expose the program's.
+/// anything else) before may still have them on; the parser's state (and the mode
+/// tracker) then turn on those the program has set.
 const RESET_MODES: &[u8] = b"\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\
 \x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[r\x1b[?7h";
 
 /// Bytes that, written to a fresh terminal of the model's size, re-create the screen:
 /// which buffer is active, contents, colours, attributes, cursor position and visibility,
-/// input modes (keypad, cursor keys, bracketed paste, mouse) and the window title.
-fn snapshot(parser: &vt100::Parser<Callbacks>) -> Bytes {
+/// input modes (keypad, cursor keys, bracketed paste, mouse), the window title, the scroll
+/// region and auto-wrap.
+fn snapshot(parser: &vt100::Parser<Callbacks>, modes: &ModeTracker) -> Bytes {
     let screen = parser.screen();
     let mut out = Vec::with_capacity(8 * 1024);
     // vt100 does not emit the alternate-screen switch itself; without it a client would
@@ -166,6 +175,8 @@ fn snapshot(parser: &vt100::Parser<Callbacks>) -> Bytes {
         out.push(0x07);
     }
     out.extend_from_slice(screen.state_formatted().as_bytes());
+    // Last: setting a scroll region homes the cursor, so it goes after the contents.
+    out.extend_from_slice(&modes.restore(screen.size().0.get(), screen.cursor_position()));
     Bytes::from(out)
 }
 
@@ -242,7 +253,7 @@ mod tests {
     fn snapshot_restores_alternate_screen_title_and_modes() {
         let parser =
             parser_with(b"\x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l");
-        let snapshot = snapshot(&parser);
+        let snapshot = snapshot(&parser, &ModeTracker::default());
         let mut fresh =
             vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 0, Callbacks::default());
         fresh.process(&snapshot);
@@ -252,5 +263,25 @@ mod tests {
         assert_eq!(a.contents(), b.contents());
         assert_eq!(a.cursor_position(), b.cursor_position());
         assert_eq!(fresh.callbacks().title.as_deref(), Some(&b"hello"[..]));
+    }
+
+    #[test]
+    fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
+        let setup = b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;4r\x1b[4;1H";
+        let mut original = parser_with(setup);
+        let mut modes = ModeTracker::default();
+        modes.feed(setup);
+        let restored_bytes = snapshot(&original, &modes);
+        let mut restored = parser_with(&restored_bytes);
+        // Two new lines at the region's bottom scroll only rows 2 to 4.
+        let more = b"\r\nX\r\nY";
+        original.process(more);
+        restored.process(more);
+        assert_eq!(original.screen().contents(), "a\nd\nX\nY\ne");
+        assert_eq!(restored.screen().contents(), original.screen().contents());
+        assert_eq!(
+            restored.screen().cursor_position(),
+            original.screen().cursor_position()
+        );
     }
 }

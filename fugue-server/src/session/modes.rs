@@ -1,0 +1,185 @@
+//! `ModeTracker`: the two pieces of terminal state the screen model does not expose but a
+//! snapshot must restore: the scroll region (DECSTBM) and auto-wrap (DECAWM).
+//!
+//! A small CSI scanner fed the same bytes as the model. It keeps its own parse state, so
+//! sequences split across reads are understood, and ignores everything it does not track.
+
+/// Longest parameter string kept; longer ones are not sequences we track.
+const MAX_PARAMS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ground,
+    Escape,
+    Csi,
+}
+
+/// The tracked state and the scanner's position inside a sequence.
+#[derive(Debug, Clone)]
+pub(crate) struct ModeTracker {
+    state: State,
+    params: Vec<u8>,
+    /// Top and bottom rows of the scroll region, 1-based and inclusive; `None` is the whole
+    /// screen.
+    region: Option<(u16, u16)>,
+    autowrap: bool,
+}
+
+impl Default for ModeTracker {
+    fn default() -> Self {
+        ModeTracker {
+            state: State::Ground,
+            params: Vec::with_capacity(MAX_PARAMS),
+            region: None,
+            autowrap: true,
+        }
+    }
+}
+
+impl ModeTracker {
+    /// Scans output bytes.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.step(byte);
+        }
+    }
+
+    fn step(&mut self, byte: u8) {
+        match (self.state, byte) {
+            (_, 0x1b) => self.state = State::Escape,
+            // CAN and SUB abort a sequence.
+            (_, 0x18 | 0x1a) => self.state = State::Ground,
+            (State::Ground, _) => {}
+            (State::Escape, b'[') => {
+                self.params.clear();
+                self.state = State::Csi;
+            }
+            (State::Escape, b'c') => {
+                // RIS: a full reset.
+                *self = ModeTracker::default();
+            }
+            (State::Escape, _) => self.state = State::Ground,
+            (State::Csi, 0x30..=0x3f) => {
+                if self.params.len() < MAX_PARAMS {
+                    self.params.push(byte);
+                }
+            }
+            // Intermediate bytes: sequences with them are not ones we track.
+            (State::Csi, 0x20..=0x2f) => self.params.push(b'!'),
+            (State::Csi, 0x40..=0x7e) => {
+                self.finish_csi(byte);
+                self.state = State::Ground;
+            }
+            // C0 controls inside a CSI are executed by terminals; they do not end it.
+            (State::Csi, _) => {}
+        }
+    }
+
+    fn finish_csi(&mut self, final_byte: u8) {
+        let params = std::mem::take(&mut self.params);
+        match (params.first(), final_byte) {
+            (Some(b'?'), b'h' | b'l') if numbers(&params[1..]).any(|n| n == Some(7)) => {
+                self.autowrap = final_byte == b'h';
+            }
+            (first, b'r') if first.is_none_or(u8::is_ascii_digit) || first == Some(&b';') => {
+                let mut values = numbers(&params);
+                let top = values.next().flatten().unwrap_or(1).max(1);
+                let bottom = values.next().flatten();
+                self.region = match bottom {
+                    Some(bottom) if bottom > top => Some((top, bottom)),
+                    // `CSI r` or `CSI t r` (no bottom) means "to the last row".
+                    None if top > 1 => Some((top, u16::MAX)),
+                    _ => None,
+                };
+            }
+            _ => {}
+        }
+        self.params = params;
+        self.params.clear();
+    }
+
+    /// The screen was resized: terminals reset the scroll region then.
+    pub(crate) fn resized(&mut self) {
+        self.region = None;
+    }
+
+    /// Bytes that restore the tracked state, then put the cursor back at `cursor`
+    /// (zero-based row and column), since setting a scroll region homes the cursor.
+    pub(crate) fn restore(&self, rows: u16, cursor: (u16, u16)) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some((top, bottom)) = self.region {
+            let bottom = bottom.min(rows);
+            if top < bottom {
+                out.extend_from_slice(format!("\x1b[{top};{bottom}r").as_bytes());
+                out.extend_from_slice(
+                    format!("\x1b[{};{}H", cursor.0 + 1, cursor.1 + 1).as_bytes(),
+                );
+            }
+        }
+        if !self.autowrap {
+            out.extend_from_slice(b"\x1b[?7l");
+        }
+        out
+    }
+}
+
+/// The `;`-separated numbers of a parameter string; empty or malformed ones are `None`.
+fn numbers(params: &[u8]) -> impl Iterator<Item = Option<u16>> + '_ {
+    params
+        .split(|&byte| byte == b';')
+        .map(|field| std::str::from_utf8(field).ok()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(bytes: &[u8]) -> ModeTracker {
+        let mut tracker = ModeTracker::default();
+        tracker.feed(bytes);
+        tracker
+    }
+
+    #[test]
+    fn scroll_region_and_autowrap_are_tracked_across_splits() {
+        let bytes = b"abc\x1b[5;20r\x1b[?25;7lxyz";
+        for split in 0..bytes.len() {
+            let mut tracker = ModeTracker::default();
+            tracker.feed(&bytes[..split]);
+            tracker.feed(&bytes[split..]);
+            assert_eq!(tracker.region, Some((5, 20)), "split at {split}");
+            assert!(!tracker.autowrap, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn resets_clear_the_region() {
+        assert_eq!(tracked(b"\x1b[5;20r\x1b[r").region, None);
+        assert_eq!(tracked(b"\x1b[5;20r\x1b[;r").region, None);
+        assert_eq!(tracked(b"\x1b[5;20r\x1bc").region, None);
+        assert!(tracked(b"\x1b[?7l\x1bc").autowrap);
+        let mut resized = tracked(b"\x1b[5;20r");
+        resized.resized();
+        assert_eq!(resized.region, None);
+    }
+
+    #[test]
+    fn other_sequences_are_ignored() {
+        let tracker = tracked(b"\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[38;5;1m\x1b[>4;1m\x1b[ q");
+        assert_eq!(tracker.region, None);
+        assert!(tracker.autowrap);
+        // A private-marker `r` (e.g. xterm's restore of modes) is not DECSTBM.
+        assert_eq!(tracked(b"\x1b[?5;9r").region, None);
+    }
+
+    #[test]
+    fn restore_sets_region_then_returns_the_cursor() {
+        let tracker = tracked(b"\x1b[2;10r\x1b[?7l");
+        let restore = tracker.restore(24, (4, 7));
+        assert_eq!(restore, b"\x1b[2;10r\x1b[5;8H\x1b[?7l");
+        assert_eq!(
+            tracked(b"\x1b[3r").restore(24, (0, 0)),
+            b"\x1b[3;24r\x1b[1;1H"
+        );
+    }
+}
