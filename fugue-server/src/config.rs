@@ -20,7 +20,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// How often the server pings each client.
     pub ping_interval: Duration,
-    /// Messages a client's queue holds before the client is marked lagging.
+    /// Messages a client's queue holds before the client is marked lagging. An output
+    /// message carries at most 64 KiB and is shared by every client of the session, so
+    /// with the default of 64 all lagging clients together pin at most 4 MiB of output.
     pub client_queue_len: usize,
     /// Lines of scrollback each session's screen model keeps.
     pub scrollback_lines: usize,
@@ -42,7 +44,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(15),
-            client_queue_len: 256,
+            client_queue_len: 64,
             scrollback_lines: 10_000,
             shutdown_timeout: Duration::from_secs(3),
             kill_grace: Duration::from_secs(2),

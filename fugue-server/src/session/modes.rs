@@ -38,9 +38,17 @@ impl Default for ModeTracker {
 
 impl ModeTracker {
     /// Scans output bytes.
-    pub(crate) fn feed(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.step(byte);
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.state == State::Ground {
+                // Plain text is most of the output: jump to the next escape.
+                match memchr::memchr(0x1b, bytes) {
+                    Some(at) => bytes = &bytes[at..],
+                    None => return,
+                }
+            }
+            self.step(bytes[0]);
+            bytes = &bytes[1..];
         }
     }
 

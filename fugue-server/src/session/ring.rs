@@ -32,6 +32,11 @@ impl ReplayRing {
         }
     }
 
+    /// Every chunk the ring holds, oldest first (shared, not copied).
+    pub(crate) fn chunks(&self) -> Vec<Bytes> {
+        self.chunks.iter().map(|(_, data)| data.clone()).collect()
+    }
+
     /// The output after `after_seq` up to `current_seq`, merged into pieces of at most
     /// `piece_len` bytes, each with the sequence number it ends at; `None` if part of it has
     /// left the ring (or `after_seq` is in the future).

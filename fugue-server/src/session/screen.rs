@@ -1,12 +1,20 @@
 //! The session's screen model: a `vt100` parser on a thread of its own.
 //!
-//! Parsing costs about 30 MiB/s per core, far slower than forwarding bytes, so it stays off
-//! the session task: output is queued to the model thread (a bounded channel, so a model
-//! that falls behind slows the PTY reader rather than growing memory) and clients get their
-//! bytes without waiting for the parse. Requests (snapshot, capture) travel on the same
-//! channel, so each answer reflects exactly the output queued before it.
+//! Parsing costs about 30 MiB/s per core, several times slower than forwarding bytes, so it
+//! never sits on the forwarding path: output is queued to the model thread, and the PTY
+//! reader never waits for it. The queue is bounded in bytes (`MAX_BACKLOG`). When a flood
+//! outruns the parser past that bound, the session stops queueing; once the output goes
+//! quiet (or a client needs the screen) the model is rebuilt from the replay ring, the last
+//! few MiB of output, which hold the visible screen and a long scrollback. The price: a
+//! mode a program set before that window and never repeated (rare for floods, which are
+//! plain output) is not in the rebuilt screen.
+//! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
+//! the output queued before it; a request made while the model is behind first triggers
+//! the rebuild, so answers are always current.
 
 use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use bytes::Bytes;
@@ -15,8 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::modes::ModeTracker;
 
-/// Chunks the model may have queued before the PTY reader waits for it.
-const MODEL_QUEUE_LEN: usize = 64;
+/// Bytes of output the model may have queued before the session stops feeding it and
+/// rebuilds it later instead (about 70 ms of parsing).
+const MAX_BACKLOG: usize = 2 << 20;
 
 /// The capture of a screen, as `ServerMessage::Captured` carries it.
 #[derive(Debug)]
@@ -28,6 +37,8 @@ pub(crate) struct Capture {
 
 enum ModelCmd {
     Feed(Bytes),
+    /// Start from a blank screen and parse these chunks (the replay ring's contents).
+    Rebuild(Vec<Bytes>),
     Resize(TermSize),
     Snapshot(oneshot::Sender<Bytes>),
     Capture {
@@ -39,7 +50,11 @@ enum ModelCmd {
 
 /// A handle to the model thread; dropping it ends the thread.
 pub(crate) struct ScreenModel {
-    tx: mpsc::Sender<ModelCmd>,
+    tx: mpsc::UnboundedSender<ModelCmd>,
+    /// Output bytes queued and not yet parsed; the thread subtracts what it has parsed.
+    backlog: Arc<AtomicUsize>,
+    /// Output was skipped: the model must be rebuilt from the ring before it is current.
+    behind: bool,
 }
 
 /// Remembers what the parser does not keep itself: the window title.
@@ -59,50 +74,95 @@ impl vt100::Callbacks for Callbacks {
 #[derive(Debug)]
 pub(crate) struct ModelGone;
 
+/// What the model thread owns.
+struct Model {
+    parser: vt100::Parser<Callbacks>,
+    modes: ModeTracker,
+    size: TermSize,
+    scrollback: usize,
+    backlog: Arc<AtomicUsize>,
+}
+
 impl ScreenModel {
     /// Starts the model thread for a screen of `size` keeping `scrollback` lines.
     pub(crate) fn start(name: &str, size: TermSize, scrollback: usize) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel(MODEL_QUEUE_LEN);
-        let parser = vt100::Parser::new_with_callbacks(
-            non_zero(size.rows),
-            non_zero(size.cols),
+        let (tx, rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let model = Model {
+            parser: new_parser(size, scrollback),
+            modes: ModeTracker::default(),
+            size,
             scrollback,
-            Callbacks::default(),
-        );
+            backlog: backlog.clone(),
+        };
         thread::Builder::new()
             .name(format!("screen-{name}"))
-            .spawn(move || model_loop(parser, rx))?;
-        Ok(ScreenModel { tx })
+            .spawn(move || model.run(rx))?;
+        Ok(ScreenModel {
+            tx,
+            backlog,
+            behind: false,
+        })
     }
 
-    /// Queues output for parsing; waits only while the model is `MODEL_QUEUE_LEN` behind.
-    pub(crate) async fn feed(&self, data: Bytes) -> Result<(), ModelGone> {
-        self.tx
-            .send(ModelCmd::Feed(data))
-            .await
-            .map_err(|_| ModelGone)
+    /// Queues output for parsing, never waiting. Past `MAX_BACKLOG` the output is skipped
+    /// and the model marked behind: parsing a flood that outruns the parser would only take
+    /// a core from forwarding it. [`ScreenModel::catch_up`] rebuilds the model from the ring
+    /// when the output goes quiet or a request needs the screen.
+    pub(crate) fn feed(&mut self, data: Bytes) -> Result<(), ModelGone> {
+        if self.behind {
+            return Ok(());
+        }
+        if self.backlog.load(Ordering::Acquire) + data.len() > MAX_BACKLOG {
+            self.behind = true;
+            return Ok(());
+        }
+        self.queue(data.len(), ModelCmd::Feed(data))
+    }
+
+    /// Whether output was skipped since the model was last current.
+    pub(crate) fn is_behind(&self) -> bool {
+        self.behind
+    }
+
+    /// Makes sure every output byte so far reaches the model before the next request.
+    pub(crate) fn catch_up(&mut self, ring: &super::ring::ReplayRing) -> Result<(), ModelGone> {
+        if self.behind {
+            self.rebuild(ring)?;
+        }
+        Ok(())
+    }
+
+    fn rebuild(&mut self, ring: &super::ring::ReplayRing) -> Result<(), ModelGone> {
+        let chunks = ring.chunks();
+        let len = chunks.iter().map(Bytes::len).sum();
+        self.behind = false;
+        self.queue(len, ModelCmd::Rebuild(chunks))
+    }
+
+    fn queue(&self, len: usize, cmd: ModelCmd) -> Result<(), ModelGone> {
+        self.backlog.fetch_add(len, Ordering::AcqRel);
+        self.tx.send(cmd).map_err(|_| ModelGone)
     }
 
     /// Resizes the model (after everything queued so far).
-    pub(crate) async fn resize(&self, size: TermSize) -> Result<(), ModelGone> {
-        self.tx
-            .send(ModelCmd::Resize(size))
-            .await
-            .map_err(|_| ModelGone)
+    pub(crate) fn resize(&self, size: TermSize) -> Result<(), ModelGone> {
+        self.tx.send(ModelCmd::Resize(size)).map_err(|_| ModelGone)
     }
 
-    /// Bytes that redraw the screen as of everything fed so far.
+    /// Bytes that redraw the screen as of everything queued so far; call
+    /// [`ScreenModel::catch_up`] first.
     pub(crate) async fn snapshot(&self) -> Result<Bytes, ModelGone> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(ModelCmd::Snapshot(reply))
-            .await
             .map_err(|_| ModelGone)?;
         answer.await.map_err(|_| ModelGone)
     }
 
-    /// Asks for a capture; the model answers on `reply` when it gets there.
-    pub(crate) async fn capture(
+    /// Asks for a capture; the model answers on `reply` when it gets there. Call
+    /// [`ScreenModel::catch_up`] first.
+    pub(crate) fn capture(
         &self,
         format: CaptureFormat,
         scrollback_lines: usize,
@@ -113,7 +173,7 @@ impl ScreenModel {
             scrollback_lines,
             reply,
         };
-        self.tx.send(cmd).await.map_err(|_| ModelGone)
+        self.tx.send(cmd).map_err(|_| ModelGone)
     }
 }
 
@@ -122,29 +182,58 @@ fn non_zero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
 }
 
-fn model_loop(mut parser: vt100::Parser<Callbacks>, mut rx: mpsc::Receiver<ModelCmd>) {
-    let mut modes = ModeTracker::default();
-    while let Some(cmd) = rx.blocking_recv() {
+fn new_parser(size: TermSize, scrollback: usize) -> vt100::Parser<Callbacks> {
+    vt100::Parser::new_with_callbacks(
+        non_zero(size.rows),
+        non_zero(size.cols),
+        scrollback,
+        Callbacks::default(),
+    )
+}
+
+impl Model {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<ModelCmd>) {
+        while let Some(cmd) = rx.blocking_recv() {
+            self.apply(cmd);
+        }
+    }
+
+    fn apply(&mut self, cmd: ModelCmd) {
         match cmd {
             ModelCmd::Feed(data) => {
-                parser.process(&data);
-                modes.feed(&data);
+                self.parse(&data);
+                self.backlog.fetch_sub(data.len(), Ordering::AcqRel);
+            }
+            ModelCmd::Rebuild(chunks) => {
+                self.parser = new_parser(self.size, self.scrollback);
+                self.modes = ModeTracker::default();
+                for chunk in chunks {
+                    self.parse(&chunk);
+                    self.backlog.fetch_sub(chunk.len(), Ordering::AcqRel);
+                }
             }
             ModelCmd::Resize(size) => {
-                parser.set_size(non_zero(size.rows), non_zero(size.cols));
-                modes.resized();
+                self.size = size;
+                self.parser
+                    .set_size(non_zero(size.rows), non_zero(size.cols));
+                self.modes.resized();
             }
             ModelCmd::Snapshot(reply) => {
-                let _ = reply.send(snapshot(&parser, &modes));
+                let _ = reply.send(snapshot(&self.parser, &self.modes));
             }
             ModelCmd::Capture {
                 format,
                 scrollback_lines,
                 reply,
             } => {
-                let _ = reply.send(capture(&mut parser, format, scrollback_lines));
+                let _ = reply.send(capture(&mut self.parser, format, scrollback_lines));
             }
         }
+    }
+
+    fn parse(&mut self, data: &[u8]) {
+        self.parser.process(data);
+        self.modes.feed(data);
     }
 }
 
@@ -282,6 +371,47 @@ mod tests {
         assert_eq!(
             restored.screen().cursor_position(),
             original.screen().cursor_position()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_model_that_falls_behind_is_rebuilt_and_answers_currently() {
+        let size = TermSize { rows: 5, cols: 20 };
+        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+        let mut reference = new_parser(size, 100);
+        // Far more than the backlog bound, queued faster than any parser can go.
+        let chunks: Vec<Bytes> = (0..100u32)
+            .map(|n| {
+                let lines: String = (0..2000)
+                    .map(|i| format!("\x1b[3{}mline {n}.{i}\r\n", i % 8))
+                    .collect();
+                Bytes::from(lines)
+            })
+            .collect();
+        let mut fell_behind = false;
+        for (n, chunk) in chunks.iter().enumerate() {
+            ring.push(n as u64 + 1, chunk.clone());
+            model.feed(chunk.clone()).expect("model alive");
+            fell_behind |= model.is_behind();
+        }
+        assert!(fell_behind, "the flood outran the parser");
+        for chunk in &chunks {
+            reference.process(chunk);
+        }
+        model.catch_up(&ring).expect("model alive");
+        let snapshot = model.snapshot().await.expect("snapshot");
+        let mut restored = new_parser(size, 0);
+        restored.process(&snapshot);
+        assert_eq!(restored.screen().contents(), reference.screen().contents());
+        assert_eq!(
+            restored.screen().cursor_position(),
+            reference.screen().cursor_position()
+        );
+        assert_eq!(
+            model.backlog.load(Ordering::Acquire),
+            0,
+            "backlog accounting returns to 0"
         );
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use fugue_protocol::{DetachReason, ErrorCode, ExitStatus, ServerCodec, ServerMessage, TermSize};
 use fugue_registry::ClientId;
+use futures_util::FutureExt;
 use pty_process::{OwnedReadPty, OwnedWritePty};
 use rustix::process::Signal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,6 +37,9 @@ const REPLAY_PIECE: usize = 256 * 1024;
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 /// How long the final messages may wait for a slow client's queue.
 const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+/// A screen model that skipped output in a flood is rebuilt once the output has paused
+/// this long.
+const QUIET: Duration = Duration::from_millis(50);
 
 pub(crate) struct SessionTask {
     shared: Arc<Shared>,
@@ -53,6 +57,8 @@ pub(crate) struct SessionTask {
     pending_input: Bytes,
     kill_replies: Vec<oneshot::Sender<()>>,
     kill_deadline: Option<Instant>,
+    /// When the program last printed anything.
+    last_output: Instant,
 }
 
 impl SessionTask {
@@ -85,6 +91,7 @@ impl SessionTask {
             pending_input: Bytes::new(),
             kill_replies: Vec::new(),
             kill_deadline: None,
+            last_output: Instant::now(),
         }
     }
 
@@ -124,7 +131,10 @@ impl SessionTask {
                 read = self.reader.read_buf(&mut buf), if !pty_eof => match read {
                     // Linux reports EIO on the master once the last slave fd closes.
                     Ok(0) | Err(_) => pty_eof = true,
-                    Ok(_) => self.on_output(buf.split().freeze()).await,
+                    Ok(_) => {
+                        self.read_more(&mut buf);
+                        self.on_output(buf.split().freeze()).await;
+                    }
                 },
                 written = self.writer.write(&self.pending_input), if !self.pending_input.is_empty() => {
                     match written {
@@ -150,10 +160,27 @@ impl SessionTask {
                 () = sleep_until(drain_deadline.unwrap_or_else(Instant::now)), if drain_deadline.is_some() => {
                     pty_eof = true;
                 }
+                () = sleep_until(self.last_output + QUIET), if self.model.as_ref().is_some_and(ScreenModel::is_behind) => {
+                    self.catch_up_model();
+                }
             }
         }
         let status = exit.unwrap_or(ExitStatus::Code { code: 0 });
         self.finish(status).await;
+    }
+
+    /// A PTY read returns at most 4 KiB; under heavy output, more is already waiting.
+    /// Taking what is ready now (without waiting) makes one larger chunk, so each hop to
+    /// the clients (frame, queue, socket write, wake-up) is paid once per 64 KiB, not per
+    /// 4 KiB. Interactive output, with nothing more ready, goes out at once.
+    fn read_more(&mut self, buf: &mut BytesMut) {
+        while buf.len() < READ_CHUNK {
+            match self.reader.read_buf(buf).now_or_never() {
+                Some(Ok(n)) if n > 0 => {}
+                // Not ready, or EOF/EIO, which the next awaited read reports.
+                _ => break,
+            }
+        }
     }
 
     async fn handle(&mut self, cmd: SessionCmd) {
@@ -182,10 +209,12 @@ impl SessionTask {
                 scrollback_lines,
                 reply,
             } => {
-                if let Some(model) = &self.model {
+                if let Some(model) = &mut self.model {
                     // The model answers `reply` itself; if it is gone the caller sees the
                     // dropped sender.
-                    let _ = model.capture(format, scrollback_lines, reply).await;
+                    let _ = model
+                        .catch_up(&self.ring)
+                        .and_then(|()| model.capture(format, scrollback_lines, reply));
                 }
             }
             SessionCmd::Kill { reply } => {
@@ -206,8 +235,9 @@ impl SessionTask {
     async fn on_output(&mut self, data: Bytes) {
         self.seq += 1;
         self.ring.push(self.seq, data.clone());
-        if let Some(model) = &self.model
-            && model.feed(data.clone()).await.is_err()
+        self.last_output = Instant::now();
+        if let Some(model) = &mut self.model
+            && model.feed(data.clone()).is_err()
         {
             tracing::error!(session = %self.meta.id, "screen model stopped: screen restore is off");
             self.model = None;
@@ -231,11 +261,25 @@ impl SessionTask {
         }
     }
 
+    /// Rebuilds a model that skipped output during a flood.
+    fn catch_up_model(&mut self) {
+        if let Some(model) = &mut self.model
+            && model.catch_up(&self.ring).is_err()
+        {
+            tracing::error!(session = %self.meta.id, "screen model stopped: screen restore is off");
+            self.model = None;
+        }
+    }
+
     async fn snapshot(&mut self) -> Bytes {
-        let Some(model) = &self.model else {
+        let Some(model) = &mut self.model else {
             return Bytes::new();
         };
-        match model.snapshot().await {
+        let snapshot = match model.catch_up(&self.ring) {
+            Ok(()) => model.snapshot().await,
+            Err(gone) => Err(gone),
+        };
+        match snapshot {
             Ok(snapshot) => snapshot,
             Err(_) => {
                 tracing::error!(session = %self.meta.id, "screen model stopped: screen restore is off");
@@ -331,7 +375,7 @@ impl SessionTask {
         self.size = size;
         self.meta.set_size(size);
         if let Some(model) = &self.model
-            && model.resize(size).await.is_err()
+            && model.resize(size).is_err()
         {
             self.model = None;
         }
