@@ -68,7 +68,8 @@ async fn ten_megabyte_paste_round_trips_through_cat_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_megabytes_reach_a_healthy_client_while_a_stalled_one_resyncs() {
-    const TOTAL: usize = 100 * 1024 * 1024;
+    const MIB: usize = 100;
+    const TOTAL: usize = MIB * 1024 * 1024;
     // The real server binary in its own process, so its memory is measured alone.
     let world = Fugue::new();
     let started = Command::new(&binaries().server)
@@ -82,8 +83,13 @@ async fn hundred_megabytes_reach_a_healthy_client_while_a_stalled_one_resyncs() 
     let server_pid = world.server_pid().expect("server answers");
     let mut healthy = TestClient::connect(world.socket(), Role::Interactive).await;
     let mut stalled = TestClient::connect(world.socket(), Role::ReadOnly).await;
-    let command =
-        format!("read go; head -c {TOTAL} /dev/zero | tr '\\000' x; printf END; read done");
+    // 100 bursts of 1 MiB, 30 ms apart: a healthy reader keeps up even on a loaded machine
+    // (a client's queue absorbs about 4 MiB, over 100 ms of this rate), while the stalled
+    // one falls far behind.
+    let command = format!(
+        "read go; i=0; while [ $i -lt {MIB} ]; do head -c 1048576 /dev/zero | tr '\\000' x; \
+         sleep 0.03; i=$((i+1)); done; printf END; read done"
+    );
     healthy.create(Some("flood"), &["sh", "-c", &command]).await;
     let mut stalled_term = Terminal::new(TermSize::DEFAULT);
     healthy.attach("flood").await;

@@ -244,7 +244,9 @@ async fn capture_returns_text_ansi_and_scrollback() {
         text.lines().any(|line| line == "50"),
         "scrollback includes line 50: {text:?}"
     );
-    assert!(text.lines().any(|line| line == "1"), "{text:?}");
+    // Line 1 may share its row with the prompt, when the shell prints the prompt after the
+    // terminal has echoed the typed-ahead command.
+    assert!(text.lines().any(|line| line == "2"), "{text:?}");
     let ServerMessage::Captured { text, .. } =
         driver.request(capture(CaptureFormat::Ansi, 0)).await
     else {
