@@ -65,8 +65,11 @@ fn run(args: Args) -> Result<()> {
     if args.daemon {
         return daemon::start(&args, &socket_path);
     }
-    let _log_guard = init_logging(args.log_file.as_deref())?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    init_logging(args.log_file.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(serve(args, socket_path))
 }
 
@@ -112,9 +115,10 @@ fn spawn_signal_handler(token: CancellationToken) -> Result<()> {
     Ok(())
 }
 
-fn init_logging(
-    log_file: Option<&std::path::Path>,
-) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+/// Logs to stderr, or appended to `log_file`. Log lines are few (connections, sessions,
+/// errors; never payloads), so a plain locked file is enough; a buffered background
+/// writer would preallocate megabytes for lines that never come.
+fn init_logging(log_file: Option<&std::path::Path>) -> Result<()> {
     let filter = std::env::var("FUGUE_LOG")
         .ok()
         .and_then(|spec| EnvFilter::try_new(spec).ok())
@@ -122,19 +126,18 @@ fn init_logging(
         .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match log_file {
-        None => {
-            builder.with_writer(std::io::stderr).init();
-            Ok(None)
-        }
+        None => builder.with_writer(std::io::stderr).init(),
         Some(path) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open log file {}", path.display()))?;
-            let (writer, guard) = tracing_appender::non_blocking(file);
-            builder.with_ansi(false).with_writer(writer).init();
-            Ok(Some(guard))
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
         }
     }
+    Ok(())
 }
