@@ -12,6 +12,8 @@ use crate::options::ConnectOptions;
 
 /// How long the server may take to answer `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to look for a refusal after `Hello` could not be sent.
+const REFUSAL_GRACE: Duration = Duration::from_millis(500);
 
 /// What the server said in `Welcome`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,14 +29,21 @@ pub(crate) async fn handshake(
     framed: &mut Framed<UnixStream, ClientCodec>,
     options: &ConnectOptions,
 ) -> Result<Welcome, ClientError> {
-    framed
-        .send(ClientMessage::Hello {
-            protocol_version: PROTOCOL_VERSION,
-            client_name: options.client_name.clone(),
-            identity: options.identity,
-            role: options.role,
-        })
-        .await?;
+    let hello = ClientMessage::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_name: options.client_name.clone(),
+        identity: options.identity,
+        role: options.role,
+    };
+    if let Err(send_failed) = framed.send(hello).await {
+        // A server that refuses us (busy, another user) may close before reading Hello;
+        // its reason is then already waiting, and says more than a broken pipe.
+        let refusal = tokio::time::timeout(REFUSAL_GRACE, read_welcome(framed)).await;
+        return match refusal {
+            Ok(Err(refused @ ClientError::Refused { .. })) => Err(refused),
+            _ => Err(send_failed.into()),
+        };
+    }
     tokio::time::timeout(HANDSHAKE_TIMEOUT, read_welcome(framed))
         .await
         .map_err(|_| ClientError::Handshake("no answer to hello".to_owned()))?

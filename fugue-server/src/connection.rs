@@ -59,6 +59,10 @@ pub(crate) async fn serve(
                 format!("this server belongs to another user; you are uid {uid}"),
             ),
         };
+        // Read the client's Hello first (bounded by the handshake timeout): closing with it
+        // unread would make the client's send fail with a broken pipe before it could read
+        // why it was refused.
+        let _ = timeout(shared.config.handshake_timeout, reader.next()).await;
         let _ = write_now(&mut writer, error(None, code, message), &shared).await;
         return;
     }

@@ -4,6 +4,7 @@
 //! file, and returns once the socket accepts connections.
 
 mod daemon;
+mod fds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    fds::keep_inherited_fds_from_children();
     let uid = rustix::process::geteuid().as_raw();
     let socket_path = fugue_protocol::resolve_socket_path(
         args.socket.clone(),
@@ -74,6 +76,10 @@ fn run(args: Args) -> Result<()> {
 }
 
 async fn serve(args: Args, socket_path: PathBuf) -> Result<()> {
+    // Signals first: a SIGTERM right after the socket appears must shut down cleanly, not
+    // kill the process by the default action and leave the socket behind.
+    let token = CancellationToken::new();
+    spawn_signal_handler(token.clone())?;
     let listener = fugue_server::socket::bind(&socket_path).map_err(|err| match err {
         ServerError::AlreadyRunning { .. } => anyhow::anyhow!("{err}"),
         other => anyhow::Error::new(other),
@@ -84,8 +90,6 @@ async fn serve(args: Args, socket_path: PathBuf) -> Result<()> {
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     config.ping_interval = config.ping_interval.min(config.idle_timeout / 2);
     config.scrollback_lines = args.scrollback;
-    let token = CancellationToken::new();
-    spawn_signal_handler(token.clone())?;
     fugue_server::run(listener, config, token).await?;
     Ok(())
 }

@@ -133,7 +133,8 @@ impl Sessions {
     }
 }
 
-/// Checks a session name: 1 to 64 printable characters, no `/`, not a bare uuid.
+/// Checks a session name: 1 to 64 printable characters, no `/`, not `.` or `..`, not a
+/// bare uuid.
 pub(crate) fn validate_name(name: &str) -> Result<(), Refusal> {
     let invalid = |why: &str| {
         Err((
@@ -152,6 +153,9 @@ pub(crate) fn validate_name(name: &str) -> Result<(), Refusal> {
     }
     if name.contains('/') {
         return invalid("it contains '/'");
+    }
+    if name == "." || name == ".." {
+        return invalid("it is a path component");
     }
     if name.trim() != name {
         return invalid("it starts or ends with whitespace");
@@ -184,7 +188,17 @@ mod tests {
     fn names_are_validated() {
         assert!(validate_name("work").is_ok());
         assert!(validate_name("日本語 ok").is_ok());
-        for bad in ["", "a/b", " lead", "trail ", "bell\u{7}", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a/b",
+            ".",
+            "..",
+            " lead",
+            "trail ",
+            "bell\u{7}",
+            "nul\0",
+            &"x".repeat(65),
+        ] {
             let (code, _) = validate_name(bad).expect_err(bad);
             assert_eq!(code, ErrorCode::InvalidName, "{bad:?}");
         }

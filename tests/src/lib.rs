@@ -4,6 +4,7 @@
 // A harness reports a broken precondition by failing the test, which is what a panic does.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod process;
 pub mod screen;
 pub mod tmux;
 

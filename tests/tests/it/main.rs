@@ -8,6 +8,7 @@
 mod cli;
 mod flood;
 mod protocol_errors;
+mod reliability;
 mod screen;
 mod server_lifecycle;
 mod sessions;
