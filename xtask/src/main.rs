@@ -3,14 +3,20 @@
 //! The `cargo xtask` alias (in `.cargo/config.toml`) builds and runs this binary, so the
 //! automation needs nothing but cargo and behaves the same on a laptop and in CI. Tasks:
 //!
+//! - `bench`: fugue against tmux, screen, dtach and raw output, with a report (`bench/`).
 //! - `ci`: format check, clippy, tests: exactly what CI runs (`ci.rs`).
+//! - `fuzz`: the fuzz targets in `fuzz/` for a set time each (`fuzz.rs`).
 //! - `help`: usage.
+//! - `soak`: minutes of random clients against a release server, with figures (`soak.rs`).
 //!
 //! The house rules that are cheap to check (a `//!` line atop every file, no leftover
 //! `dbg!`, a file-length budget) are plain `#[test]`s in `tidy.rs`, so `cargo test
 //! --workspace`, and therefore `ci`, runs them.
 
+mod bench;
 mod ci;
+mod fuzz;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
@@ -23,24 +29,36 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
+  bench   measure fugue against tmux, screen and dtach (`cargo xtask bench --help`)
   ci      check formatting, run clippy with warnings denied, run every test
           (what CI runs: if it passes here, CI is green)
+  fuzz    run the fuzz targets for a set time (`cargo xtask fuzz --help`)
   help    print this message
+  soak    soak a release server with random clients (`cargo xtask soak --help`)
 ";
 
 /// A task named on the command line.
 #[derive(Debug, PartialEq, Eq)]
 enum Task {
+    /// `bench` and its own arguments.
+    Bench(Vec<String>),
     Ci,
+    /// `fuzz` and its own arguments.
+    Fuzz(Vec<String>),
     Help,
+    /// `soak` and its own arguments.
+    Soak(Vec<String>),
     // New tasks go here, with an arm in `parse_task` and `main`, a line in `USAGE` and a
-    // module of their own. Next planned: `bench`, running the criterion benches.
+    // module of their own.
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = parse_task(&args).and_then(|task| match task {
+        Task::Bench(args) => bench::run(&workspace_root()?, &args),
         Task::Ci => ci::run(&workspace_root()?),
+        Task::Fuzz(args) => fuzz::run(&workspace_root()?, &args),
+        Task::Soak(args) => soak::run(&workspace_root()?, &args),
         Task::Help => {
             print_usage();
             Ok(())
@@ -57,7 +75,10 @@ fn main() -> ExitCode {
 
 fn parse_task(args: &[String]) -> anyhow::Result<Task> {
     let task = match args.first().map(String::as_str) {
+        Some("bench") => return Ok(Task::Bench(args[1..].to_vec())),
         Some("ci") => Task::Ci,
+        Some("fuzz") => return Ok(Task::Fuzz(args[1..].to_vec())),
+        Some("soak") => return Ok(Task::Soak(args[1..].to_vec())),
         Some("help" | "--help" | "-h") => Task::Help,
         Some(other) => bail!("unknown task `{other}`\n\n{USAGE}"),
         None => bail!("no task given\n\n{USAGE}"),
@@ -95,12 +116,14 @@ mod tests {
         for help in ["help", "--help", "-h"] {
             assert_eq!(parse_task(&args(&[help])).unwrap(), Task::Help);
         }
+        let bench = parse_task(&args(&["bench", "--quick"])).unwrap();
+        assert_eq!(bench, Task::Bench(args(&["--quick"])));
     }
 
     #[test]
     fn rejects_unknown_missing_and_extra_arguments() {
-        let err = parse_task(&args(&["bench"])).unwrap_err().to_string();
-        assert!(err.starts_with("unknown task `bench`"), "{err}");
+        let err = parse_task(&args(&["bogus"])).unwrap_err().to_string();
+        assert!(err.starts_with("unknown task `bogus`"), "{err}");
         assert!(err.contains("usage: cargo xtask"), "{err}");
         let err = parse_task(&args(&[])).unwrap_err().to_string();
         assert!(err.starts_with("no task given"), "{err}");

@@ -1,0 +1,131 @@
+//! What the scenarios measured, per tool, and the medians the report shows.
+
+use std::collections::BTreeMap;
+
+use super::stats::{median, percentile};
+
+/// One flood (throughput or fan-out) run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flood {
+    /// File size over the time until the last client that showed the marker did;
+    /// `None` when no client showed it.
+    pub mib_per_s: Option<f64>,
+    /// The smallest share of the file's bytes any client printed (a redrawing tool
+    /// prints less; above 1 is the PTY's `\n` to `\r\n`).
+    pub min_delivered: f64,
+    /// fugue only: times a client fell behind (and got a resync instead of every byte).
+    pub lag_events: Option<u64>,
+    /// fugue only: output messages not queued for a lagging client.
+    pub dropped: Option<u64>,
+    /// Clients that never showed the end marker: the tool dropped output silently.
+    pub lost_marker: usize,
+}
+
+/// One memory run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Memory {
+    /// Server RSS with one idle session and one client, KiB.
+    pub one_client_kib: u64,
+    /// Server RSS with `n_clients` clients, KiB.
+    pub many_clients_kib: u64,
+    /// How many clients the second reading had.
+    pub n_clients: usize,
+}
+
+impl Memory {
+    /// RSS growth per additional client, KiB.
+    pub fn per_client_kib(&self) -> f64 {
+        let extra = self.n_clients.saturating_sub(1).max(1) as f64;
+        (self.many_clients_kib as f64 - self.one_client_kib as f64) / extra
+    }
+}
+
+/// One attach run, in milliseconds from starting the attach command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attach {
+    /// The first byte on the terminal.
+    pub first_byte_ms: Option<f64>,
+    /// The last history line visible (screen restored).
+    pub restored_ms: Option<f64>,
+}
+
+/// Everything measured for one tool.
+#[derive(Debug, Clone, Default)]
+pub struct ToolResults {
+    /// Single-client throughput, one per run.
+    pub throughput: Vec<Flood>,
+    /// Echo round trips, microseconds.
+    pub echo_us: Vec<f64>,
+    /// Fan-out runs by client count.
+    pub fanout: BTreeMap<usize, Vec<Flood>>,
+    /// Memory runs.
+    pub memory: Vec<Memory>,
+    /// Attach runs.
+    pub attach: Vec<Attach>,
+    /// Measurements that failed, with the reason.
+    pub failures: Vec<String>,
+    /// Things worth knowing about runs that did not fail (a client that lost output).
+    pub notes: Vec<String>,
+}
+
+/// The medians of one tool's results.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Median single-client MiB/s.
+    pub throughput: Option<f64>,
+    /// Echo p50, microseconds.
+    pub echo_p50: Option<f64>,
+    /// Echo p99, microseconds.
+    pub echo_p99: Option<f64>,
+    /// Median MiB/s by client count.
+    pub fanout: BTreeMap<usize, f64>,
+    /// Smallest delivered share over all runs, by client count.
+    pub fanout_delivered: BTreeMap<usize, f64>,
+    /// Largest lag-event count over all runs, by client count (fugue).
+    pub fanout_lag_events: BTreeMap<usize, u64>,
+    /// Most clients that lost the end marker in one run, by client count.
+    pub fanout_lost: BTreeMap<usize, usize>,
+    /// Median RSS with one client, KiB.
+    pub rss_one_kib: Option<f64>,
+    /// Median RSS growth per extra client, KiB.
+    pub rss_per_client_kib: Option<f64>,
+    /// Median attach time to the first byte, ms.
+    pub attach_first_ms: Option<f64>,
+    /// Median attach time to the restored screen, ms.
+    pub attach_restored_ms: Option<f64>,
+}
+
+fn median_of<T>(items: &[T], value: impl Fn(&T) -> Option<f64>) -> Option<f64> {
+    median(&items.iter().filter_map(value).collect::<Vec<_>>())
+}
+
+impl ToolResults {
+    /// The medians (and percentiles, for echo).
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            throughput: median_of(&self.throughput, |f| f.mib_per_s),
+            echo_p50: percentile(&self.echo_us, 50.0),
+            echo_p99: percentile(&self.echo_us, 99.0),
+            rss_one_kib: median_of(&self.memory, |m| Some(m.one_client_kib as f64)),
+            rss_per_client_kib: median_of(&self.memory, |m| Some(m.per_client_kib())),
+            attach_first_ms: median_of(&self.attach, |a| a.first_byte_ms),
+            attach_restored_ms: median_of(&self.attach, |a| a.restored_ms),
+            ..Summary::default()
+        };
+        for (&n, runs) in &self.fanout {
+            if let Some(mib) = median_of(runs, |f| f.mib_per_s) {
+                summary.fanout.insert(n, mib);
+            }
+            let delivered = runs.iter().map(|f| f.min_delivered).reduce(f64::min);
+            if let Some(delivered) = delivered {
+                summary.fanout_delivered.insert(n, delivered);
+            }
+            if let Some(lag) = runs.iter().filter_map(|f| f.lag_events).max() {
+                summary.fanout_lag_events.insert(n, lag);
+            }
+            let lost = runs.iter().map(|f| f.lost_marker).max().unwrap_or(0);
+            summary.fanout_lost.insert(n, lost);
+        }
+        summary
+    }
+}

@@ -1,0 +1,95 @@
+//! Keystroke echo latency: a raw-mode `cat` in the session echoes each byte; one byte is
+//! typed on the client's terminal and timed until it is printed back. Timing starts only
+//! once the session's terminal is in raw mode without echo, so the kernel's own echo
+//! (a few microseconds) is never what comes back.
+//!
+//! Each line holds at most [`LINE`] echoes of distinct characters, then the harness
+//! blanks the line (untimed), so the terminal never wraps or scrolls and a redraw can
+//! never show the awaited character early.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use crate::bench::pty::Terminal;
+use crate::bench::sandbox::Sandbox;
+use crate::bench::scan::Scanner;
+use crate::bench::tools::{Session, Tool};
+
+use super::wait_for_file;
+
+/// The characters typed, in turn; no two on one line are alike.
+const CYCLE: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Echoes per line before it is blanked.
+const LINE: usize = 60;
+/// How long one echo may take before the run fails.
+const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Times `round_trips` echoes through a session of `tool`; microseconds each.
+///
+/// # Errors
+///
+/// When the session or client fails or an echo does not come back.
+pub fn echo(sandbox: &Sandbox, tool: Tool, round_trips: usize) -> anyhow::Result<Vec<f64>> {
+    let dir = sandbox.new_dir()?;
+    // The file shows that the terminal's own echo is off: from then on only `cat` echoes.
+    let ready = dir.join("raw-mode");
+    let script = format!("stty raw -echo; : > {}; exec cat", ready.display());
+    let mut session = Session::start(sandbox, tool, dir, &script)?;
+    let terminal = Terminal::spawn(session.attach())?;
+    wait_for_file(&ready, Duration::from_secs(10))?;
+    wait_for_echo(&terminal, b"~", Duration::from_secs(30))?;
+    let mut samples = Vec::with_capacity(round_trips);
+    let mut buf = vec![0; 64 * 1024];
+    for index in 0..round_trips {
+        if index % LINE == 0 {
+            blank_line(&terminal)?;
+        }
+        let byte = CYCLE[index % LINE % CYCLE.len()];
+        let mut scanner = Scanner::new([[byte]]);
+        let start = Instant::now();
+        terminal.type_bytes(&[byte])?;
+        while !scanner.done() {
+            let n = terminal.read_until(&mut buf, start + ECHO_TIMEOUT)?;
+            if n == 0 {
+                bail!("echo {index} did not come back within {ECHO_TIMEOUT:?}");
+            }
+            scanner.feed(&buf[..n]);
+        }
+        samples.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    drop(terminal);
+    session.stop();
+    Ok(samples)
+}
+
+/// Types `probe` until it comes back: the client is attached and the program runs.
+fn wait_for_echo(terminal: &Terminal, probe: &[u8], timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0; 64 * 1024];
+    let mut scanner = Scanner::new([probe]);
+    while Instant::now() < deadline {
+        terminal.type_bytes(probe)?;
+        let round = (Instant::now() + Duration::from_millis(300)).min(deadline);
+        loop {
+            let n = terminal.read_until(&mut buf, round)?;
+            if n == 0 {
+                break;
+            }
+            if scanner.feed(&buf[..n]) > 0 {
+                return Ok(());
+            }
+        }
+    }
+    bail!("the session did not echo within {timeout:?}")
+}
+
+/// Blanks the line and returns to its start (the program echoes it), then waits until
+/// the terminal is quiet.
+fn blank_line(terminal: &Terminal) -> anyhow::Result<()> {
+    let mut blank = vec![b'\r'];
+    blank.extend(std::iter::repeat_n(b' ', LINE + 10));
+    blank.push(b'\r');
+    terminal.type_bytes(&blank)?;
+    terminal.drain_until_quiet(Duration::from_millis(150))
+}
