@@ -22,7 +22,9 @@ pub struct Config {
     pub ping_interval: Duration,
     /// Messages a client's queue holds before the client is marked lagging. An output
     /// message carries at most 64 KiB and is shared by every client of the session, so
-    /// with the default of 64 all lagging clients together pin at most 4 MiB of output.
+    /// with the default of 256 all lagging clients of a session together pin at most
+    /// 16 MiB of output. Under a steady trickle messages are small (a PTY read is 4 KiB),
+    /// and 256 of them let a reading client be descheduled for a while without lagging.
     pub client_queue_len: usize,
     /// Lines of scrollback each session's screen model keeps.
     pub scrollback_lines: usize,
@@ -44,7 +46,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
             ping_interval: Duration::from_secs(15),
-            client_queue_len: 64,
+            client_queue_len: 256,
             scrollback_lines: 10_000,
             shutdown_timeout: Duration::from_secs(3),
             kill_grace: Duration::from_secs(2),
