@@ -301,7 +301,7 @@ async fn descriptors_the_server_inherited_do_not_reach_session_programs() {
     let socket = dir.path().join("run").join("fugue.sock");
     let held = dir.path().join("held-open");
     // A parent that starts the server with descriptor 7 open, as `exec 7>file` in a shell.
-    let mut parent = Command::new("sh")
+    let parent = Command::new("sh")
         .arg("-c")
         .arg(r#"exec 7>>"$1"; exec "$2" --socket "$3""#)
         .arg("sh")
@@ -313,6 +313,8 @@ async fn descriptors_the_server_inherited_do_not_reach_session_programs() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The shell execs the server, so this child is the server: killed however the test ends.
+    let _server = KillOnDrop(parent);
     fugue_tests::wait_until("the server listens", || {
         std::os::unix::net::UnixStream::connect(&socket).is_ok()
     })
@@ -344,6 +346,14 @@ async fn descriptors_the_server_inherited_do_not_reach_session_programs() {
         !fds.contains(&"7"),
         "descriptor 7 leaked into the session: {text:?}"
     );
-    let _ = parent.kill();
-    let _ = parent.wait();
+}
+
+/// Kills and reaps a child process when dropped, so a failing test leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
