@@ -12,7 +12,7 @@ use std::sync::Arc;
 use fugue_protocol::{
     CodecError, DetachReason, ErrorCode, PROTOCOL_VERSION, Role, ServerCodec, ServerMessage,
 };
-use fugue_registry::ClientId;
+use fugue_registry::{ClientId, LagFlag};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf, UCred};
@@ -91,6 +91,7 @@ pub(crate) async fn serve(
         },
         role,
         writer,
+        lag: shared.registry.lag_flag(id),
         resync_requested: false,
         last_heard: Instant::now(),
     };
@@ -187,6 +188,9 @@ struct Connection {
     role: Role,
     writer: Writer,
     /// A resync was asked for and has not arrived yet.
+    /// The registry's lagging mark for this client, read without a map lookup (it is
+    /// checked after every message written). `None` only if replaced before we looked.
+    lag: Option<LagFlag>,
     resync_requested: bool,
     last_heard: Instant,
 }
@@ -288,10 +292,8 @@ impl Connection {
             return;
         };
         let id = self.registration.id;
-        if self.resync_requested
-            || !rx.is_empty()
-            || !self.registration.shared.registry.is_lagging(id)
-        {
+        let lagging = self.lag.as_ref().is_some_and(LagFlag::is_lagging);
+        if self.resync_requested || !rx.is_empty() || !lagging {
             return;
         }
         if handle
