@@ -2,10 +2,12 @@
 //! queue, the ping timer and the shutdown token.
 //!
 //! Invariants: the client is unregistered (and detached) on every exit path, by the
-//! `Registration` guard; the task never awaits a session while holding the socket's read
-//! side hostage to it except through `pending_input` (backpressure on a program that does
-//! not read, which leaves output flowing); a client that cannot take a write within the idle
-//! timeout is dropped rather than holding the task forever.
+//! `Registration` guard. Input waits for room in its session's queue through
+//! `pending_input`, a `select!` branch, so a program that does not read stops this client's
+//! input but never its output. Requests that need a session's answer (attach, capture,
+//! kill) await it in the handler; a session never waits for a connection, so no wait cycle
+//! can form. A client that cannot take a write within the idle timeout is dropped rather
+//! than holding the task forever.
 
 use std::sync::Arc;
 
