@@ -5,7 +5,8 @@
 //! `Registration` guard. Input waits for room in its session's queue through
 //! `pending_input`, a `select!` branch, so a program that does not read stops this client's
 //! input but never its output. Requests that need a session's answer (attach, capture,
-//! kill) await it in the handler; a session never waits for a connection, so no wait cycle
+//! kill) await it in the handler; a session never waits for a connection (only its final
+//! `SessionExited` waits, at most a second, for room in a full queue), so no wait cycle
 //! can form. A client that cannot take a write within the idle timeout is dropped rather
 //! than holding the task forever.
 
