@@ -15,6 +15,10 @@
 //!   sessions; measures the broadcasters' deliveries.
 //! - `contention_churn`: the same scene, measuring the attach+detach pairs of the fifth
 //!   thread instead.
+//! - `contention_broadcast_fit` and `contention_churn_fit`: the same two scenes with one
+//!   broadcaster fewer than the machine has cores (at least one), so every thread has a core
+//!   and a thread blocked on a lock leaves its core idle. With 5 threads on 2 cores a blocked
+//!   broadcaster hands its core to another runnable one, which hides lock waits.
 //!
 //! Throughput is set to the number of deliveries per iteration, so criterion's `thrpt` line
 //! is deliveries per second and `time / n` is the cost of one delivery.
@@ -205,7 +209,7 @@ fn time_contended(
             }
         });
         let start = Instant::now();
-        let workers: Vec<_> = (0..BROADCASTERS)
+        let workers: Vec<_> = (0..receivers.len() as u64)
             .map(|session| {
                 let receivers = &receivers[session as usize];
                 scope.spawn(move || {
@@ -236,7 +240,7 @@ type Contended = (
     Vec<mpsc::Receiver<Msg>>,
 );
 
-fn contended_setup(registry: &impl Broadcaster) -> Contended {
+fn contended_setup(registry: &impl Broadcaster, broadcasters: u64) -> Contended {
     let churned = (0..CHURNERS)
         .map(|k| {
             let (tx, rx) = mpsc::channel(CAPACITY);
@@ -244,7 +248,7 @@ fn contended_setup(registry: &impl Broadcaster) -> Contended {
             rx
         })
         .collect();
-    let sessions = (0..BROADCASTERS)
+    let sessions = (0..broadcasters)
         .map(|session| {
             Mutex::new(populate(
                 registry,
@@ -266,8 +270,7 @@ fn time_churn(
 ) -> Duration {
     let stop = AtomicBool::new(false);
     thread::scope(|scope| {
-        for session in 0..BROADCASTERS {
-            let receivers = &receivers[session as usize];
+        for (session, receivers) in (0..).zip(receivers) {
             let stop = &stop;
             scope.spawn(move || {
                 let msg = message();
@@ -293,13 +296,29 @@ fn time_churn(
 }
 
 fn contention(c: &mut Criterion) {
-    let registry = Registry::<u64, Msg>::new();
-    let (registry_receivers, _churned) = contended_setup(&registry);
-    let baseline = RwLockRegistry::default();
-    let (baseline_receivers, _churned) = contended_setup(&baseline);
+    contended_scene(c, "", BROADCASTERS);
+    contended_scene(c, "_fit", fitting_broadcasters());
+}
 
-    let mut group = c.benchmark_group("contention_broadcast");
-    group.throughput(Throughput::Elements(BROADCASTERS * MEMBERS as u64));
+/// Broadcasters that leave one core for the churning thread (at least one): the scene where
+/// a broadcaster that blocks on a lock leaves a core idle instead of handing it to another
+/// runnable thread.
+fn fitting_broadcasters() -> u64 {
+    let cores = thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (cores as u64).saturating_sub(1).max(1)
+}
+
+/// Runs the contended scene with `broadcasters` threads for both registries, as two groups:
+/// `contention_broadcast{suffix}` (the broadcasters' deliveries) and
+/// `contention_churn{suffix}` (the churning thread's attach+detach pairs).
+fn contended_scene(c: &mut Criterion, suffix: &str, broadcasters: u64) {
+    let registry = Registry::<u64, Msg>::new();
+    let (registry_receivers, _churned) = contended_setup(&registry, broadcasters);
+    let baseline = RwLockRegistry::default();
+    let (baseline_receivers, _churned) = contended_setup(&baseline, broadcasters);
+
+    let mut group = c.benchmark_group(format!("contention_broadcast{suffix}"));
+    group.throughput(Throughput::Elements(broadcasters * MEMBERS as u64));
     group.bench_function("registry", |b| {
         b.iter_custom(|iters| time_contended(&registry, &registry_receivers, iters));
     });
@@ -308,7 +327,7 @@ fn contention(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("contention_churn");
+    let mut group = c.benchmark_group(format!("contention_churn{suffix}"));
     group.throughput(Throughput::Elements(1));
     group.bench_function("registry", |b| {
         b.iter_custom(|iters| time_churn(&registry, &registry_receivers, iters));
