@@ -36,6 +36,23 @@ where
         ids
     }
 
+    /// How many messages wait in the shortest queue among the members of `session` that
+    /// keep up (not lagging, receiver still open); `None` if it has no such member.
+    ///
+    /// This is flow control for a producer that must never wait for a slow consumer but
+    /// should not outrun every consumer either: it can pace itself to its fastest member
+    /// (read more only while this is small) and let slower members lag. Like a broadcast,
+    /// it copies the member list out and holds no lock while it looks at the queues.
+    #[must_use]
+    pub fn shortest_queue(&self, session: &K) -> Option<usize> {
+        let members = self.members(session)?;
+        members
+            .iter()
+            .filter(|client| !client.lag.is_lagging() && !client.sender.is_closed())
+            .map(|client| client.sender.max_capacity() - client.sender.capacity())
+            .min()
+    }
+
     /// Whether a client is registered.
     #[must_use]
     pub fn is_registered(&self, id: ClientId) -> bool {

@@ -121,3 +121,52 @@ fn unknown_client_is_not_lagging() {
     assert!(!registry.is_lagging(fugue_registry::ClientId::new(1)));
     assert!(!registry.clear_lagging(fugue_registry::ClientId::new(1)));
 }
+
+#[test]
+fn shortest_queue_follows_the_fastest_member_that_keeps_up() {
+    let registry = TestRegistry::new();
+    assert_eq!(registry.shortest_queue(&"s"), None, "unknown session");
+    let (slow, mut slow_rx) = join(&registry, "s");
+    let (_fast, mut fast_rx) = join(&registry, "s");
+    assert_eq!(registry.shortest_queue(&"s"), Some(0));
+    for n in 0..5 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    assert_eq!(registry.shortest_queue(&"s"), Some(5));
+    fast_rx.try_recv().expect("queued");
+    fast_rx.try_recv().expect("queued");
+    assert_eq!(
+        registry.shortest_queue(&"s"),
+        Some(3),
+        "the fast member's queue"
+    );
+    drain(&mut fast_rx);
+    for n in 5..20 {
+        registry.broadcast_to_session(&"s", n);
+        drain(&mut fast_rx);
+    }
+    assert!(registry.is_lagging(slow));
+    drain(&mut slow_rx);
+    assert_eq!(
+        registry.shortest_queue(&"s"),
+        Some(0),
+        "only the member that keeps up counts"
+    );
+}
+
+#[test]
+fn shortest_queue_ignores_lagging_and_closed_members() {
+    let registry = TestRegistry::new();
+    let (slow, _slow_rx) = join(&registry, "s");
+    let (_gone, gone_rx) = join(&registry, "s");
+    drop(gone_rx);
+    for n in 0..17 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    assert!(registry.is_lagging(slow));
+    assert_eq!(
+        registry.shortest_queue(&"s"),
+        None,
+        "nobody keeps up: a producer need not wait for anyone"
+    );
+}
