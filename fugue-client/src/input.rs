@@ -1,16 +1,25 @@
 //! Everything that flows from the local terminal to the server during an attach: typed
 //! bytes (up to the detach key) and size changes.
 //!
-//! Standard input is read on a plain thread that hands chunks over a small bounded channel.
-//! A blocking read cannot be cancelled, so the thread is simply abandoned when the client
-//! exits (returning from `main` ends it); it never holds anything that needs cleaning up.
-//! The forwarder task sends the chunks; when the server stops taking input, the forwarder
-//! waits and the thread stops reading, while output keeps flowing in the attach loop.
+//! When standard input is a terminal, the forwarder reads it in the runtime through a
+//! descriptor of its own: the terminal opened again by name, non-blocking. Setting
+//! `O_NONBLOCK` on standard input itself would change the file description the user's shell
+//! shares. A keystroke then costs no thread hop on its way to the server.
+//!
+//! Otherwise (no terminal name, or it cannot be opened) standard input is read on a plain
+//! thread that hands chunks over a small bounded channel. A blocking read cannot be
+//! cancelled, so that thread is simply abandoned when the client exits (returning from
+//! `main` ends it); it never holds anything that needs cleaning up.
+//!
+//! Either way, when the server stops taking input the forwarder waits and reading stops,
+//! while output keeps flowing in the attach loop.
 
-use std::io::Read;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
 use fugue_client::{Client, ClientError, DetachReason};
+use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -52,10 +61,10 @@ pub fn spawn_forwarder(
     policy: InputPolicy,
     notice_tx: mpsc::Sender<InputNotice>,
 ) -> JoinHandle<()> {
-    let stdin_rx = spawn_stdin_reader();
+    let input = Input::open();
     tokio::spawn(async move {
         let mut clients = clients;
-        let notice = match forward(&mut clients, policy, stdin_rx).await {
+        let notice = match forward(&mut clients, policy, input).await {
             Ok(reason) => InputNotice::Detached(reason),
             Err(err) => InputNotice::Failed(err),
         };
@@ -67,13 +76,13 @@ pub fn spawn_forwarder(
 async fn forward(
     clients: &mut watch::Receiver<Client>,
     policy: InputPolicy,
-    mut stdin_rx: mpsc::Receiver<Bytes>,
+    mut input: Input,
 ) -> Result<DetachReason, ClientError> {
     // Without a SIGWINCH handler (it cannot fail on Unix in practice) sizes just stay put.
     let mut window_changes = signal(SignalKind::window_change()).ok();
     loop {
         tokio::select! {
-            chunk = stdin_rx.recv() => {
+            chunk = input.next() => {
                 // End of input (the terminal hung up) detaches like the key does.
                 let Some(chunk) = chunk else { break };
                 let (before, detach) = policy.detach_key.split(&chunk);
@@ -132,6 +141,70 @@ async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option
         Some(signal) => signal.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// Where typed bytes come from.
+enum Input {
+    /// The terminal, opened again non-blocking and read in the runtime.
+    Terminal {
+        fd: AsyncFd<OwnedFd>,
+        buf: Box<[u8]>,
+    },
+    /// Chunks from the thread that reads standard input.
+    Thread(mpsc::Receiver<Bytes>),
+}
+
+impl Input {
+    /// The terminal on standard input if it can be opened again, else the reading thread.
+    fn open() -> Input {
+        match reopen_stdin_terminal() {
+            Ok(fd) => Input::Terminal {
+                fd,
+                buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            },
+            Err(_) => Input::Thread(spawn_stdin_reader()),
+        }
+    }
+
+    /// The next chunk typed; `None` at end of input or on a read error (a terminal that
+    /// hung up). Cancel-safe: a read happens only once readiness is known, and completes.
+    async fn next(&mut self) -> Option<Bytes> {
+        match self {
+            Input::Thread(rx) => rx.recv().await,
+            Input::Terminal { fd, buf } => loop {
+                let mut ready = fd.readable().await.ok()?;
+                match ready.try_io(|fd| {
+                    rustix::io::read(fd.get_ref(), &mut buf[..]).map_err(io::Error::from)
+                }) {
+                    Ok(Ok(0)) => return None,
+                    Ok(Ok(n)) => {
+                        // A short read took everything there was: skip the read that would
+                        // only say so (readiness that arrives after this is kept).
+                        if n < buf.len() {
+                            ready.clear_ready();
+                        }
+                        return Some(Bytes::copy_from_slice(&buf[..n]));
+                    }
+                    Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(Err(_)) => return None,
+                    // Not ready after all: `try_io` cleared readiness; wait again.
+                    Err(_would_block) => {}
+                }
+            },
+        }
+    }
+}
+
+/// Opens the terminal on standard input again, by name, as a new non-blocking file
+/// description (standard input's own flags stay as the shell left them).
+fn reopen_stdin_terminal() -> io::Result<AsyncFd<OwnedFd>> {
+    use rustix::fs::{Mode, OFlags};
+    let name = rustix::termios::ttyname(io::stdin(), Vec::new())?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(name.as_c_str(), flags, Mode::empty())?;
+    // SAFETY: the `AsyncFd` owns `fd`, so the descriptor stays open for as long as it is
+    // registered and is closed only when the `AsyncFd` is dropped.
+    unsafe { AsyncFd::register(fd) }.map_err(io::Error::from)
 }
 
 /// Reads standard input on its own thread; the channel closes at end of input or error.
