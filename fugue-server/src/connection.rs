@@ -217,7 +217,14 @@ impl Connection {
                     Err(())
                 }
                 item = rx.recv() => match item {
-                    Some(item) => self.write_batch(item, &mut rx).await,
+                    Some(item) => {
+                        let flow = self.write_batch(item, &mut rx).await;
+                        // Room in our queue may be what our session's output waits for.
+                        if let Some(handle) = &self.registration.attached {
+                            handle.meta.drained.notify_waiters();
+                        }
+                        flow
+                    }
                     None => {
                         // The registry dropped our sender: a newer connection took our place.
                         let replaced = ServerMessage::Detached { reason: DetachReason::Replaced };

@@ -4,6 +4,7 @@
 //! through the handle's channels and never touches the PTY.
 
 mod modes;
+mod pacing;
 mod pty;
 mod ring;
 mod screen;
@@ -17,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use fugue_protocol::{CaptureFormat, ErrorCode, RequestId, SessionInfo, SessionSpec, TermSize};
 use fugue_registry::ClientId;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::sessions::Refusal;
@@ -85,6 +86,9 @@ pub(crate) struct SessionMeta {
     last_attached_unix_ms: AtomicU64,
     /// Rows in the high half, columns in the low half.
     size: AtomicU32,
+    /// Notified when a client writes out part of its queue: a session pacing its output to
+    /// its clients (see `pacing`) checks for room again.
+    pub(crate) drained: Notify,
 }
 
 impl SessionMeta {
@@ -183,6 +187,7 @@ pub(crate) fn start(
         created_unix_ms: created,
         last_attached_unix_ms: AtomicU64::new(created),
         size: AtomicU32::new(0),
+        drained: Notify::new(),
     });
     meta.set_size(spec.size);
     let (commands, command_rx) = mpsc::channel(64);

@@ -1,9 +1,10 @@
 //! The session task: the one owner of a PTY master.
 //!
-//! It reads the program's output, numbers each chunk, keeps it in the replay ring, queues
-//! it to the screen model and broadcasts it (encoded once) to the attached clients; it
-//! writes clients' input to the program without ever letting a full PTY stall the reads;
-//! and it answers attach, resize, resync, capture and kill requests in order with the
+//! It reads the program's output (no faster than the fastest client takes it: see
+//! `pacing`), numbers each chunk, keeps it in the replay ring, queues it to the screen
+//! model and broadcasts it (encoded once) to the attached clients; it writes clients' input
+//! to the program without ever letting a full PTY stall the reads; and it answers attach,
+//! resize, resync, capture and kill requests in order with the
 //! output, which is what keeps each client's stream free of gaps and duplicates.
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
+use super::pacing::Pacing;
 use super::pty::{signal_group, to_pty_size};
 use super::ring::ReplayRing;
 use super::screen::ScreenModel;
@@ -59,6 +61,8 @@ pub(crate) struct SessionTask {
     kill_deadline: Option<Instant>,
     /// When the program last printed anything.
     last_output: Instant,
+    /// Whether output may be read now, given how full the clients' queues are.
+    pacing: Pacing,
 }
 
 impl SessionTask {
@@ -92,6 +96,7 @@ impl SessionTask {
             kill_replies: Vec::new(),
             kill_deadline: None,
             last_output: Instant::now(),
+            pacing: Pacing::default(),
         }
     }
 
@@ -115,6 +120,7 @@ impl SessionTask {
         let mut exit: Option<ExitStatus> = None;
         let mut drain_deadline: Option<Instant> = None;
         let sessions_token = self.shared.sessions_token.clone();
+        let meta = self.meta.clone();
         loop {
             if exit.is_some() && pty_eof {
                 break;
@@ -122,13 +128,21 @@ impl SessionTask {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
+            // Registered before the queues are looked at, so a client draining in between
+            // still wakes this loop.
+            let drained = meta.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            // Once the program has exited, what is left in the PTY is read at once: it is
+            // bounded, and the drain deadline must not cut it off.
+            let may_read = exit.is_some() || self.may_read();
             tokio::select! {
                 biased;
                 () = sessions_token.cancelled(), if self.kill_deadline.is_none() && exit.is_none() => {
                     self.hang_up();
                 }
                 Some(cmd) = commands.recv() => self.handle(cmd).await,
-                read = self.reader.read_buf(&mut buf), if !pty_eof => match read {
+                read = self.reader.read_buf(&mut buf), if !pty_eof && may_read => match read {
                     // Linux reports EIO on the master once the last slave fd closes.
                     Ok(0) | Err(_) => pty_eof = true,
                     Ok(_) => {
@@ -163,10 +177,19 @@ impl SessionTask {
                 () = sleep_until(self.last_output + QUIET), if self.model.as_ref().is_some_and(ScreenModel::is_behind) => {
                     self.catch_up_model();
                 }
+                // Waiting for room: a client drained, or the wait hit its limit; look again.
+                () = &mut drained, if !pty_eof && !may_read => {}
+                () = sleep_until(self.pacing.stall_deadline().unwrap_or_else(Instant::now)), if !pty_eof && !may_read => {}
             }
         }
         let status = exit.unwrap_or(ExitStatus::Code { code: 0 });
         self.finish(status).await;
+    }
+
+    /// Whether the fastest client that keeps up has room for more output (see `pacing`).
+    fn may_read(&mut self) -> bool {
+        let shortest = self.shared.registry.shortest_queue(&self.meta.id);
+        self.pacing.may_read(shortest, Instant::now())
     }
 
     /// A PTY read returns at most 4 KiB; under heavy output, more is already waiting.

@@ -7,6 +7,7 @@
 
 mod cli;
 mod flood;
+mod pacing;
 mod protocol_errors;
 mod reliability;
 mod screen;

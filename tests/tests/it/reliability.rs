@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The server's status report.
-async fn status(client: &mut TestClient) -> ServerStatus {
+pub(crate) async fn status(client: &mut TestClient) -> ServerStatus {
     match client
         .request(|request_id| ClientMessage::Status { request_id })
         .await

@@ -1,0 +1,102 @@
+//! Output pacing: the session reads its program's output only as fast as the fastest
+//! attached client takes it, the way a terminal paces the program it shows.
+//!
+//! Without pacing, a program that prints faster than any client can display (a `cat` of a
+//! big file) fills every client's queue; each is then marked lagging and later resynced, so
+//! even a lone client reading as fast as it can would miss part of the output. With pacing,
+//! a client that keeps reading gets every byte, and only clients slower than the fastest
+//! one lag.
+//!
+//! Pacing must never let a stalled client hold the program up (DESIGN: a stalled client
+//! never slows the program). So the session waits for room at most [`STALL`] after the last
+//! sign of progress; then it reads on regardless, the stalled clients' queues fill, they
+//! are marked lagging, and from then on they no longer count.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Frames that may wait in the fastest client's queue before the session stops reading the
+/// program's output: enough to keep its socket busy, few enough that Ctrl-C in a flood
+/// shows within a moment (at most 16 frames of at most 64 KiB).
+pub(crate) const MAX_QUEUED: usize = 16;
+
+/// How long the session waits for any client to make room before it reads on anyway.
+pub(crate) const STALL: Duration = Duration::from_millis(250);
+
+/// The pacing state of one session.
+#[derive(Debug, Default)]
+pub(crate) struct Pacing {
+    /// Since when the session has been waiting for room; `None` while it may read.
+    waiting_since: Option<Instant>,
+}
+
+impl Pacing {
+    /// Whether the session may read output now. `shortest_queue` is the registry's
+    /// [`fugue_registry::Registry::shortest_queue`] for the session: `None` when no client
+    /// keeps up (there is nobody to pace to).
+    pub(crate) fn may_read(&mut self, shortest_queue: Option<usize>, now: Instant) -> bool {
+        match shortest_queue {
+            Some(queued) if queued >= MAX_QUEUED => {
+                let since = *self.waiting_since.get_or_insert(now);
+                now.duration_since(since) >= STALL
+            }
+            _ => {
+                self.waiting_since = None;
+                true
+            }
+        }
+    }
+
+    /// When waiting for room ends regardless, if the session is waiting.
+    pub(crate) fn stall_deadline(&self) -> Option<Instant> {
+        self.waiting_since.map(|since| since + STALL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_freely_without_clients_or_with_room() {
+        let mut pacing = Pacing::default();
+        let now = Instant::now();
+        assert!(pacing.may_read(None, now));
+        assert!(pacing.may_read(Some(0), now));
+        assert!(pacing.may_read(Some(MAX_QUEUED - 1), now));
+        assert_eq!(pacing.stall_deadline(), None);
+    }
+
+    #[test]
+    fn waits_while_the_fastest_client_is_full_then_reads_on_after_the_stall() {
+        let mut pacing = Pacing::default();
+        let start = Instant::now();
+        assert!(!pacing.may_read(Some(MAX_QUEUED), start));
+        assert_eq!(pacing.stall_deadline(), Some(start + STALL));
+        let later = start + STALL / 2;
+        assert!(
+            !pacing.may_read(Some(MAX_QUEUED + 3), later),
+            "still waiting"
+        );
+        assert_eq!(
+            pacing.stall_deadline(),
+            Some(start + STALL),
+            "the wait is measured from its start"
+        );
+        assert!(pacing.may_read(Some(MAX_QUEUED), start + STALL));
+    }
+
+    #[test]
+    fn room_ends_the_wait_and_a_later_wait_starts_afresh() {
+        let mut pacing = Pacing::default();
+        let start = Instant::now();
+        assert!(!pacing.may_read(Some(MAX_QUEUED), start));
+        let drained = start + STALL / 2;
+        assert!(pacing.may_read(Some(1), drained));
+        assert_eq!(pacing.stall_deadline(), None);
+        let full_again = drained + STALL / 4;
+        assert!(!pacing.may_read(Some(MAX_QUEUED), full_again));
+        assert_eq!(pacing.stall_deadline(), Some(full_again + STALL));
+    }
+}

@@ -1,0 +1,88 @@
+//! Output pacing: a program that prints faster than its only client reads is slowed to
+//! that client's pace, so the client gets every byte; a client that stops reading holds
+//! the program up only for a moment.
+
+use std::time::Duration;
+
+use fugue_protocol::{Role, ServerMessage};
+use fugue_tests::{TestServer, contains, input, wait_until};
+
+use crate::reliability::status;
+
+/// Far more than a client's queue holds (256 frames of at most 64 KiB).
+const MIB: usize = 40;
+
+#[tokio::test]
+async fn a_client_slower_than_the_program_gets_every_byte() {
+    let server = TestServer::start().await;
+    let mut client = server.client(Role::Interactive).await;
+    // `tr` writes as fast as the PTY takes it: nothing in the program paces the output.
+    let command = format!(
+        "read go; head -c {} /dev/zero | tr '\\000' x; printf END; read done",
+        MIB * 1024 * 1024
+    );
+    client.create(Some("fast"), &["sh", "-c", &command]).await;
+    client.attach("fast").await;
+    client.send(input("\r")).await;
+
+    let mut x_count = 0usize;
+    let mut since_pause = 0usize;
+    let mut last_seq = 0;
+    let mut tail = Vec::new();
+    while !contains(&tail, b"END") {
+        match client.next().await.expect("open") {
+            ServerMessage::Output { seq, data, .. } => {
+                assert!(
+                    last_seq == 0 || seq == last_seq + 1,
+                    "no gap: {last_seq} -> {seq}"
+                );
+                last_seq = seq;
+                x_count += data.iter().filter(|&&byte| byte == b'x').count();
+                tail.extend_from_slice(&data);
+                tail.drain(..tail.len().saturating_sub(8));
+                // A slow reader: 20 ms per MiB, 50 MiB/s at best, while `tr` alone
+                // writes several times faster.
+                since_pause += data.len();
+                if since_pause >= 1 << 20 {
+                    since_pause = 0;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            ServerMessage::Resync { .. } => panic!("a client that keeps reading was resynced"),
+            _ => {}
+        }
+    }
+    assert_eq!(x_count, MIB * 1024 * 1024, "every byte reached the client");
+    let mut control = server.client(Role::Control).await;
+    assert_eq!(
+        status(&mut control).await.lag_events,
+        0,
+        "no client was marked lagging"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let done = dir.path().join("done");
+    let mut client = server.client(Role::Interactive).await;
+    let command = format!(
+        "read go; head -c {} /dev/zero | tr '\\000' x; : > {}; read done",
+        MIB * 1024 * 1024,
+        done.display()
+    );
+    client
+        .create(Some("stalled"), &["sh", "-c", &command])
+        .await;
+    client.attach("stalled").await;
+    client.send(input("\r")).await;
+    // The client reads nothing more: after the pacing wait gives up, the program runs on
+    // and the client is marked lagging instead.
+    wait_until("the program finished printing", || done.exists()).await;
+    let mut control = server.client(Role::Control).await;
+    assert!(status(&mut control).await.lag_events >= 1);
+    drop(client);
+    server.shutdown().await.expect("clean shutdown");
+}
