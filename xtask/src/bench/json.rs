@@ -97,6 +97,7 @@ fn tool_json(results: &ToolResults, summary: &Summary) -> Value {
     json!({
         "summary": {
             "throughput_mib_per_s": summary.throughput,
+            "throughput_least_delivered": summary.throughput_delivered,
             "echo_p50_us": summary.echo_p50,
             "echo_p99_us": summary.echo_p99,
             "fanout_mib_per_s": fanout_medians,

@@ -104,11 +104,12 @@ fn markdown(
     let counts: Vec<String> = plan.fanout_clients.iter().map(usize::to_string).collect();
     let _ = writeln!(
         md,
-        "| tool | throughput MiB/s | x raw | echo p50 us | echo p99 us | {} clients MiB/s \
-         | RSS 1 client | + per client | attach: first byte | attach: restored |",
+        "| tool | throughput MiB/s | x raw | delivered | echo p50 us | echo p99 us \
+         | {} clients MiB/s | RSS 1 client | + per client | attach: first byte \
+         | attach: restored |",
         counts.join(" / ")
     );
-    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (tool, summary) in summaries {
         let fanout: Vec<String> = plan
             .fanout_clients
@@ -122,10 +123,11 @@ fn markdown(
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             tool.name(),
             fmt(summary.throughput, 1),
             fmt(ratio(summary.throughput, raw), 2),
+            fmt(summary.throughput_delivered, 2),
             fmt(summary.echo_p50, 0),
             fmt(summary.echo_p99, 0),
             fanout,

@@ -73,6 +73,9 @@ pub struct ToolResults {
 pub struct Summary {
     /// Median single-client MiB/s.
     pub throughput: Option<f64>,
+    /// Smallest share of the throughput file one run delivered to its client (about 1.01
+    /// when every byte arrived, as `\n` becomes `\r\n`).
+    pub throughput_delivered: Option<f64>,
     /// Echo p50, microseconds.
     pub echo_p50: Option<f64>,
     /// Echo p99, microseconds.
@@ -104,6 +107,11 @@ impl ToolResults {
     pub fn summary(&self) -> Summary {
         let mut summary = Summary {
             throughput: median_of(&self.throughput, |f| f.mib_per_s),
+            throughput_delivered: self
+                .throughput
+                .iter()
+                .map(|f| f.min_delivered)
+                .reduce(f64::min),
             echo_p50: percentile(&self.echo_us, 50.0),
             echo_p99: percentile(&self.echo_us, 99.0),
             rss_one_kib: median_of(&self.memory, |m| Some(m.one_client_kib as f64)),
