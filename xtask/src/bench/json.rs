@@ -84,6 +84,7 @@ fn tool_json(results: &ToolResults, summary: &Summary) -> Value {
         .map(|m| {
             json!({
                 "one_client_kib": m.one_client_kib,
+                "one_client_anon_kib": m.one_client_anon_kib,
                 "many_clients_kib": m.many_clients_kib,
                 "n_clients": m.n_clients,
             })
@@ -102,6 +103,7 @@ fn tool_json(results: &ToolResults, summary: &Summary) -> Value {
             "echo_p99_us": summary.echo_p99,
             "fanout_mib_per_s": fanout_medians,
             "rss_one_client_kib": summary.rss_one_kib,
+            "rss_one_client_anon_kib": summary.rss_one_anon_kib,
             "rss_per_client_kib": summary.rss_per_client_kib,
             "attach_first_byte_ms": summary.attach_first_ms,
             "attach_restored_ms": summary.attach_restored_ms,

@@ -131,9 +131,7 @@ fn markdown(
             fmt(summary.echo_p50, 0),
             fmt(summary.echo_p99, 0),
             fanout,
-            summary
-                .rss_one_kib
-                .map_or("-".to_owned(), |kib| format!("{:.1} MiB", kib / 1024.0)),
+            rss_cell(summary),
             summary
                 .rss_per_client_kib
                 .map_or("-".to_owned(), |kib| format!("{kib:.0} KiB")),
@@ -231,6 +229,15 @@ fn fanout_table(
                     .map_or("-".to_owned(), u64::to_string),
             );
         }
+    }
+}
+
+/// RSS with one client, and its anonymous part: "4.5 MiB (anon 0.5)".
+fn rss_cell(summary: &Summary) -> String {
+    match (summary.rss_one_kib, summary.rss_one_anon_kib) {
+        (None, _) => "-".to_owned(),
+        (Some(kib), None) => format!("{:.1} MiB", kib / 1024.0),
+        (Some(kib), Some(anon)) => format!("{:.1} MiB (anon {:.1})", kib / 1024.0, anon / 1024.0),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Flood {
 pub struct Memory {
     /// Server RSS with one idle session and one client, KiB.
     pub one_client_kib: u64,
+    /// The anonymous part of that RSS (heap, stacks), KiB.
+    pub one_client_anon_kib: u64,
     /// Server RSS with `n_clients` clients, KiB.
     pub many_clients_kib: u64,
     /// How many clients the second reading had.
@@ -90,6 +92,8 @@ pub struct Summary {
     pub fanout_lost: BTreeMap<usize, usize>,
     /// Median RSS with one client, KiB.
     pub rss_one_kib: Option<f64>,
+    /// Median anonymous RSS with one client, KiB.
+    pub rss_one_anon_kib: Option<f64>,
     /// Median RSS growth per extra client, KiB.
     pub rss_per_client_kib: Option<f64>,
     /// Median attach time to the first byte, ms.
@@ -115,6 +119,7 @@ impl ToolResults {
             echo_p50: percentile(&self.echo_us, 50.0),
             echo_p99: percentile(&self.echo_us, 99.0),
             rss_one_kib: median_of(&self.memory, |m| Some(m.one_client_kib as f64)),
+            rss_one_anon_kib: median_of(&self.memory, |m| Some(m.one_client_anon_kib as f64)),
             rss_per_client_kib: median_of(&self.memory, |m| Some(m.per_client_kib())),
             attach_first_ms: median_of(&self.attach, |a| a.first_byte_ms),
             attach_restored_ms: median_of(&self.attach, |a| a.restored_ms),

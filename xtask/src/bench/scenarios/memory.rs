@@ -1,5 +1,7 @@
 //! Server memory: RSS of the tool's server process with one idle session and one client,
-//! then with many clients.
+//! then with many clients. With one client, the anonymous part of RSS is read as well: the
+//! rest is pages of the binary and shared libraries, which the page cache shares with every
+//! process that maps them.
 
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ pub fn memory(sandbox: &Sandbox, tool: Tool, n_clients: usize) -> anyhow::Result
     clients.wait_ready(READY_TIMEOUT)?;
     std::thread::sleep(SETTLE);
     let one_client_kib = rss_kib(server)?;
+    let one_client_anon_kib = status_kib(server, "RssAnon:")?;
     while clients.len() < n_clients {
         clients.spawn(session.attach())?;
     }
@@ -40,6 +43,7 @@ pub fn memory(sandbox: &Sandbox, tool: Tool, n_clients: usize) -> anyhow::Result
     session.stop();
     Ok(Memory {
         one_client_kib,
+        one_client_anon_kib,
         many_clients_kib,
         n_clients,
     })
@@ -47,14 +51,19 @@ pub fn memory(sandbox: &Sandbox, tool: Tool, n_clients: usize) -> anyhow::Result
 
 /// `VmRSS` of a process, KiB.
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    parse_vm_rss(&status).with_context(|| format!("no VmRSS in {path}"))
+    status_kib(pid, "VmRSS:")
 }
 
-/// The `VmRSS:  1234 kB` line of `/proc/PID/status`.
-fn parse_vm_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+/// A `KEY  1234 kB` line of `/proc/PID/status`, in KiB.
+fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_status_kib(&status, key).with_context(|| format!("no {key} in {path}"))
+}
+
+/// The value of the `KEY  1234 kB` line of a `/proc/PID/status` text.
+fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -65,8 +74,9 @@ mod tests {
     #[test]
     fn reads_vm_rss() {
         let status = "Name:\tcat\nVmPeak:\t  9000 kB\nVmRSS:\t    1812 kB\nRssAnon:\t 100 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(1812));
-        assert_eq!(parse_vm_rss("Name:\tcat\n"), None);
+        assert_eq!(parse_status_kib(status, "VmRSS:"), Some(1812));
+        assert_eq!(parse_status_kib(status, "RssAnon:"), Some(100));
+        assert_eq!(parse_status_kib("Name:\tcat\n", "VmRSS:"), None);
         assert!(rss_kib(std::process::id()).unwrap() > 0);
     }
 }

@@ -115,8 +115,9 @@ impl Bench<'_> {
                     let memory = memory::memory(self.sandbox, tool, plan.memory_clients)?;
                     out.memory.push(memory);
                     Ok(format!(
-                        "{} KiB, +{:.0} KiB per client",
+                        "{} KiB ({} KiB anonymous), +{:.0} KiB per client",
                         memory.one_client_kib,
+                        memory.one_client_anon_kib,
                         memory.per_client_kib()
                     ))
                 },
