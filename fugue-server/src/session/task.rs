@@ -7,6 +7,7 @@
 //! resize, resync, capture and kill requests in order with the
 //! output, which is what keeps each client's stream free of gaps and duplicates.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
 /// A screen model that skipped output in a flood is rebuilt once the output has paused
 /// this long.
 const QUIET: Duration = Duration::from_millis(50);
+/// A resync asked for while the model is behind (a flood) waits for the output to pause, at
+/// most this long: one rebuild of the model and one snapshot then serve every client that
+/// asked, instead of a rebuild per client.
+const RESYNC_WAIT: Duration = Duration::from_millis(500);
 
 pub(crate) struct SessionTask {
     shared: Arc<Shared>,
@@ -63,6 +68,9 @@ pub(crate) struct SessionTask {
     last_output: Instant,
     /// Whether output may be read now, given how full the clients' queues are.
     pacing: Pacing,
+    /// Lagging clients waiting for their resync, and when it is due at the latest.
+    resyncs: BTreeSet<ClientId>,
+    resync_due: Option<Instant>,
 }
 
 impl SessionTask {
@@ -97,6 +105,8 @@ impl SessionTask {
             kill_deadline: None,
             last_output: Instant::now(),
             pacing: Pacing::default(),
+            resyncs: BTreeSet::new(),
+            resync_due: None,
         }
     }
 
@@ -176,6 +186,10 @@ impl SessionTask {
                 }
                 () = sleep_until(self.last_output + QUIET), if self.model.as_ref().is_some_and(ScreenModel::is_behind) => {
                     self.catch_up_model();
+                    self.resync_pending().await;
+                }
+                () = sleep_until(self.resync_due.unwrap_or_else(Instant::now)), if self.resync_due.is_some() => {
+                    self.resync_pending().await;
                 }
                 // Waiting for room: a client drained, or the wait hit its limit; look again.
                 () = &mut drained, if !pty_eof && !may_read => {}
@@ -226,7 +240,15 @@ impl SessionTask {
                 self.sizes.set(client, size);
                 self.apply_size().await;
             }
-            SessionCmd::Resync { client } => self.resync(client).await,
+            SessionCmd::Resync { client } => {
+                self.resyncs.insert(client);
+                if self.model.as_ref().is_some_and(ScreenModel::is_behind) {
+                    self.resync_due
+                        .get_or_insert_with(|| Instant::now() + RESYNC_WAIT);
+                } else {
+                    self.resync_pending().await;
+                }
+            }
             SessionCmd::Capture {
                 format,
                 scrollback_lines,
@@ -360,27 +382,38 @@ impl SessionTask {
         Ok(())
     }
 
-    async fn resync(&mut self, client: ClientId) {
+    /// Sends one snapshot to every client waiting for a resync that still lags and is still
+    /// attached here, and clears their marks so live output reaches them again.
+    async fn resync_pending(&mut self) {
+        self.resync_due = None;
+        let asked = std::mem::take(&mut self.resyncs);
         let registry = &self.shared.registry;
-        if !registry.is_lagging(client)
-            || registry.get_attached_session(client) != Some(self.meta.id)
-        {
+        let due: Vec<ClientId> = asked
+            .into_iter()
+            .filter(|&client| {
+                registry.is_lagging(client)
+                    && registry.get_attached_session(client) == Some(self.meta.id)
+            })
+            .collect();
+        if due.is_empty() {
             return;
         }
         let snapshot = self.snapshot().await;
-        let resync = ServerMessage::Resync {
-            seq: self.seq,
-            snapshot,
-        };
-        // Only once the snapshot is queued may live output flow again; nothing is broadcast
-        // between the two steps because this task is the only broadcaster.
-        if self
-            .shared
-            .registry
-            .try_send_to_client(client, resync.into())
-            .is_ok()
-        {
-            self.shared.registry.clear_lagging(client);
+        // Only once its snapshot is queued may live output flow to a client again; nothing
+        // is broadcast in between because this task is the only broadcaster.
+        for client in due {
+            let resync = ServerMessage::Resync {
+                seq: self.seq,
+                snapshot: snapshot.clone(),
+            };
+            if self
+                .shared
+                .registry
+                .try_send_to_client(client, resync.into())
+                .is_ok()
+            {
+                self.shared.registry.clear_lagging(client);
+            }
         }
     }
 

@@ -1,10 +1,12 @@
 //! Output pacing: a program that prints faster than its only client reads is slowed to
 //! that client's pace, so the client gets every byte; a client that stops reading holds
-//! the program up only for a moment.
+//! the program up only for a moment, and is resynced onto the right screen once it reads
+//! again.
 
 use std::time::Duration;
 
-use fugue_protocol::{Role, ServerMessage};
+use fugue_protocol::{Role, ServerMessage, TermSize};
+use fugue_tests::screen::Terminal;
 use fugue_tests::{TestServer, contains, input, wait_until};
 
 use crate::reliability::status;
@@ -84,5 +86,62 @@ async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
     let mut control = server.client(Role::Control).await;
     assert!(status(&mut control).await.lag_events >= 1);
     drop(client);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn clients_that_stop_reading_in_a_flood_each_end_on_the_right_screen() {
+    let server = TestServer::start().await;
+    let mut healthy = server.client(Role::Interactive).await;
+    let command = format!(
+        "read go; head -c {} /dev/zero | tr '\\000' x; printf END; read done",
+        MIB * 1024 * 1024
+    );
+    healthy.create(Some("flood"), &["sh", "-c", &command]).await;
+    healthy.attach("flood").await;
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut client = server.client(Role::ReadOnly).await;
+        let mut term = Terminal::new(TermSize::DEFAULT);
+        term.apply(&client.attach("flood").await);
+        stalled.push((client, term));
+    }
+    healthy.send(input("\r")).await;
+    let mut tail = Vec::new();
+    let mut last_seq = 0;
+    while !contains(&tail, b"END") {
+        if let ServerMessage::Output { seq, data, .. } = healthy.next().await.expect("open") {
+            last_seq = seq;
+            tail.extend_from_slice(&data);
+            tail.drain(..tail.len().saturating_sub(8));
+        }
+    }
+    let mut fresh = server.client(Role::ReadOnly).await;
+    let mut fresh_term = Terminal::new(TermSize::DEFAULT);
+    fresh_term.apply(&fresh.attach("flood").await);
+    // The stalled clients read again: their resyncs (one model rebuild serves them all)
+    // bring each onto the session's screen.
+    for (index, (client, term)) in stalled.iter_mut().enumerate() {
+        let mut resynced = false;
+        loop {
+            let msg = client.next().await.expect("open");
+            resynced |= matches!(msg, ServerMessage::Resync { .. });
+            term.apply(&msg);
+            match msg {
+                ServerMessage::Output { seq, .. } | ServerMessage::Resync { seq, .. }
+                    if seq == last_seq =>
+                {
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert!(resynced, "client {index} was resynced, not fed holes");
+        assert_eq!(
+            term.digest(),
+            fresh_term.digest(),
+            "client {index} ends on the session's screen"
+        );
+    }
     server.shutdown().await.expect("clean shutdown");
 }
