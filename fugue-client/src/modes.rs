@@ -36,9 +36,23 @@ impl ScreenModes {
     }
 
     /// Feeds bytes written to the terminal; sequences may be split across calls.
-    pub fn observe(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
+    ///
+    /// Outside a sequence only ESC matters, so plain text is skipped with `memchr`: this
+    /// runs on every byte of output, and a byte-by-byte scan of a flood was the client's
+    /// largest cost.
+    pub fn observe(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.state == State::Ground {
+                let Some(at) = memchr::memchr(0x1b, bytes) else {
+                    return;
+                };
+                bytes = &bytes[at..];
+            }
+            let Some((&byte, rest)) = bytes.split_first() else {
+                return;
+            };
             self.step(byte);
+            bytes = rest;
         }
     }
 
@@ -114,6 +128,40 @@ mod tests {
         let mut modes = ScreenModes::default();
         modes.observe(b"\x1b[?2004h\x1b[1049h\x1b[?1000h");
         assert!(!modes.alt_screen());
+    }
+
+    #[test]
+    fn skipping_plain_text_sees_what_a_byte_by_byte_scan_sees() {
+        let pieces: [&[u8]; 8] = [
+            b"plain text ",
+            b"\x1b[?1049h",
+            b"\x1b[?1049l",
+            b"\x1b[1;31mred\x1b[0m",
+            b"\x1bc",
+            b"\x1b[?25;1047h",
+            b"\x1b",
+            b"[?47l",
+        ];
+        let mut seed: u32 = 0x9e37_79b9;
+        for _ in 0..200 {
+            let mut stream = Vec::new();
+            for _ in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                stream.extend_from_slice(pieces[seed as usize % pieces.len()]);
+            }
+            let split = seed as usize % (stream.len() + 1);
+            let mut whole = ScreenModes::default();
+            whole.observe(&stream[..split]);
+            whole.observe(&stream[split..]);
+            let mut bytewise = ScreenModes::default();
+            for &byte in &stream {
+                bytewise.step(byte);
+            }
+            assert_eq!(whole.alt_screen(), bytewise.alt_screen(), "{stream:?}");
+            assert_eq!(whole.state, bytewise.state);
+        }
     }
 
     #[test]
