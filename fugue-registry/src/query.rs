@@ -53,6 +53,32 @@ where
             .min()
     }
 
+    /// Marks lagging every member of `session` that keeps up (not lagging, receiver open)
+    /// whose queue holds at least `queued` messages, and returns their ids.
+    ///
+    /// The other half of pacing with [`Registry::shortest_queue`]: a producer that has
+    /// waited long enough for room cuts its slow consumers loose, so they stop counting and
+    /// their owners resync them (see [`Registry::clear_lagging`]) once they drain. Each mark
+    /// counts as a lag event, as a broadcast's would.
+    pub fn lag_members_with_queue(&self, session: &K, queued: usize) -> Vec<ClientId> {
+        let Some(members) = self.members(session) else {
+            return Vec::new();
+        };
+        let mut marked = Vec::new();
+        for client in members.iter() {
+            let waiting = client.sender.max_capacity() - client.sender.capacity();
+            if client.lag.is_lagging() || client.sender.is_closed() || waiting < queued {
+                continue;
+            }
+            if !client.lag.set() {
+                self.counters.record_lag_event();
+                tracing::debug!(client = %client.id, session = ?session, waiting, "client lagging");
+                marked.push(client.id);
+            }
+        }
+        marked
+    }
+
     /// Whether a client is registered.
     #[must_use]
     pub fn is_registered(&self, id: ClientId) -> bool {

@@ -170,3 +170,34 @@ fn shortest_queue_ignores_lagging_and_closed_members() {
         "nobody keeps up: a producer need not wait for anyone"
     );
 }
+
+#[test]
+fn lag_members_with_queue_cuts_only_full_enough_members_loose() {
+    let registry = TestRegistry::new();
+    let (slow, mut slow_rx) = join(&registry, "s");
+    let (fast, mut fast_rx) = join(&registry, "s");
+    for n in 0..6 {
+        registry.broadcast_to_session(&"s", n);
+    }
+    drain(&mut fast_rx);
+    assert_eq!(registry.lag_members_with_queue(&"s", 6), vec![slow]);
+    assert!(registry.is_lagging(slow));
+    assert!(!registry.is_lagging(fast));
+    assert_eq!(registry.health_snapshot().lag_events, 1);
+    assert!(
+        registry.lag_members_with_queue(&"s", 6).is_empty(),
+        "marked once"
+    );
+    assert_eq!(
+        registry.shortest_queue(&"s"),
+        Some(0),
+        "only the fast one counts"
+    );
+    assert_eq!(
+        drain(&mut slow_rx),
+        (0..6).collect::<Vec<_>>(),
+        "what was queued stays queued"
+    );
+    assert_eq!(registry.broadcast_to_session(&"s", 9).lagging, vec![slow]);
+    assert!(registry.lag_members_with_queue(&"nobody", 0).is_empty());
+}
