@@ -19,6 +19,7 @@ use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
 use fugue_client::{Client, ClientError, DetachReason};
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
@@ -204,7 +205,7 @@ fn reopen_stdin_terminal() -> io::Result<AsyncFd<OwnedFd>> {
     let fd = rustix::fs::open(name.as_c_str(), flags, Mode::empty())?;
     // SAFETY: the `AsyncFd` owns `fd`, so the descriptor stays open for as long as it is
     // registered and is closed only when the `AsyncFd` is dropped.
-    unsafe { AsyncFd::register(fd) }.map_err(io::Error::from)
+    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(io::Error::from)
 }
 
 /// Reads standard input on its own thread; the channel closes at end of input or error.

@@ -5,10 +5,13 @@
 //! `Registration` guard. Input waits for room in its session's queue through
 //! `pending_input`, a `select!` branch, so a program that does not read stops this client's
 //! input but never its output. Requests that need a session's answer (attach, capture,
-//! kill) await it in the handler; a session never waits for a connection (only its final
-//! `SessionExited` waits, at most a second, for room in a full queue), so no wait cycle
-//! can form. A client that cannot take a write within the idle timeout is dropped rather
-//! than holding the task forever.
+//! kill) await it in the handler. A session never blocks on a connection: pacing (waiting
+//! for room in its clients' queues, at most 250 ms) is a `select!` branch of its own, so it
+//! keeps serving commands and input meanwhile, and only its final `SessionExited` waits,
+//! at most a second, for room in a full queue. So no wait cycle can form. After writing
+//! from a queue that was holding its session's output back, the connection wakes the
+//! session (`made_room`). A client that cannot take a write within the idle timeout is
+//! dropped rather than holding the task forever.
 
 use std::sync::Arc;
 
@@ -25,6 +28,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::handlers::{self, Action, Ctx};
 use crate::outbound::Outbound;
+use crate::session::pacing::MAX_QUEUED;
 use crate::session::{Input, SessionCmd, SessionHandle};
 use crate::state::{ClientMeta, Shared};
 
@@ -190,10 +194,10 @@ struct Connection {
     registration: Registration,
     role: Role,
     writer: Writer,
-    /// A resync was asked for and has not arrived yet.
     /// The registry's lagging mark for this client, read without a map lookup (it is
     /// checked after every message written). `None` only if replaced before we looked.
     lag: Option<LagFlag>,
+    /// A resync was asked for and has not arrived yet.
     resync_requested: bool,
     last_heard: Instant,
 }
@@ -218,12 +222,8 @@ impl Connection {
                 }
                 item = rx.recv() => match item {
                     Some(item) => {
-                        let flow = self.write_batch(item, &mut rx).await;
-                        // Room in our queue may be what our session's output waits for.
-                        if let Some(handle) = &self.registration.attached {
-                            handle.meta.drained.notify_waiters();
-                        }
-                        flow
+                        self.made_room(&rx);
+                        self.write_batch(item, &mut rx).await
                     }
                     None => {
                         // The registry dropped our sender: a newer connection took our place.
@@ -293,6 +293,19 @@ impl Connection {
                 };
                 self.write(Outbound::Message(detached)).await
             }
+        }
+    }
+
+    /// Taking an item off a queue that was full enough to hold the session's output back
+    /// (see `session::pacing`) makes room: wake the session now, so it reads while this
+    /// batch is written. A lagging client does not count for pacing, so it wakes nobody.
+    fn made_room(&self, rx: &mpsc::Receiver<Outbound>) {
+        let Some(handle) = &self.registration.attached else {
+            return;
+        };
+        let lagging = self.lag.as_ref().is_some_and(LagFlag::is_lagging);
+        if !lagging && rx.len() + 1 >= MAX_QUEUED {
+            handle.meta.drained.notify_waiters();
         }
     }
 

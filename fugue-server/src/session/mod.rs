@@ -4,7 +4,7 @@
 //! through the handle's channels and never touches the PTY.
 
 mod modes;
-mod pacing;
+pub(crate) mod pacing;
 mod pty;
 mod ring;
 mod screen;

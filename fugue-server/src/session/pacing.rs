@@ -8,9 +8,10 @@
 //! one lag.
 //!
 //! Pacing must never let a stalled client hold the program up (DESIGN: a stalled client
-//! never slows the program). So the session waits for room at most [`STALL`] after the last
-//! sign of progress; then it reads on regardless, the stalled clients' queues fill, they
-//! are marked lagging, and from then on they no longer count.
+//! never slows the program). So the session waits for room at most [`STALL`]; then it
+//! gives up on the clients it waited for: they are marked lagging, no longer count, and
+//! are resynced once they drain what they have queued. A client that keeps taking output,
+//! however slowly, does pace the program, as a slow terminal does.
 
 use std::time::Duration;
 
@@ -24,6 +25,17 @@ pub(crate) const MAX_QUEUED: usize = 16;
 /// How long the session waits for any client to make room before it reads on anyway.
 pub(crate) const STALL: Duration = Duration::from_millis(250);
 
+/// What the session should do about output now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Read: nobody to pace to, or the fastest client has room.
+    Read,
+    /// Wait for a client to make room (or for [`Pacing::stall_deadline`]).
+    Wait,
+    /// The wait has lasted [`STALL`]: mark the clients waited for lagging, then read.
+    GiveUp,
+}
+
 /// The pacing state of one session.
 #[derive(Debug, Default)]
 pub(crate) struct Pacing {
@@ -32,18 +44,23 @@ pub(crate) struct Pacing {
 }
 
 impl Pacing {
-    /// Whether the session may read output now. `shortest_queue` is the registry's
-    /// [`fugue_registry::Registry::shortest_queue`] for the session: `None` when no client
-    /// keeps up (there is nobody to pace to).
-    pub(crate) fn may_read(&mut self, shortest_queue: Option<usize>, now: Instant) -> bool {
+    /// What to do given `shortest_queue`, the registry's
+    /// [`fugue_registry::Registry::shortest_queue`] for the session (`None` when no client
+    /// keeps up: there is nobody to pace to).
+    pub(crate) fn decide(&mut self, shortest_queue: Option<usize>, now: Instant) -> Decision {
         match shortest_queue {
             Some(queued) if queued >= MAX_QUEUED => {
                 let since = *self.waiting_since.get_or_insert(now);
-                now.duration_since(since) >= STALL
+                if now.duration_since(since) >= STALL {
+                    self.waiting_since = None;
+                    Decision::GiveUp
+                } else {
+                    Decision::Wait
+                }
             }
             _ => {
                 self.waiting_since = None;
-                true
+                Decision::Read
             }
         }
     }
@@ -62,41 +79,42 @@ mod tests {
     fn reads_freely_without_clients_or_with_room() {
         let mut pacing = Pacing::default();
         let now = Instant::now();
-        assert!(pacing.may_read(None, now));
-        assert!(pacing.may_read(Some(0), now));
-        assert!(pacing.may_read(Some(MAX_QUEUED - 1), now));
+        assert_eq!(pacing.decide(None, now), Decision::Read);
+        assert_eq!(pacing.decide(Some(0), now), Decision::Read);
+        assert_eq!(pacing.decide(Some(MAX_QUEUED - 1), now), Decision::Read);
         assert_eq!(pacing.stall_deadline(), None);
     }
 
     #[test]
-    fn waits_while_the_fastest_client_is_full_then_reads_on_after_the_stall() {
+    fn waits_while_the_fastest_client_is_full_then_gives_up_once() {
         let mut pacing = Pacing::default();
         let start = Instant::now();
-        assert!(!pacing.may_read(Some(MAX_QUEUED), start));
+        assert_eq!(pacing.decide(Some(MAX_QUEUED), start), Decision::Wait);
         assert_eq!(pacing.stall_deadline(), Some(start + STALL));
         let later = start + STALL / 2;
-        assert!(
-            !pacing.may_read(Some(MAX_QUEUED + 3), later),
-            "still waiting"
-        );
+        assert_eq!(pacing.decide(Some(MAX_QUEUED + 3), later), Decision::Wait);
         assert_eq!(
             pacing.stall_deadline(),
             Some(start + STALL),
             "the wait is measured from its start"
         );
-        assert!(pacing.may_read(Some(MAX_QUEUED), start + STALL));
+        assert_eq!(
+            pacing.decide(Some(MAX_QUEUED), start + STALL),
+            Decision::GiveUp
+        );
+        assert_eq!(pacing.stall_deadline(), None, "a new wait starts afresh");
     }
 
     #[test]
     fn room_ends_the_wait_and_a_later_wait_starts_afresh() {
         let mut pacing = Pacing::default();
         let start = Instant::now();
-        assert!(!pacing.may_read(Some(MAX_QUEUED), start));
+        assert_eq!(pacing.decide(Some(MAX_QUEUED), start), Decision::Wait);
         let drained = start + STALL / 2;
-        assert!(pacing.may_read(Some(1), drained));
+        assert_eq!(pacing.decide(Some(1), drained), Decision::Read);
         assert_eq!(pacing.stall_deadline(), None);
         let full_again = drained + STALL / 4;
-        assert!(!pacing.may_read(Some(MAX_QUEUED), full_again));
+        assert_eq!(pacing.decide(Some(MAX_QUEUED), full_again), Decision::Wait);
         assert_eq!(pacing.stall_deadline(), Some(full_again + STALL));
     }
 }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
-use super::pacing::Pacing;
+use super::pacing::{Decision, MAX_QUEUED, Pacing};
 use super::pty::{signal_group, to_pty_size};
 use super::ring::ReplayRing;
 use super::screen::ScreenModel;
@@ -138,13 +138,20 @@ impl SessionTask {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
+            // Resyncs put off while the model was behind go out as soon as it is current
+            // again (an attach or capture may have caught it up).
+            if !self.resyncs.is_empty() && !self.model.as_ref().is_some_and(ScreenModel::is_behind)
+            {
+                self.resync_pending().await;
+            }
             // Registered before the queues are looked at, so a client draining in between
             // still wakes this loop.
             let drained = meta.drained.notified();
             tokio::pin!(drained);
             drained.as_mut().enable();
-            // Once the program has exited, what is left in the PTY is read at once: it is
-            // bounded, and the drain deadline must not cut it off.
+            // Once the program has exited, the rest of its output is read unpaced until the
+            // PTY closes or the drain deadline passes, so that pacing never makes the
+            // deadline cut off the program's last words.
             let may_read = exit.is_some() || self.may_read();
             tokio::select! {
                 biased;
@@ -184,7 +191,8 @@ impl SessionTask {
                 () = sleep_until(drain_deadline.unwrap_or_else(Instant::now)), if drain_deadline.is_some() => {
                     pty_eof = true;
                 }
-                () = sleep_until(self.last_output + QUIET), if self.model.as_ref().is_some_and(ScreenModel::is_behind) => {
+                // Only a pause of the program counts, not one of ours while pacing waits.
+                () = sleep_until(self.last_output + QUIET), if may_read && self.model.as_ref().is_some_and(ScreenModel::is_behind) => {
                     self.catch_up_model();
                     self.resync_pending().await;
                 }
@@ -200,10 +208,21 @@ impl SessionTask {
         self.finish(status).await;
     }
 
-    /// Whether the fastest client that keeps up has room for more output (see `pacing`).
+    /// Whether output may be read now (see `pacing`): the fastest client that keeps up has
+    /// room, or nobody keeps up, or the wait for room has lasted too long, in which case
+    /// the clients waited for are marked lagging first.
     fn may_read(&mut self) -> bool {
-        let shortest = self.shared.registry.shortest_queue(&self.meta.id);
-        self.pacing.may_read(shortest, Instant::now())
+        let registry = &self.shared.registry;
+        let shortest = registry.shortest_queue(&self.meta.id);
+        match self.pacing.decide(shortest, Instant::now()) {
+            Decision::Read => true,
+            Decision::Wait => false,
+            Decision::GiveUp => {
+                let stalled = registry.lag_members_with_queue(&self.meta.id, MAX_QUEUED);
+                tracing::debug!(session = %self.meta.id, clients = stalled.len(), "no client made room: reading on without them");
+                true
+            }
+        }
     }
 
     /// A PTY read returns at most 4 KiB; under heavy output, more is already waiting.

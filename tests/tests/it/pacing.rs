@@ -80,11 +80,25 @@ async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
         .await;
     client.attach("stalled").await;
     client.send(input("\r")).await;
-    // The client reads nothing more: after the pacing wait gives up, the program runs on
-    // and the client is marked lagging instead.
+    // The client reads nothing more: after the pacing wait gives up, the client is marked
+    // lagging and the program runs on.
     wait_until("the program finished printing", || done.exists()).await;
     let mut control = server.client(Role::Control).await;
     assert!(status(&mut control).await.lag_events >= 1);
+    // Reading again, the client gets what it held when it was cut loose (a few frames, not
+    // its whole 256-frame queue), then its resync.
+    let mut outputs = 0;
+    loop {
+        match client.next().await.expect("open") {
+            ServerMessage::Output { .. } => outputs += 1,
+            ServerMessage::Resync { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(
+        outputs < 128,
+        "{outputs} frames of stale output came before the resync"
+    );
     drop(client);
     server.shutdown().await.expect("clean shutdown");
 }
