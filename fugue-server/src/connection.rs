@@ -296,9 +296,11 @@ impl Connection {
         }
     }
 
-    /// Taking an item off a queue that was full enough to hold the session's output back
-    /// (see `session::pacing`) makes room: wake the session now, so it reads while this
-    /// batch is written. A lagging client does not count for pacing, so it wakes nobody.
+    /// Called after taking an item off the queue. Taking from a queue that was full enough
+    /// to hold the session's output back (see `session::pacing`) makes room: wake the
+    /// session now, so it reads while this batch is written. Every such take wakes it, so
+    /// the session, which looks at the queues after arming its wake-up, cannot miss one. A
+    /// lagging client does not count for pacing, so it wakes nobody.
     fn made_room(&self, rx: &mpsc::Receiver<Outbound>) {
         let Some(handle) = &self.registration.attached else {
             return;
@@ -337,7 +339,12 @@ impl Connection {
             self.feed(first).await?;
             for _ in 1..BATCH_ITEMS {
                 match rx.try_recv() {
-                    Ok(item) => self.feed(item).await?,
+                    Ok(item) => {
+                        // The session may have filled the queue while the last item was
+                        // being written; taking from it must wake the session too.
+                        self.made_room(rx);
+                        self.feed(item).await?;
+                    }
                     Err(_) => break,
                 }
             }
