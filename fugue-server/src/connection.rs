@@ -8,10 +8,10 @@
 //! kill) await it in the handler. A session never blocks on a connection: pacing (waiting
 //! for room in its clients' queues, at most 250 ms) is a `select!` branch of its own, so it
 //! keeps serving commands and input meanwhile, and only its final `SessionExited` waits,
-//! at most a second, for room in a full queue. So no wait cycle can form. After writing
-//! from a queue that was holding its session's output back, the connection wakes the
-//! session (`made_room`). A client that cannot take a write within the idle timeout is
-//! dropped rather than holding the task forever.
+//! at most a second, for room in a full queue. So no wait cycle can form. Each take from a
+//! queue that was holding its session's output back wakes the session (`made_room`). A
+//! client that cannot take a write within the idle timeout is dropped rather than holding
+//! the task forever.
 
 use std::sync::Arc;
 
