@@ -47,9 +47,7 @@ const STEPS: &[Step] = &[
 ///
 /// When a step cannot be started or exits unsuccessfully.
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    // `cargo xtask` runs under cargo, which sets `$CARGO`: reuse that cargo (and toolchain).
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    run_steps(&cargo, root, STEPS)?;
+    run_steps(&crate::cargo::program(), root, STEPS)?;
     eprintln!("xtask ci: all {} steps passed", STEPS.len());
     Ok(())
 }

@@ -11,6 +11,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::cargo;
+
 /// The targets, in the order they run.
 const TARGETS: &[&str] = &["frame_decoder", "router"];
 
@@ -30,7 +32,7 @@ Runs each fuzz target (frame_decoder, router), or only TARGET, for N seconds
 /// Bad arguments, a missing cargo-fuzz, or a target that fails (a crash or a build error).
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let (seconds, targets) = parse(args)?;
-    let installed = Command::new("cargo")
+    let installed = Command::new(cargo::program())
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|output| output.status.success());
@@ -44,7 +46,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", scratch.display()))?;
         let seeds = root.join("fuzz/corpus").join(target);
         eprintln!("xtask: fuzzing {target} for {seconds} s");
-        let status = Command::new("cargo")
+        let status = Command::new(cargo::program())
             .current_dir(root)
             .env("RUSTC_BOOTSTRAP", "1")
             .args(["fuzz", "run", target])

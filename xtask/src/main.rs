@@ -14,6 +14,7 @@
 //! --workspace`, and therefore `ci`, runs them.
 
 mod bench;
+mod cargo;
 mod ci;
 mod fuzz;
 mod soak;

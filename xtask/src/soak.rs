@@ -7,10 +7,12 @@
 //! bytes, errors, final client count, the server's fds and RSS before and after) and fails
 //! if anything was lost or left behind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
+
+use crate::cargo;
 
 const USAGE: &str = "\
 usage: cargo xtask soak [--minutes N] [--clients K] [--seed S]
@@ -25,23 +27,20 @@ attaching, detaching, typing and disconnecting at random; prints the figures.";
 /// Bad arguments, a failed build, or a soak that found a problem.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let driver_args = parse(args)?;
-    let status = Command::new("cargo")
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
+    cargo::build_release(
+        root,
+        &[
             "-p",
             "fugue-server",
             "-p",
             "fugue-tests",
-        ])
-        .args(["--example", "soak", "--bin", "fugue-server"])
-        .status()
-        .context("cannot run cargo build")?;
-    if !status.success() {
-        bail!("the release build failed");
-    }
-    let release = target_dir(root).join("release");
+            "--example",
+            "soak",
+            "--bin",
+            "fugue-server",
+        ],
+    )?;
+    let release = cargo::target_dir(root).join("release");
     let status = Command::new(release.join("examples").join("soak"))
         .current_dir(root)
         .arg("--server")
@@ -53,14 +52,6 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         bail!("the soak failed (see its figures above)");
     }
     Ok(())
-}
-
-/// `$CARGO_TARGET_DIR`, else `target/` in the workspace.
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    }
 }
 
 /// Checks the arguments and passes them on to the driver.

@@ -26,9 +26,8 @@ mod targets;
 mod textgen;
 mod tools;
 
-use std::ffi::OsString;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -55,16 +54,14 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         return Ok(());
     }
     let options = Options::parse(args)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     if cfg!(debug_assertions) {
         // `cargo xtask` builds unoptimised; the harness's drain threads must outrun every
         // tool, so the measuring is done by an optimised build of this same program.
-        return rerun_optimised(&cargo, root, args);
+        return rerun_optimised(root, args);
     }
     let plan = options.plan();
     let started = Instant::now();
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target_dir = crate::cargo::target_dir(root);
     let out_dir = target_dir.join("bench");
     let mut meta = Meta {
         date: meta::date(),
@@ -93,7 +90,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         bail!("none of the tools asked for is available");
     }
     if tools.contains(&Tool::Fugue) {
-        build(&cargo, root)?;
+        build(root)?;
     }
 
     let sandbox = Sandbox::create(&target_dir.join("release"))?;
@@ -120,14 +117,12 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         eprintln!(
             "xtask bench: registry microbenchmarks (cargo bench -p fugue-registry -- --quick)"
         );
-        registry::run(&cargo, root, &target_dir, &out_dir.join("registry.log")).unwrap_or_else(
-            |err| {
-                eprintln!("xtask bench: registry benches failed: {err:#}");
-                meta.skipped
-                    .push(format!("registry microbenchmarks failed: {err:#}"));
-                Vec::new()
-            },
-        )
+        registry::run(root, &target_dir, &out_dir.join("registry.log")).unwrap_or_else(|err| {
+            eprintln!("xtask bench: registry benches failed: {err:#}");
+            meta.skipped
+                .push(format!("registry microbenchmarks failed: {err:#}"));
+            Vec::new()
+        })
     } else {
         Vec::new()
     };
@@ -158,8 +153,8 @@ fn print_report(markdown: &str) {
 }
 
 /// Runs `cargo run --release -p xtask -- bench ARGS` and passes its result on.
-fn rerun_optimised(cargo: &OsString, root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let status = Command::new(cargo)
+fn rerun_optimised(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let status = Command::new(crate::cargo::program())
         .current_dir(root)
         .args(["run", "--quiet", "--release", "-p", "xtask", "--", "bench"])
         .args(args)
@@ -172,24 +167,8 @@ fn rerun_optimised(cargo: &OsString, root: &Path, args: &[String]) -> anyhow::Re
 }
 
 /// Builds the release binaries of fugue.
-fn build(cargo: &OsString, root: &Path) -> anyhow::Result<()> {
-    eprintln!("xtask bench: cargo build --release -p fugue-server -p fugue-client");
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "fugue-server",
-            "-p",
-            "fugue-client",
-        ])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building the release binaries failed ({status})");
-    }
-    Ok(())
+fn build(root: &Path) -> anyhow::Result<()> {
+    crate::cargo::build_release(root, &["-p", "fugue-server", "-p", "fugue-client"])
 }
 
 /// Writes the flood files and the history file into the sandbox.

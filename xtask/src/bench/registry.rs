@@ -1,7 +1,6 @@
 //! The registry microbenchmarks: runs fugue-registry's criterion bench in quick mode and
 //! reads criterion's results (`target/criterion/**/new/{benchmark,estimates}.json`).
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -26,15 +25,10 @@ pub struct RegistryBench {
 /// # Errors
 ///
 /// When cargo fails.
-pub fn run(
-    cargo: &OsStr,
-    root: &Path,
-    target_dir: &Path,
-    log: &Path,
-) -> anyhow::Result<Vec<RegistryBench>> {
+pub fn run(root: &Path, target_dir: &Path, log: &Path) -> anyhow::Result<Vec<RegistryBench>> {
     let started = SystemTime::now();
     let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let status = Command::new(cargo)
+    let status = Command::new(crate::cargo::program())
         .current_dir(root)
         .args([
             "bench",
