@@ -14,15 +14,20 @@ use crate::reliability::status;
 /// Far more than a client's queue holds (256 frames of at most 64 KiB).
 const MIB: usize = 40;
 
+/// A program that waits for a line, then prints [`MIB`] MiB of `x` as fast as the PTY
+/// takes it (nothing in it paces the output), runs `then`, and waits again.
+fn flood_command(then: &str) -> String {
+    format!(
+        "read go; head -c {} /dev/zero | tr '\\000' x; {then}; read done",
+        MIB * 1024 * 1024
+    )
+}
+
 #[tokio::test]
 async fn a_client_slower_than_the_program_gets_every_byte() {
     let server = TestServer::start().await;
     let mut client = server.client(Role::Interactive).await;
-    // `tr` writes as fast as the PTY takes it: nothing in the program paces the output.
-    let command = format!(
-        "read go; head -c {} /dev/zero | tr '\\000' x; printf END; read done",
-        MIB * 1024 * 1024
-    );
+    let command = flood_command("printf END");
     client.create(Some("fast"), &["sh", "-c", &command]).await;
     client.attach("fast").await;
     client.send(input("\r")).await;
@@ -70,11 +75,7 @@ async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
     let dir = tempfile::tempdir().expect("temp dir");
     let done = dir.path().join("done");
     let mut client = server.client(Role::Interactive).await;
-    let command = format!(
-        "read go; head -c {} /dev/zero | tr '\\000' x; : > {}; read done",
-        MIB * 1024 * 1024,
-        done.display()
-    );
+    let command = flood_command(&format!(": > {}", done.display()));
     client
         .create(Some("stalled"), &["sh", "-c", &command])
         .await;
@@ -107,10 +108,7 @@ async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
 async fn clients_that_stop_reading_in_a_flood_each_end_on_the_right_screen() {
     let server = TestServer::start().await;
     let mut healthy = server.client(Role::Interactive).await;
-    let command = format!(
-        "read go; head -c {} /dev/zero | tr '\\000' x; printf END; read done",
-        MIB * 1024 * 1024
-    );
+    let command = flood_command("printf END");
     healthy.create(Some("flood"), &["sh", "-c", &command]).await;
     healthy.attach("flood").await;
     let mut stalled = Vec::new();
