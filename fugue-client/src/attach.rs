@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::input::{InputNotice, InputPolicy, spawn_forwarder};
 use crate::modes::ScreenModes;
-use crate::terminal::{RawMode, reset_sequence};
+use crate::terminal::{RawMode, RawStdout, reset_sequence};
 
 /// Exit code when the server went away or shut down during an attach.
 pub const EXIT_SERVER_GONE: u8 = 3;
@@ -54,7 +54,7 @@ enum Outcome {
 
 /// The state the loop keeps while attached.
 struct Screen {
-    out: BufWriter<io::Stdout>,
+    out: BufWriter<RawStdout>,
     modes: ScreenModes,
     name: String,
     exit_status: Option<ExitStatus>,
@@ -117,7 +117,7 @@ pub async fn run(
     let mut signals = Signals::new().context("cannot handle signals")?;
     let raw_mode = RawMode::enable().context("cannot put the terminal in raw mode")?;
     let mut screen = Screen {
-        out: BufWriter::with_capacity(64 * 1024, io::stdout()),
+        out: BufWriter::with_capacity(64 * 1024, RawStdout),
         modes: ScreenModes::default(),
         name: attachment.session.name.clone(),
         exit_status: None,

@@ -43,6 +43,26 @@ pub fn reset_sequence(alt_screen: bool) -> String {
     format!("{leave}{RESET_MODES}")
 }
 
+/// Standard output without the standard library's line buffering.
+///
+/// `std::io::Stdout` is a `LineWriter`: it cuts every write after its last newline and
+/// holds the rest, which then goes out as a second, tiny write. Terminal output is mostly
+/// lines, so that doubled the writes to the terminal, each one a wake-up for whatever reads
+/// it. This writes each buffer with one `write(2)` on file descriptor 1; put a `BufWriter`
+/// in front of it.
+#[derive(Debug, Default)]
+pub struct RawStdout;
+
+impl io::Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        rustix::io::write(io::stdout(), buf).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Standard input in raw mode for as long as this guard lives; dropping it restores the
 /// settings found when it was made.
 #[derive(Debug)]
