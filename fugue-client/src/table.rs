@@ -115,6 +115,13 @@ pub fn status_report(status: &ServerStatus) -> String {
                 status.messages_delivered, status.messages_dropped, status.lag_events
             ),
         ),
+        (
+            "pacing",
+            format!(
+                "{} timed-out waits for a client to take output",
+                status.pacing_timeouts
+            ),
+        ),
     ];
     lines
         .iter()

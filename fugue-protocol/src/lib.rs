@@ -43,8 +43,9 @@ pub use paths::{SOCKET_ENV, SOCKET_FILE_NAME, resolve_socket_path};
 
 /// The protocol version; both sides must agree on it in the handshake.
 ///
-/// History: 1, the first wire format; 2, `CreateSession` gained `attach`.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// History: 1, the first wire format; 2, `CreateSession` gained `attach`; 3,
+/// `ServerStatus` gained `pacing_timeouts`.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest input payload a client puts in one `Input` or `SendInput` message.
 pub const MAX_INPUT_CHUNK: usize = 64 * 1024;

@@ -201,6 +201,10 @@ pub struct ServerStatus {
     pub messages_dropped: u64,
     /// Times a client fell behind and was marked lagging.
     pub lag_events: u64,
+    /// Times a session waited the whole pacing limit (250 ms) for a client to take its
+    /// output: a client stopped reading, or (a bug) nobody woke the session when one made
+    /// room.
+    pub pacing_timeouts: u64,
 }
 
 /// A message from a client to the server.

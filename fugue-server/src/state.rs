@@ -1,6 +1,6 @@
 //! `Shared`: the state every connection and session task can reach.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Instant;
 
 use fugue_protocol::Role;
@@ -51,6 +51,9 @@ pub(crate) struct Shared {
     pub(crate) sessions_tracker: TaskTracker,
     /// Live connections, counted from accept to close (including before `Hello`).
     pub(crate) connections: AtomicUsize,
+    /// Pacing waits, over all sessions, that lasted the whole stall limit (see
+    /// `session::pacing`).
+    pub(crate) pacing_timeouts: AtomicU64,
 }
 
 impl Shared {
@@ -69,6 +72,7 @@ impl Shared {
             sessions_token,
             sessions_tracker,
             connections: AtomicUsize::new(0),
+            pacing_timeouts: AtomicU64::new(0),
         }
     }
 }

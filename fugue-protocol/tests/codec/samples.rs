@@ -110,6 +110,7 @@ pub fn server_status() -> ServerStatus {
         messages_delivered: 500,
         messages_dropped: 6,
         lag_events: 7,
+        pacing_timeouts: 8,
     }
 }
 

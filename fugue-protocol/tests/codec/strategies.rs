@@ -151,6 +151,7 @@ pub fn server_status() -> impl Strategy<Value = ServerStatus> {
         any::<u64>(),
         any::<u64>(),
         any::<u64>(),
+        any::<u64>(),
     );
     (head, tail).prop_map(
         |(
@@ -162,6 +163,7 @@ pub fn server_status() -> impl Strategy<Value = ServerStatus> {
                 messages_delivered,
                 messages_dropped,
                 lag_events,
+                pacing_timeouts,
             ),
         )| ServerStatus {
             server_version,
@@ -176,6 +178,7 @@ pub fn server_status() -> impl Strategy<Value = ServerStatus> {
             messages_delivered,
             messages_dropped,
             lag_events,
+            pacing_timeouts,
         },
     )
 }

@@ -1,5 +1,7 @@
 //! `Status`: the registry's health snapshot plus facts about the server.
 
+use std::sync::atomic::Ordering;
+
 use fugue_protocol::{PROTOCOL_VERSION, RequestId, ServerMessage, ServerStatus};
 
 use super::{Action, Ctx};
@@ -28,6 +30,7 @@ pub(super) fn status(ctx: &Ctx<'_>, request_id: RequestId) -> Action {
         messages_delivered: health.messages_delivered,
         messages_dropped: health.messages_dropped,
         lag_events: health.lag_events,
+        pacing_timeouts: shared.pacing_timeouts.load(Ordering::Relaxed),
     };
     Action::Reply(ServerMessage::Status { request_id, status })
 }

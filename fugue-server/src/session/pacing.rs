@@ -30,6 +30,10 @@ pub(crate) const STALL: Duration = Duration::from_millis(250);
 pub(crate) enum Decision {
     /// Read: nobody to pace to, or the fastest client has room.
     Read,
+    /// Read: a client has room, but the wait for it lasted [`STALL`] or longer. Whoever
+    /// made room did not wake the session (a missed wake-up: a bug, which costs a stall of
+    /// output each time), unless the session itself was kept from running that long.
+    Late,
     /// Wait for a client to make room (or for [`Pacing::stall_deadline`]).
     Wait,
     /// The wait has lasted [`STALL`]: mark the clients waited for lagging, then read.
@@ -58,10 +62,10 @@ impl Pacing {
                     Decision::Wait
                 }
             }
-            _ => {
-                self.waiting_since = None;
-                Decision::Read
-            }
+            _ => match self.waiting_since.take() {
+                Some(since) if now.duration_since(since) >= STALL => Decision::Late,
+                _ => Decision::Read,
+            },
         }
     }
 
@@ -116,5 +120,20 @@ mod tests {
         let full_again = drained + STALL / 4;
         assert_eq!(pacing.decide(Some(MAX_QUEUED), full_again), Decision::Wait);
         assert_eq!(pacing.stall_deadline(), Some(full_again + STALL));
+    }
+
+    #[test]
+    fn room_found_only_at_the_deadline_is_late() {
+        let mut pacing = Pacing::default();
+        let start = Instant::now();
+        assert_eq!(pacing.decide(Some(MAX_QUEUED), start), Decision::Wait);
+        assert_eq!(pacing.decide(Some(0), start + STALL), Decision::Late);
+        assert_eq!(pacing.stall_deadline(), None);
+        assert_eq!(pacing.decide(Some(0), start + 2 * STALL), Decision::Read);
+        assert_eq!(
+            pacing.decide(None, start + 3 * STALL),
+            Decision::Read,
+            "not waiting: no client to pace to"
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -214,9 +215,17 @@ impl SessionTask {
     fn may_read(&mut self) -> bool {
         let registry = &self.shared.registry;
         let shortest = registry.shortest_queue(&self.meta.id);
-        match self.pacing.decide(shortest, Instant::now()) {
+        let decision = self.pacing.decide(shortest, Instant::now());
+        if matches!(decision, Decision::Late | Decision::GiveUp) {
+            self.shared.pacing_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        match decision {
             Decision::Read => true,
             Decision::Wait => false,
+            Decision::Late => {
+                tracing::debug!(session = %self.meta.id, "a client made room without waking the session");
+                true
+            }
             Decision::GiveUp => {
                 let stalled = registry.lag_members_with_queue(&self.meta.id, MAX_QUEUED);
                 tracing::debug!(session = %self.meta.id, clients = stalled.len(), "no client made room: reading on without them");
