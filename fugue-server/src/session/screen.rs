@@ -7,14 +7,16 @@
 //! quiet (or a client needs the screen) the model is rebuilt from the replay ring, the last
 //! few MiB of output, which hold the visible screen and a long scrollback. The price: a
 //! mode a program set before that window and never repeated (rare for floods, which are
-//! plain output) is not in the rebuilt screen.
+//! plain output) is not in the rebuilt screen. Output still queued when the model falls
+//! behind is dropped unparsed, since the rebuild starts from a blank screen: in a flood the
+//! model parses about 2 MiB, not twice that.
 //! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
 //! the output queued before it; a request made while the model is behind first triggers
 //! the rebuild, so answers are always current.
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use bytes::Bytes;
@@ -48,11 +50,20 @@ enum ModelCmd {
     },
 }
 
+/// What the session and the model thread both see.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Output bytes queued and not yet taken; the thread subtracts what it has taken.
+    backlog: AtomicUsize,
+    /// Set while the model is behind: a rebuild will replace whatever output is queued, so
+    /// the thread drops it unparsed.
+    discard: AtomicBool,
+}
+
 /// A handle to the model thread; dropping it ends the thread.
 pub(crate) struct ScreenModel {
     tx: mpsc::UnboundedSender<ModelCmd>,
-    /// Output bytes queued and not yet parsed; the thread subtracts what it has parsed.
-    backlog: Arc<AtomicUsize>,
+    progress: Arc<Progress>,
     /// Output was skipped: the model must be rebuilt from the ring before it is current.
     behind: bool,
 }
@@ -80,27 +91,27 @@ struct Model {
     modes: ModeTracker,
     size: TermSize,
     scrollback: usize,
-    backlog: Arc<AtomicUsize>,
+    progress: Arc<Progress>,
 }
 
 impl ScreenModel {
     /// Starts the model thread for a screen of `size` keeping `scrollback` lines.
     pub(crate) fn start(name: &str, size: TermSize, scrollback: usize) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let backlog = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(Progress::default());
         let model = Model {
             parser: new_parser(size, scrollback),
             modes: ModeTracker::default(),
             size,
             scrollback,
-            backlog: backlog.clone(),
+            progress: progress.clone(),
         };
         thread::Builder::new()
             .name(format!("screen-{name}"))
             .spawn(move || model.run(rx))?;
         Ok(ScreenModel {
             tx,
-            backlog,
+            progress,
             behind: false,
         })
     }
@@ -113,8 +124,9 @@ impl ScreenModel {
         if self.behind {
             return Ok(());
         }
-        if self.backlog.load(Ordering::Acquire) + data.len() > MAX_BACKLOG {
+        if self.progress.backlog.load(Ordering::Acquire) + data.len() > MAX_BACKLOG {
             self.behind = true;
+            self.progress.discard.store(true, Ordering::Release);
             return Ok(());
         }
         self.queue(data.len(), ModelCmd::Feed(data))
@@ -137,11 +149,15 @@ impl ScreenModel {
         let chunks = ring.chunks();
         let len = chunks.iter().map(Bytes::len).sum();
         self.behind = false;
+        // Output queued from here on comes after the rebuild, so it must be parsed. (Any
+        // earlier output the thread has not dropped yet is parsed too, wastefully but
+        // harmlessly: the rebuild starts afresh.)
+        self.progress.discard.store(false, Ordering::Release);
         self.queue(len, ModelCmd::Rebuild(chunks))
     }
 
     fn queue(&self, len: usize, cmd: ModelCmd) -> Result<(), ModelGone> {
-        self.backlog.fetch_add(len, Ordering::AcqRel);
+        self.progress.backlog.fetch_add(len, Ordering::AcqRel);
         self.tx.send(cmd).map_err(|_| ModelGone)
     }
 
@@ -201,15 +217,17 @@ impl Model {
     fn apply(&mut self, cmd: ModelCmd) {
         match cmd {
             ModelCmd::Feed(data) => {
-                self.parse(&data);
-                self.backlog.fetch_sub(data.len(), Ordering::AcqRel);
+                if !self.progress.discard.load(Ordering::Acquire) {
+                    self.parse(&data);
+                }
+                self.progress.backlog.fetch_sub(data.len(), Ordering::AcqRel);
             }
             ModelCmd::Rebuild(chunks) => {
                 self.parser = new_parser(self.size, self.scrollback);
                 self.modes = ModeTracker::default();
                 for chunk in chunks {
                     self.parse(&chunk);
-                    self.backlog.fetch_sub(chunk.len(), Ordering::AcqRel);
+                    self.progress.backlog.fetch_sub(chunk.len(), Ordering::AcqRel);
                 }
             }
             ModelCmd::Resize(size) => {
@@ -409,9 +427,18 @@ mod tests {
             reference.screen().cursor_position()
         );
         assert_eq!(
-            model.backlog.load(Ordering::Acquire),
+            model.progress.backlog.load(Ordering::Acquire),
             0,
             "backlog accounting returns to 0"
         );
+        // Output after the rebuild is parsed again, not dropped with the flood's.
+        let after = Bytes::from_static(b"\x1b[2J\x1b[Hafter the flood");
+        model.feed(after.clone()).expect("model alive");
+        reference.process(&after);
+        let snapshot = model.snapshot().await.expect("snapshot");
+        let mut restored = new_parser(size, 0);
+        restored.process(&snapshot);
+        assert_eq!(restored.screen().contents(), reference.screen().contents());
+        assert!(restored.screen().contents().starts_with("after the flood"));
     }
 }
