@@ -220,14 +220,18 @@ impl Model {
                 if !self.progress.discard.load(Ordering::Acquire) {
                     self.parse(&data);
                 }
-                self.progress.backlog.fetch_sub(data.len(), Ordering::AcqRel);
+                self.progress
+                    .backlog
+                    .fetch_sub(data.len(), Ordering::AcqRel);
             }
             ModelCmd::Rebuild(chunks) => {
                 self.parser = new_parser(self.size, self.scrollback);
                 self.modes = ModeTracker::default();
                 for chunk in chunks {
                     self.parse(&chunk);
-                    self.progress.backlog.fetch_sub(chunk.len(), Ordering::AcqRel);
+                    self.progress
+                        .backlog
+                        .fetch_sub(chunk.len(), Ordering::AcqRel);
                 }
             }
             ModelCmd::Resize(size) => {
