@@ -37,6 +37,20 @@ pub enum ClientError {
         /// The server's explanation.
         message: String,
     },
+    /// The server speaks another protocol version: it is another build of fugue, typically
+    /// one started before an upgrade. It cannot be asked anything, not even to stop; the
+    /// CLI's `kill-server` stops it with SIGTERM instead.
+    #[error(
+        "fugue-server on {} is another version of fugue ({message}): stop it with \
+         `fugue kill-server`, which ends its sessions, or use another socket with `--socket`",
+        path.display()
+    )]
+    OtherVersion {
+        /// The socket path.
+        path: PathBuf,
+        /// The server's explanation.
+        message: String,
+    },
     /// The handshake did not complete: no answer in time or an unexpected first frame.
     #[error("handshake with fugue-server failed: {0}")]
     Handshake(String),
@@ -64,6 +78,7 @@ impl ClientError {
     pub fn server_code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Server { code, .. } | ClientError::Refused { code, .. } => Some(*code),
+            ClientError::OtherVersion { .. } => Some(ErrorCode::VersionMismatch),
             _ => None,
         }
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fugue_protocol::{ClientCodec, ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use fugue_protocol::{ClientCodec, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::UnixStream;
 use tokio_util::codec::Framed;
@@ -40,13 +40,29 @@ pub(crate) async fn handshake(
         // its reason is then already waiting, and says more than a broken pipe.
         let refusal = tokio::time::timeout(REFUSAL_GRACE, read_welcome(framed)).await;
         return match refusal {
-            Ok(Err(refused @ ClientError::Refused { .. })) => Err(refused),
+            Ok(Err(refused @ ClientError::Refused { .. })) => Err(explain(refused, options)),
             _ => Err(send_failed.into()),
         };
     }
     tokio::time::timeout(HANDSHAKE_TIMEOUT, read_welcome(framed))
         .await
         .map_err(|_| ClientError::Handshake("no answer to hello".to_owned()))?
+        .map_err(|err| explain(err, options))
+}
+
+/// A refusal for a version mismatch becomes [`ClientError::OtherVersion`], which says what
+/// to do about it.
+fn explain(err: ClientError, options: &ConnectOptions) -> ClientError {
+    match err {
+        ClientError::Refused {
+            code: ErrorCode::VersionMismatch,
+            message,
+        } => ClientError::OtherVersion {
+            path: options.socket_path.clone(),
+            message,
+        },
+        other => other,
+    }
 }
 
 async fn read_welcome(

@@ -244,6 +244,15 @@ async fn refusal_in_handshake_is_reported() {
     let (connected, ()) = tokio::join!(Client::connect(&options), refuse);
     let err = connected.unwrap_err();
     assert_eq!(err.server_code(), Some(ErrorCode::VersionMismatch));
+    // A version mismatch says what the server is and what to do about it.
+    assert!(matches!(err, ClientError::OtherVersion { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("another version of fugue"), "{text}");
+    assert!(
+        text.contains("protocol version 99 is not supported"),
+        "{text}"
+    );
+    assert!(text.contains("fugue kill-server"), "{text}");
 }
 
 #[tokio::test]

@@ -488,3 +488,54 @@ fn client_dropped_while_stopped_reconnects_and_resumes_without_a_gap() {
         "the missed output was replayed without a gap:\n{screen}"
     );
 }
+
+/// A server of another version (one started before an upgrade, say) answers nothing but
+/// its refusal: every command says what it is and how to stop it, and `kill-server` stops
+/// it with SIGTERM, as that server's own `kill-server` would.
+#[test]
+fn a_server_of_another_version_is_explained_and_kill_server_stops_it() {
+    /// Kills the stand-in if the test fails before `kill-server` did.
+    struct StandIn(std::process::Child);
+    impl Drop for StandIn {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let fugue = Fugue::new();
+    let socket = fugue.socket();
+    std::fs::create_dir_all(socket.parent().expect("socket dir")).expect("socket dir");
+    let mut old = StandIn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_other-version-server"))
+            .arg(socket)
+            .spawn()
+            .expect("start the stand-in server"),
+    );
+    poll_until("the stand-in listens", || socket.exists());
+
+    let ls = fugue.run(&["ls"]);
+    assert!(!ls.status.success(), "ls against another version succeeded");
+    let why = stderr(&ls);
+    assert!(
+        why.contains("is another version of fugue") && why.contains("`fugue kill-server`"),
+        "{why}"
+    );
+
+    let kill = fugue.run(&["kill-server"]);
+    assert_success(&kill, "fugue kill-server");
+    let said = stdout(&kill);
+    assert!(
+        said.contains(&format!("stopped fugue-server (pid {})", old.0.id())),
+        "{said}"
+    );
+    // kill-server returns once the process has exited.
+    let status = old
+        .0
+        .try_wait()
+        .expect("wait")
+        .expect("the stand-in exited");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(Signal::TERM.as_raw())
+    );
+}
