@@ -127,6 +127,7 @@ fn floods_json(runs: &[Flood]) -> Value {
                 "lost_marker": f.lost_marker,
                 "lag_events": f.lag_events,
                 "messages_dropped": f.dropped,
+                "pacing_timeouts": f.pacing_timeouts,
             })
         })
         .collect()

@@ -143,6 +143,14 @@ fn markdown(
                 .map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
         );
     }
+    if let Some(timeouts) = summaries.get(&Tool::Fugue).and_then(|s| s.pacing_timeouts) {
+        let _ = writeln!(
+            md,
+            "\nfugue's pacing timeouts (waits for a client's room that ran the full 250 ms, \
+             each a stall of the output; with every client reading there should be none): \
+             {timeouts} in the worst throughput or fan-out run."
+        );
+    }
     fanout_table(&mut md, plan, summaries, raw);
     md.push_str(
         "\nfugue against the issue's targets:\n\n| target | measured | met |\n|---|---|---|\n",

@@ -17,6 +17,9 @@ pub struct Flood {
     pub lag_events: Option<u64>,
     /// fugue only: output messages not queued for a lagging client.
     pub dropped: Option<u64>,
+    /// fugue only: pacing waits that ran to their limit. With every client reading there
+    /// should be none; each one stalled the output (a missed wake-up shows here first).
+    pub pacing_timeouts: Option<u64>,
     /// Clients that never showed the end marker: the tool dropped output silently.
     pub lost_marker: usize,
 }
@@ -88,6 +91,8 @@ pub struct Summary {
     pub fanout_delivered: BTreeMap<usize, f64>,
     /// Largest lag-event count over all runs, by client count (fugue).
     pub fanout_lag_events: BTreeMap<usize, u64>,
+    /// Largest pacing-timeout count of any throughput or fan-out run (fugue).
+    pub pacing_timeouts: Option<u64>,
     /// Most clients that lost the end marker in one run, by client count.
     pub fanout_lost: BTreeMap<usize, usize>,
     /// Median RSS with one client, KiB.
@@ -123,6 +128,12 @@ impl ToolResults {
             rss_per_client_kib: median_of(&self.memory, |m| Some(m.per_client_kib())),
             attach_first_ms: median_of(&self.attach, |a| a.first_byte_ms),
             attach_restored_ms: median_of(&self.attach, |a| a.restored_ms),
+            pacing_timeouts: self
+                .throughput
+                .iter()
+                .chain(self.fanout.values().flatten())
+                .filter_map(|f| f.pacing_timeouts)
+                .max(),
             ..Summary::default()
         };
         for (&n, runs) in &self.fanout {

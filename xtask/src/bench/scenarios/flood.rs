@@ -97,6 +97,7 @@ pub fn flood(
         min_delivered,
         lag_events: counter("lag_events"),
         dropped: counter("messages_dropped"),
+        pacing_timeouts: counter("pacing_timeouts"),
         lost_marker,
     };
     let tails = clients.close();
