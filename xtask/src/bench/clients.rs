@@ -92,6 +92,11 @@ impl Clients {
         }
     }
 
+    /// The client processes, one per terminal.
+    pub fn pids(&self) -> Vec<u32> {
+        self.terminals.iter().map(Terminal::pid).collect()
+    }
+
     /// Bytes each client has printed so far.
     pub fn bytes(&self) -> Vec<u64> {
         self.drains.iter().map(Drain::bytes).collect()

@@ -128,6 +128,7 @@ fn floods_json(runs: &[Flood]) -> Value {
                 "lag_events": f.lag_events,
                 "messages_dropped": f.dropped,
                 "pacing_timeouts": f.pacing_timeouts,
+                "cpu_ms_per_mib": f.cpu_ms_per_mib,
             })
         })
         .collect()

@@ -9,6 +9,7 @@
 //! timing: the numbers are read, not tested.
 
 mod clients;
+mod cpu;
 mod drain;
 mod json;
 mod meta;

@@ -60,6 +60,11 @@ impl Terminal {
         Ok(Terminal { master, child })
     }
 
+    /// The process started on the terminal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A second handle on the master, for a drain thread.
     ///
     /// # Errors

@@ -104,12 +104,12 @@ fn markdown(
     let counts: Vec<String> = plan.fanout_clients.iter().map(usize::to_string).collect();
     let _ = writeln!(
         md,
-        "| tool | throughput MiB/s | x raw | delivered | echo p50 us | echo p99 us \
-         | {} clients MiB/s | RSS 1 client | + per client | attach: first byte \
-         | attach: restored |",
+        "| tool | throughput MiB/s | x raw | delivered | CPU ms/MiB | echo p50 us \
+         | echo p99 us | {} clients MiB/s | RSS 1 client | + per client \
+         | attach: first byte | attach: restored |",
         counts.join(" / ")
     );
-    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (tool, summary) in summaries {
         let fanout: Vec<String> = plan
             .fanout_clients
@@ -123,11 +123,12 @@ fn markdown(
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             tool.name(),
             fmt(summary.throughput, 1),
             fmt(ratio(summary.throughput, raw), 2),
             fmt(summary.throughput_delivered, 2),
+            fmt(summary.throughput_cpu_ms_per_mib, 1),
             fmt(summary.echo_p50, 0),
             fmt(summary.echo_p99, 0),
             fanout,
@@ -143,6 +144,11 @@ fn markdown(
                 .map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
         );
     }
+    md.push_str(
+        "\n*CPU ms/MiB*: CPU time (kernel and user, every thread) of the tool's server and \
+         client during a throughput run, per MiB of the file shown; the median run. raw has \
+         no process of its own.\n",
+    );
     if let Some(timeouts) = summaries.get(&Tool::Fugue).and_then(|s| s.pacing_timeouts) {
         let _ = writeln!(
             md,
@@ -209,10 +215,12 @@ fn fanout_table(
          bytes one client printed (below 1 the tool redrew or dropped; `\\n` to `\\r\\n` adds \
          about 1%). *Lost the end*: clients that never showed the end marker intact in the \
          worst run (a silent hole: the marker was dropped, or a drop cut the escape sequence \
-         before it and the terminal took the marker into that sequence). *Lag events*: fugue's count of clients that fell behind and got a \
-         resync instead of every byte.\n\n\
-         | tool | clients | MiB/s | x raw | least delivered | lost the end | lag events |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+         before it and the terminal took the marker into that sequence). *Lag events*: \
+         fugue's count of clients that fell behind and got a resync instead of every byte. \
+         *CPU ms/MiB*: the tool's CPU time per MiB shown on one terminal.\n\n\
+         | tool | clients | MiB/s | x raw | least delivered | lost the end | lag events \
+         | CPU ms/MiB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (tool, summary) in summaries.iter().filter(|(t, _)| t.has_server()) {
         for n in &plan.fanout_clients {
@@ -222,7 +230,7 @@ fn fanout_table(
             let lost = summary.fanout_lost.get(n).copied().unwrap_or(0);
             let _ = writeln!(
                 md,
-                "| {} | {n} | {mib:.1} | {} | {} | {} | {} |",
+                "| {} | {n} | {mib:.1} | {} | {} | {} | {} | {} |",
                 tool.name(),
                 fmt(ratio(Some(mib), raw), 2),
                 fmt(summary.fanout_delivered.get(n).copied(), 2),
@@ -235,6 +243,7 @@ fn fanout_table(
                     .fanout_lag_events
                     .get(n)
                     .map_or("-".to_owned(), u64::to_string),
+                fmt(summary.fanout_cpu_ms_per_mib.get(n).copied(), 1),
             );
         }
     }

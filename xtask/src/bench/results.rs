@@ -22,6 +22,9 @@ pub struct Flood {
     pub pacing_timeouts: Option<u64>,
     /// Clients that never showed the end marker: the tool dropped output silently.
     pub lost_marker: usize,
+    /// CPU time of the tool's server and clients, per MiB delivered to each client (so
+    /// per MiB of terminal output); `None` for raw.
+    pub cpu_ms_per_mib: Option<f64>,
 }
 
 /// One memory run.
@@ -81,6 +84,8 @@ pub struct Summary {
     /// Smallest share of the throughput file one run delivered to its client (about 1.01
     /// when every byte arrived, as `\n` becomes `\r\n`).
     pub throughput_delivered: Option<f64>,
+    /// Median CPU time of the tool's processes per MiB shown, throughput runs, ms.
+    pub throughput_cpu_ms_per_mib: Option<f64>,
     /// Echo p50, microseconds.
     pub echo_p50: Option<f64>,
     /// Echo p99, microseconds.
@@ -89,6 +94,9 @@ pub struct Summary {
     pub fanout: BTreeMap<usize, f64>,
     /// Smallest delivered share over all runs, by client count.
     pub fanout_delivered: BTreeMap<usize, f64>,
+    /// Median CPU time of the tool's processes per MiB shown on one terminal, by client
+    /// count, ms.
+    pub fanout_cpu_ms_per_mib: BTreeMap<usize, f64>,
     /// Largest lag-event count over all runs, by client count (fugue).
     pub fanout_lag_events: BTreeMap<usize, u64>,
     /// Largest pacing-timeout count of any throughput or fan-out run (fugue).
@@ -121,6 +129,7 @@ impl ToolResults {
                 .iter()
                 .map(|f| f.min_delivered)
                 .reduce(f64::min),
+            throughput_cpu_ms_per_mib: median_of(&self.throughput, |f| f.cpu_ms_per_mib),
             echo_p50: percentile(&self.echo_us, 50.0),
             echo_p99: percentile(&self.echo_us, 99.0),
             rss_one_kib: median_of(&self.memory, |m| Some(m.one_client_kib as f64)),
@@ -139,6 +148,9 @@ impl ToolResults {
         for (&n, runs) in &self.fanout {
             if let Some(mib) = median_of(runs, |f| f.mib_per_s) {
                 summary.fanout.insert(n, mib);
+            }
+            if let Some(cpu) = median_of(runs, |f| f.cpu_ms_per_mib) {
+                summary.fanout_cpu_ms_per_mib.insert(n, cpu);
             }
             let delivered = runs.iter().map(|f| f.min_delivered).reduce(f64::min);
             if let Some(delivered) = delivered {

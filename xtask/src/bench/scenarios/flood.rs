@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure};
 
 use crate::bench::clients::{Clients, PONG};
+use crate::bench::cpu::total_cpu;
 use crate::bench::drain::printable;
 use crate::bench::results::Flood;
 use crate::bench::sandbox::Sandbox;
@@ -66,10 +67,20 @@ pub fn flood(
     clients.wait_ready(READY_TIMEOUT)?;
     std::thread::sleep(SETTLE);
 
+    // The tool's own processes: its server (none for raw) and every client.
+    let tool_pids: Vec<u32> = if tool.has_server() {
+        let mut pids = vec![session.server_pid(READY_TIMEOUT)?];
+        pids.extend(clients.pids());
+        pids
+    } else {
+        Vec::new()
+    };
+    let cpu_before = total_cpu(&tool_pids);
     let before = clients.bytes();
     let start = Instant::now();
     clients.type_on(0, b"go\r")?;
     let arrivals = clients.wait_found_or_quiet(1, start + FLOOD_TIMEOUT, QUIET);
+    let cpu_after = total_cpu(&tool_pids);
     let after = clients.bytes();
     let lost_marker = arrivals.iter().filter(|at| at.is_none()).count();
     let last = arrivals.iter().flatten().max().copied();
@@ -98,6 +109,13 @@ pub fn flood(
         lag_events: counter("lag_events"),
         dropped: counter("messages_dropped"),
         pacing_timeouts: counter("pacing_timeouts"),
+        cpu_ms_per_mib: match (cpu_before, cpu_after) {
+            (Some(before), Some(after)) if tool.has_server() => {
+                let mib = n_clients as f64 * size as f64 / (1024.0 * 1024.0);
+                Some(after.saturating_sub(before).as_secs_f64() * 1000.0 / mib)
+            }
+            _ => None,
+        },
         lost_marker,
     };
     let tails = clients.close();
