@@ -32,9 +32,28 @@ impl ReplayRing {
         }
     }
 
-    /// Every chunk the ring holds, oldest first (shared, not copied).
-    pub(crate) fn chunks(&self) -> Vec<Bytes> {
-        self.chunks.iter().map(|(_, data)| data.clone()).collect()
+    /// The end of what the ring holds, from just after the `lines`-th newline counted back
+    /// from the end (or everything, if it holds fewer), oldest first. A screen model
+    /// rebuilt from it keeps at most that many lines anyway, scrollback included, so the
+    /// bytes before it would only be parsed to be scrolled away.
+    pub(crate) fn last_lines(&self, lines: usize) -> Vec<Bytes> {
+        let mut newlines = 0;
+        let mut tail = Vec::new();
+        for (_, data) in self.chunks.iter().rev() {
+            let from = memchr::memrchr_iter(b'\n', data).find(|_| {
+                newlines += 1;
+                newlines > lines
+            });
+            match from {
+                Some(at) => {
+                    tail.push(data.slice(at + 1..));
+                    break;
+                }
+                None => tail.push(data.clone()),
+            }
+        }
+        tail.reverse();
+        tail
     }
 
     /// The output after `after_seq` up to `current_seq`, merged into pieces of at most
@@ -106,6 +125,27 @@ mod tests {
             (3, Bytes::from_static(b"ef")),
         ];
         assert_eq!(pieces, expected);
+    }
+
+    fn joined(chunks: &[Bytes]) -> Vec<u8> {
+        chunks.concat()
+    }
+
+    #[test]
+    fn last_lines_starts_after_the_newline_before_them() {
+        let ring = ring_with(&[b"a\nb", b"\nc\n", b"d"], 100);
+        // Counted back from the end: "d" (no newline yet), "c\n", "b\n", "a\n".
+        assert_eq!(joined(&ring.last_lines(0)), b"d");
+        assert_eq!(joined(&ring.last_lines(1)), b"c\nd");
+        assert_eq!(joined(&ring.last_lines(2)), b"b\nc\nd");
+        assert_eq!(joined(&ring.last_lines(3)), b"a\nb\nc\nd");
+        assert_eq!(joined(&ring.last_lines(99)), b"a\nb\nc\nd", "all it holds");
+        assert_eq!(
+            ring.last_lines(1).len(),
+            2,
+            "whole chunks shared, the first cut"
+        );
+        assert!(ReplayRing::new(10).last_lines(5).is_empty());
     }
 
     #[test]

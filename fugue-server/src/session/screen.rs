@@ -4,12 +4,14 @@
 //! never sits on the forwarding path: output is queued to the model thread, and the PTY
 //! reader never waits for it. The queue is bounded in bytes (`MAX_BACKLOG`). When a flood
 //! outruns the parser past that bound, the session stops queueing; once the output goes
-//! quiet (or a client needs the screen) the model is rebuilt from the replay ring, the last
-//! few MiB of output, which hold the visible screen and a long scrollback. The price: a
-//! mode a program set before that window and never repeated (rare for floods, which are
-//! plain output) is not in the rebuilt screen. Output still queued when the model falls
-//! behind is dropped unparsed, since the rebuild starts from a blank screen: in a flood the
-//! model parses about 2 MiB, not twice that.
+//! quiet (or a client needs the screen) the model is rebuilt from the end of the replay
+//! ring: as many lines as the model keeps (its rows and its scrollback), at most the
+//! ring's few MiB. Anything before those lines would only scroll out of the scrollback.
+//! The price: a mode a program set before that window and never repeated (rare for
+//! floods, which are plain output) is not in the rebuilt screen. Output still queued when
+//! the model falls behind is dropped unparsed, since the rebuild starts from a blank
+//! screen. So a flood of any length costs the model about `MAX_BACKLOG` plus one
+//! scrollback's worth of parsing.
 //! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
 //! the output queued before it; a request made while the model is behind first triggers
 //! the rebuild, so answers are always current.
@@ -26,8 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::modes::ModeTracker;
 
 /// Bytes of output the model may have queued before the session stops feeding it and
-/// rebuilds it later instead (about 70 ms of parsing).
-const MAX_BACKLOG: usize = 2 << 20;
+/// rebuilds it later instead (about 8 ms of parsing). A burst that outruns the parser by
+/// more is a flood, and parsing all of it would take a core from forwarding it.
+const MAX_BACKLOG: usize = 256 << 10;
 
 /// The capture of a screen, as `ServerMessage::Captured` carries it.
 #[derive(Debug)]
@@ -64,6 +67,10 @@ struct Progress {
 pub(crate) struct ScreenModel {
     tx: mpsc::UnboundedSender<ModelCmd>,
     progress: Arc<Progress>,
+    /// Lines the model keeps: the screen's rows and the scrollback. A rebuild parses no
+    /// more of the ring than that many lines.
+    lines_kept: usize,
+    scrollback: usize,
     /// Output was skipped: the model must be rebuilt from the ring before it is current.
     behind: bool,
 }
@@ -112,6 +119,8 @@ impl ScreenModel {
         Ok(ScreenModel {
             tx,
             progress,
+            lines_kept: usize::from(size.rows) + scrollback,
+            scrollback,
             behind: false,
         })
     }
@@ -146,7 +155,7 @@ impl ScreenModel {
     }
 
     fn rebuild(&mut self, ring: &super::ring::ReplayRing) -> Result<(), ModelGone> {
-        let chunks = ring.chunks();
+        let chunks = ring.last_lines(self.lines_kept);
         let len = chunks.iter().map(Bytes::len).sum();
         self.behind = false;
         // Output queued from here on comes after the rebuild, so it must be parsed. (Any
@@ -162,7 +171,8 @@ impl ScreenModel {
     }
 
     /// Resizes the model (after everything queued so far).
-    pub(crate) fn resize(&self, size: TermSize) -> Result<(), ModelGone> {
+    pub(crate) fn resize(&mut self, size: TermSize) -> Result<(), ModelGone> {
+        self.lines_kept = usize::from(size.rows) + self.scrollback;
         self.tx.send(ModelCmd::Resize(size)).map_err(|_| ModelGone)
     }
 
@@ -429,6 +439,19 @@ mod tests {
         assert_eq!(
             restored.screen().cursor_position(),
             reference.screen().cursor_position()
+        );
+        // The rebuild parsed only the ring's last lines, and still has the whole
+        // scrollback.
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Plain, 100, reply)
+            .expect("model alive");
+        let captured = answer.await.expect("capture");
+        let expected = capture(&mut reference, CaptureFormat::Plain, 100);
+        assert_eq!(captured.text, expected.text);
+        assert!(
+            captured.text.lines().count() > 100,
+            "the scrollback is there"
         );
         assert_eq!(
             model.progress.backlog.load(Ordering::Acquire),

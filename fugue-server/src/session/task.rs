@@ -458,7 +458,7 @@ impl SessionTask {
         }
         self.size = size;
         self.meta.set_size(size);
-        if let Some(model) = &self.model
+        if let Some(model) = &mut self.model
             && model.resize(size).is_err()
         {
             self.model = None;
