@@ -6,11 +6,13 @@
 //! outruns the parser past that bound, the session stops queueing; once the output goes
 //! quiet (or a client needs the screen) the model is rebuilt from the end of the replay
 //! ring: as many lines as the model keeps (its rows and its scrollback), at most the
-//! ring's few MiB. Anything before those lines would only scroll out of the scrollback.
-//! The price: a mode a program set before that window and never repeated (rare for
-//! floods, which are plain output) is not in the rebuilt screen. Output still queued when
+//! ring's few MiB. Plain output before those lines would only scroll out of the
+//! scrollback. The price: what a program drew or set before that window and never
+//! repeated is not in the rebuilt screen: a mode, the alternate screen, a header above a
+//! scroll region. Floods are mostly plain output, so this is rare. Output still queued when
 //! the model falls behind is dropped unparsed, since the rebuild starts from a blank
-//! screen. So a flood of any length costs the model about `MAX_BACKLOG` plus one
+//! screen; but not output queued before a capture still waiting for its answer, which
+//! must show it. So a flood of any length costs the model about `MAX_BACKLOG` plus one
 //! scrollback's worth of parsing.
 //! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
 //! the output queued before it; a request made while the model is behind first triggers
@@ -18,7 +20,7 @@
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 
 use bytes::Bytes;
@@ -54,13 +56,24 @@ enum ModelCmd {
 }
 
 /// What the session and the model thread both see.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Progress {
     /// Output bytes queued and not yet taken; the thread subtracts what it has taken.
     backlog: AtomicUsize,
-    /// Set while the model is behind: a rebuild will replace whatever output is queued, so
-    /// the thread drops it unparsed.
-    discard: AtomicBool,
+    /// While the model is behind, a rebuild will replace the output queued to it, so the
+    /// thread drops that output unparsed, but only once it has answered this many
+    /// requests (snapshots and captures): output queued before a pending request is what
+    /// that request must see. `u64::MAX` (the model is current): drop nothing.
+    discard_after: AtomicU64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            backlog: AtomicUsize::new(0),
+            discard_after: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 /// A handle to the model thread; dropping it ends the thread.
@@ -71,6 +84,8 @@ pub(crate) struct ScreenModel {
     /// more of the ring than that many lines.
     lines_kept: usize,
     scrollback: usize,
+    /// Requests (snapshots and captures) sent to the thread so far.
+    requests: AtomicU64,
     /// Output was skipped: the model must be rebuilt from the ring before it is current.
     behind: bool,
 }
@@ -99,6 +114,8 @@ struct Model {
     size: TermSize,
     scrollback: usize,
     progress: Arc<Progress>,
+    /// Requests answered so far (counted as the session counts them sent).
+    answered: u64,
 }
 
 impl ScreenModel {
@@ -112,6 +129,7 @@ impl ScreenModel {
             size,
             scrollback,
             progress: progress.clone(),
+            answered: 0,
         };
         thread::Builder::new()
             .name(format!("screen-{name}"))
@@ -121,6 +139,7 @@ impl ScreenModel {
             progress,
             lines_kept: usize::from(size.rows) + scrollback,
             scrollback,
+            requests: AtomicU64::new(0),
             behind: false,
         })
     }
@@ -135,7 +154,10 @@ impl ScreenModel {
         }
         if self.progress.backlog.load(Ordering::Acquire) + data.len() > MAX_BACKLOG {
             self.behind = true;
-            self.progress.discard.store(true, Ordering::Release);
+            let requests = self.requests.load(Ordering::Relaxed);
+            self.progress
+                .discard_after
+                .store(requests, Ordering::Release);
             return Ok(());
         }
         self.queue(data.len(), ModelCmd::Feed(data))
@@ -161,7 +183,9 @@ impl ScreenModel {
         // Output queued from here on comes after the rebuild, so it must be parsed. (Any
         // earlier output the thread has not dropped yet is parsed too, wastefully but
         // harmlessly: the rebuild starts afresh.)
-        self.progress.discard.store(false, Ordering::Release);
+        self.progress
+            .discard_after
+            .store(u64::MAX, Ordering::Release);
         self.queue(len, ModelCmd::Rebuild(chunks))
     }
 
@@ -183,6 +207,7 @@ impl ScreenModel {
         self.tx
             .send(ModelCmd::Snapshot(reply))
             .map_err(|_| ModelGone)?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
         answer.await.map_err(|_| ModelGone)
     }
 
@@ -199,7 +224,9 @@ impl ScreenModel {
             scrollback_lines,
             reply,
         };
-        self.tx.send(cmd).map_err(|_| ModelGone)
+        self.tx.send(cmd).map_err(|_| ModelGone)?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -227,7 +254,7 @@ impl Model {
     fn apply(&mut self, cmd: ModelCmd) {
         match cmd {
             ModelCmd::Feed(data) => {
-                if !self.progress.discard.load(Ordering::Acquire) {
+                if self.answered < self.progress.discard_after.load(Ordering::Acquire) {
                     self.parse(&data);
                 }
                 self.progress
@@ -252,6 +279,7 @@ impl Model {
             }
             ModelCmd::Snapshot(reply) => {
                 let _ = reply.send(snapshot(&self.parser, &self.modes));
+                self.answered += 1;
             }
             ModelCmd::Capture {
                 format,
@@ -259,6 +287,7 @@ impl Model {
                 reply,
             } => {
                 let _ = reply.send(capture(&mut self.parser, format, scrollback_lines));
+                self.answered += 1;
             }
         }
     }
@@ -403,6 +432,36 @@ mod tests {
         assert_eq!(
             restored.screen().cursor_position(),
             original.screen().cursor_position()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_capture_sees_the_output_queued_before_it_even_if_the_model_then_falls_behind() {
+        let size = TermSize { rows: 5, cols: 20 };
+        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+        let lines = |n: usize| -> Bytes {
+            let text: String = (0..n)
+                .map(|i| format!("\x1b[3{}mline {i}\r\n", i % 8))
+                .collect();
+            Bytes::from(text)
+        };
+        // Enough to keep the thread busy while the rest is queued.
+        model.feed(lines(8_000)).expect("model alive");
+        model
+            .feed(Bytes::from_static(b"\x1b[0mMARK"))
+            .expect("model alive");
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Plain, 0, reply)
+            .expect("model alive");
+        // More than the backlog bound on its own: the model falls behind at once.
+        model.feed(lines(20_000)).expect("model alive");
+        assert!(model.is_behind());
+        let captured = answer.await.expect("capture");
+        assert!(
+            captured.text.ends_with("MARK"),
+            "the capture lost output queued before it: {:?}",
+            captured.text
         );
     }
 

@@ -122,7 +122,7 @@ async fn hundred_megabytes_reach_a_healthy_client_while_a_stalled_one_resyncs() 
     let growth_mib = rss_kib(server_pid).saturating_sub(rss_before) / 1024;
     eprintln!("server RSS before {rss_before} KiB, growth {growth_mib} MiB");
     // What may grow: the scrollback (10,000 lines of about 2.5 KiB each), the 4 MiB replay
-    // ring, the model's 2 MiB backlog and the 16 MiB of frames a lagging client may pin;
+    // ring, the model's 256 KiB backlog and the 16 MiB of frames a lagging client may pin;
     // not the 100 MB printed.
     assert!(
         growth_mib < 64,
