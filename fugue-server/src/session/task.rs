@@ -130,6 +130,8 @@ impl SessionTask {
         let mut pty_eof = false;
         let mut exit: Option<ExitStatus> = None;
         let mut drain_deadline: Option<Instant> = None;
+        // The pacing wait's deadline woke the loop (not a client making room).
+        let mut stall_fired = false;
         let sessions_token = self.shared.sessions_token.clone();
         let meta = self.meta.clone();
         loop {
@@ -153,7 +155,7 @@ impl SessionTask {
             // Once the program has exited, the rest of its output is read unpaced until the
             // PTY closes or the drain deadline passes, so that pacing never makes the
             // deadline cut off the program's last words.
-            let may_read = exit.is_some() || self.may_read();
+            let may_read = exit.is_some() || self.may_read(std::mem::take(&mut stall_fired));
             tokio::select! {
                 biased;
                 () = sessions_token.cancelled(), if self.kill_deadline.is_none() && exit.is_none() => {
@@ -202,7 +204,9 @@ impl SessionTask {
                 }
                 // Waiting for room: a client drained, or the wait hit its limit; look again.
                 () = &mut drained, if !pty_eof && !may_read => {}
-                () = sleep_until(self.pacing.stall_deadline().unwrap_or_else(Instant::now)), if !pty_eof && !may_read => {}
+                () = sleep_until(self.pacing.stall_deadline().unwrap_or_else(Instant::now)), if !pty_eof && !may_read => {
+                    stall_fired = true;
+                }
             }
         }
         let status = exit.unwrap_or(ExitStatus::Code { code: 0 });
@@ -211,19 +215,24 @@ impl SessionTask {
 
     /// Whether output may be read now (see `pacing`): the fastest client that keeps up has
     /// room, or nobody keeps up, or the wait for room has lasted too long, in which case
-    /// the clients waited for are marked lagging first.
-    fn may_read(&mut self) -> bool {
+    /// the clients waited for are marked lagging first. `stall_fired`: the wait's deadline
+    /// is what woke the session; only then is a late resume a missed wake-up (the session
+    /// may also have been busy, answering an attach, say).
+    fn may_read(&mut self, stall_fired: bool) -> bool {
         let registry = &self.shared.registry;
         let shortest = registry.shortest_queue(&self.meta.id);
         let decision = self.pacing.decide(shortest, Instant::now());
-        if matches!(decision, Decision::Late | Decision::GiveUp) {
+        let missed_wake_up = decision == Decision::Late && stall_fired;
+        if missed_wake_up || decision == Decision::GiveUp {
             self.shared.pacing_timeouts.fetch_add(1, Ordering::Relaxed);
         }
         match decision {
             Decision::Read => true,
             Decision::Wait => false,
             Decision::Late => {
-                tracing::debug!(session = %self.meta.id, "a client made room without waking the session");
+                if missed_wake_up {
+                    tracing::debug!(session = %self.meta.id, "a client made room without waking the session");
+                }
                 true
             }
             Decision::GiveUp => {
