@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use fugue_protocol::{CodecError, ErrorCode};
 
+use crate::peer::ServerProcess;
+
 /// A failure of the client library: connecting, the handshake, or a request.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -39,7 +41,7 @@ pub enum ClientError {
     },
     /// The server speaks another protocol version: it is another build of fugue, typically
     /// one started before an upgrade. It cannot be asked anything, not even to stop; the
-    /// CLI's `kill-server` stops it with SIGTERM instead.
+    /// CLI's `kill-server` stops it with SIGTERM through `server` instead.
     #[error(
         "fugue-server on {} is another version of fugue ({message}): stop it with \
          `fugue kill-server`, which ends its sessions, or use another socket with `--socket`",
@@ -50,6 +52,9 @@ pub enum ClientError {
         path: PathBuf,
         /// The server's explanation.
         message: String,
+        /// The process that refused, identified on the refusing connection; `None` if it
+        /// runs as another user or cannot be identified.
+        server: Option<ServerProcess>,
     },
     /// The handshake did not complete: no answer in time or an unexpected first frame.
     #[error("handshake with fugue-server failed: {0}")]

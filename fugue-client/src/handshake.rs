@@ -9,6 +9,7 @@ use tokio_util::codec::Framed;
 
 use crate::error::ClientError;
 use crate::options::ConnectOptions;
+use crate::peer::ServerProcess;
 
 /// How long the server may take to answer `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,19 +41,21 @@ pub(crate) async fn handshake(
         // its reason is then already waiting, and says more than a broken pipe.
         let refusal = tokio::time::timeout(REFUSAL_GRACE, read_welcome(framed)).await;
         return match refusal {
-            Ok(Err(refused @ ClientError::Refused { .. })) => Err(explain(refused, options)),
+            Ok(Err(refused @ ClientError::Refused { .. })) => {
+                Err(explain(refused, options, framed.get_ref()))
+            }
             _ => Err(send_failed.into()),
         };
     }
     tokio::time::timeout(HANDSHAKE_TIMEOUT, read_welcome(framed))
         .await
         .map_err(|_| ClientError::Handshake("no answer to hello".to_owned()))?
-        .map_err(|err| explain(err, options))
+        .map_err(|err| explain(err, options, framed.get_ref()))
 }
 
 /// A refusal for a version mismatch becomes [`ClientError::OtherVersion`], which says what
-/// to do about it.
-fn explain(err: ClientError, options: &ConnectOptions) -> ClientError {
+/// to do about it and, identified on this very connection, which process refused.
+fn explain(err: ClientError, options: &ConnectOptions, stream: &UnixStream) -> ClientError {
     match err {
         ClientError::Refused {
             code: ErrorCode::VersionMismatch,
@@ -60,6 +63,7 @@ fn explain(err: ClientError, options: &ConnectOptions) -> ClientError {
         } => ClientError::OtherVersion {
             path: options.socket_path.clone(),
             message,
+            server: ServerProcess::serving(stream),
         },
         other => other,
     }

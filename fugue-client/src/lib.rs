@@ -37,6 +37,7 @@ mod error;
 mod event;
 mod handshake;
 mod options;
+mod peer;
 mod pending;
 mod reader;
 mod replies;
@@ -47,6 +48,7 @@ pub use connect::START_DEADLINE;
 pub use error::ClientError;
 pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_KEEPALIVE, socket_path};
+pub use peer::ServerProcess;
 pub use replies::{Attachment, Capture};
 
 pub use fugue_protocol::{

@@ -244,8 +244,13 @@ async fn refusal_in_handshake_is_reported() {
     let (connected, ()) = tokio::join!(Client::connect(&options), refuse);
     let err = connected.unwrap_err();
     assert_eq!(err.server_code(), Some(ErrorCode::VersionMismatch));
-    // A version mismatch says what the server is and what to do about it.
-    assert!(matches!(err, ClientError::OtherVersion { .. }), "{err:?}");
+    // A version mismatch says what the server is and what to do about it, and names the
+    // process that refused (this test's own).
+    let ClientError::OtherVersion { server, .. } = &err else {
+        panic!("expected OtherVersion, got {err:?}");
+    };
+    let server = server.as_ref().expect("the refusing process is identified");
+    assert_eq!(server.pid(), std::process::id());
     let text = err.to_string();
     assert!(text.contains("another version of fugue"), "{text}");
     assert!(

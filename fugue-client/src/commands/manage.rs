@@ -1,11 +1,10 @@
 //! `fugue kill`, `fugue rename` and `fugue kill-server`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use fugue_client::{Client, ClientError, Role};
-use rustix::process::{PidfdFlags, Signal};
+use fugue_client::{Client, ClientError, Role, ServerProcess};
+use rustix::process::Signal;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -43,58 +42,55 @@ pub async fn rename(globals: &Globals, old: &str, new: &str) -> anyhow::Result<u
     Ok(0)
 }
 
-/// Asks the server to shut down.
+/// Asks the server to shut down; a server of another version, which cannot be asked, is
+/// sent SIGTERM instead (see `ServerProcess`), and waited for.
 ///
 /// # Errors
 ///
-/// When no server is running or it does not agree.
+/// When no server is running or it does not agree, or a server of another version is not
+/// this user's, cannot be signalled or does not exit.
 pub async fn kill_server(globals: &Globals) -> anyhow::Result<u8> {
     let options = connect_options(globals, Role::Control, false);
     match Client::connect(&options).await {
         Ok((client, _events)) => client.kill_server().await?,
-        Err(ClientError::OtherVersion { message, .. }) => {
-            let pid = stop_other_version(&globals.socket).await?;
+        Err(ClientError::OtherVersion {
+            message,
+            server: Some(server),
+            ..
+        }) => {
+            let pid = server.pid();
+            stop_other_version(server).await?;
             print(&format!(
                 "stopped fugue-server (pid {pid}), another version of fugue ({message})\n"
             ))?;
+        }
+        Err(err @ ClientError::OtherVersion { server: None, .. }) => {
+            return Err(anyhow::Error::new(err).context(
+                "cannot stop it: the process serving the socket runs as another user or \
+                 cannot be identified",
+            ));
         }
         Err(err) => return Err(err.into()),
     }
     Ok(0)
 }
 
-/// Stops the server on `socket`, which speaks another protocol version, the way its own
-/// `kill-server` would (SIGTERM: a clean shutdown), and waits until it has exited; returns
-/// its process id. Only a server of this user is signalled.
-async fn stop_other_version(socket: &Path) -> anyhow::Result<i32> {
-    let stream = tokio::net::UnixStream::connect(socket)
-        .await
-        .with_context(|| format!("cannot connect to {}", socket.display()))?;
-    // The process that listens on the socket: it is alive while this connection is open.
-    let peer = rustix::net::sockopt::socket_peercred(&stream)
-        .context("cannot tell which process serves the socket")?;
-    let pid = peer.pid.as_raw_nonzero().get();
-    anyhow::ensure!(
-        peer.uid == rustix::process::getuid(),
-        "fugue-server on {} (pid {pid}) belongs to another user: not stopping it",
-        socket.display()
-    );
-    // Opened while the connection still holds the server, so it cannot name a process
-    // that reused the id.
-    let pidfd = rustix::process::pidfd_open(peer.pid, PidfdFlags::empty())
-        .with_context(|| format!("cannot open process {pid}"))?;
-    drop(stream);
-    rustix::process::pidfd_send_signal(&pidfd, Signal::TERM)
+/// Stops `server`, a server of another protocol version, the way its own `kill-server`
+/// would (SIGTERM: a clean shutdown), and waits until it has exited.
+async fn stop_other_version(server: ServerProcess) -> anyhow::Result<()> {
+    let pid = server.pid();
+    rustix::process::pidfd_send_signal(server.pidfd(), Signal::TERM)
         .with_context(|| format!("cannot signal fugue-server (pid {pid})"))?;
     // A pidfd turns readable when its process exits.
-    // SAFETY: the `AsyncFd` owns `pidfd`, so the descriptor stays open for as long as it
+    // SAFETY: the `AsyncFd` owns the pidfd, so the descriptor stays open for as long as it
     // is registered and is closed only when the `AsyncFd` is dropped.
-    let exited = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }
-        .map_err(std::io::Error::from)
-        .context("cannot wait for fugue-server to exit")?;
+    let exited =
+        unsafe { AsyncFd::register_with_interest(server.into_pidfd(), Interest::READABLE) }
+            .map_err(std::io::Error::from)
+            .context("cannot wait for fugue-server to exit")?;
     let _exited = tokio::time::timeout(OTHER_VERSION_EXIT, exited.readable())
         .await
         .with_context(|| format!("fugue-server (pid {pid}) has not exited after SIGTERM"))?
         .context("cannot wait for fugue-server to exit")?;
-    Ok(pid)
+    Ok(())
 }

@@ -511,7 +511,9 @@ fn a_server_of_another_version_is_explained_and_kill_server_stops_it() {
             .spawn()
             .expect("start the stand-in server"),
     );
-    poll_until("the stand-in listens", || socket.exists());
+    poll_until("the stand-in listens", || {
+        std::os::unix::net::UnixStream::connect(socket).is_ok()
+    });
 
     let ls = fugue.run(&["ls"]);
     assert!(!ls.status.success(), "ls against another version succeeded");
