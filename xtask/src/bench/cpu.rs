@@ -3,10 +3,19 @@
 //!
 //! It is read from `/proc/PID/task/*/schedstat` (nanoseconds on a CPU, kernel and user,
 //! per thread), summed over the threads alive when it is read; a flood is measured between
-//! two readings while the server, its screen-model threads and the clients all run.
+//! two readings while the server, its screen-model threads and the clients all run. The
+//! second waits until the processes have gone idle, so work a tool does once the output
+//! has stopped (fugue rebuilds its screen model then) counts too.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often [`settled_cpu`] looks.
+const SETTLE_STEP: Duration = Duration::from_millis(100);
+/// CPU time per [`SETTLE_STEP`] below which the processes count as idle.
+const IDLE_CPU: Duration = Duration::from_millis(2);
+/// The longest [`settled_cpu`] waits.
+const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Time on a CPU so far of every live thread of process `pid`; `None` if the process is
 /// gone. A thread that ends while they are read is left out.
@@ -24,6 +33,22 @@ pub fn process_cpu(pid: u32) -> Option<Duration> {
 /// Time on a CPU of all of `pids` together; `None` if any cannot be read.
 pub fn total_cpu(pids: &[u32]) -> Option<Duration> {
     pids.iter().map(|&pid| process_cpu(pid)).sum()
+}
+
+/// [`total_cpu`] once `pids` have used less than [`IDLE_CPU`] in a [`SETTLE_STEP`] (or
+/// after [`SETTLE_LIMIT`]).
+pub fn settled_cpu(pids: &[u32]) -> Option<Duration> {
+    let limit = Instant::now() + SETTLE_LIMIT;
+    let mut last = total_cpu(pids)?;
+    while Instant::now() < limit {
+        std::thread::sleep(SETTLE_STEP);
+        let now = total_cpu(pids)?;
+        if now.saturating_sub(last) < IDLE_CPU {
+            return Some(now);
+        }
+        last = now;
+    }
+    Some(last)
 }
 
 /// The first field of a `schedstat` line: nanoseconds spent on a CPU.

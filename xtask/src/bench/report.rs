@@ -146,8 +146,8 @@ fn markdown(
     }
     md.push_str(
         "\n*CPU ms/MiB*: CPU time (kernel and user, every thread) of the tool's server and \
-         client during a throughput run, per MiB of the file shown; the median run. raw has \
-         no process of its own.\n",
+         client from the start of a throughput run until they are idle again, per MiB of \
+         the file; the median run. raw has no process of its own.\n",
     );
     if let Some(timeouts) = summaries.get(&Tool::Fugue).and_then(|s| s.pacing_timeouts) {
         let _ = writeln!(
@@ -217,7 +217,7 @@ fn fanout_table(
          worst run (a silent hole: the marker was dropped, or a drop cut the escape sequence \
          before it and the terminal took the marker into that sequence). *Lag events*: \
          fugue's count of clients that fell behind and got a resync instead of every byte. \
-         *CPU ms/MiB*: the tool's CPU time per MiB shown on one terminal.\n\n\
+         *CPU ms/MiB*: the tool's CPU time per MiB of the file and per client.\n\n\
          | tool | clients | MiB/s | x raw | least delivered | lost the end | lag events \
          | CPU ms/MiB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|\n",

@@ -22,8 +22,8 @@ pub struct Flood {
     pub pacing_timeouts: Option<u64>,
     /// Clients that never showed the end marker: the tool dropped output silently.
     pub lost_marker: usize,
-    /// CPU time of the tool's server and clients, per MiB delivered to each client (so
-    /// per MiB of terminal output); `None` for raw.
+    /// CPU time of the tool's server and clients until they are idle again, per MiB of
+    /// the program's output and per client; `None` for raw.
     pub cpu_ms_per_mib: Option<f64>,
 }
 
@@ -84,7 +84,7 @@ pub struct Summary {
     /// Smallest share of the throughput file one run delivered to its client (about 1.01
     /// when every byte arrived, as `\n` becomes `\r\n`).
     pub throughput_delivered: Option<f64>,
-    /// Median CPU time of the tool's processes per MiB shown, throughput runs, ms.
+    /// Median CPU time of the tool's processes per MiB of the file, throughput runs, ms.
     pub throughput_cpu_ms_per_mib: Option<f64>,
     /// Echo p50, microseconds.
     pub echo_p50: Option<f64>,
@@ -94,8 +94,8 @@ pub struct Summary {
     pub fanout: BTreeMap<usize, f64>,
     /// Smallest delivered share over all runs, by client count.
     pub fanout_delivered: BTreeMap<usize, f64>,
-    /// Median CPU time of the tool's processes per MiB shown on one terminal, by client
-    /// count, ms.
+    /// Median CPU time of the tool's processes per MiB of the file and per client, by
+    /// client count, ms.
     pub fanout_cpu_ms_per_mib: BTreeMap<usize, f64>,
     /// Largest lag-event count over all runs, by client count (fugue).
     pub fanout_lag_events: BTreeMap<usize, u64>,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure};
 
 use crate::bench::clients::{Clients, PONG};
-use crate::bench::cpu::total_cpu;
+use crate::bench::cpu::{settled_cpu, total_cpu};
 use crate::bench::drain::printable;
 use crate::bench::results::Flood;
 use crate::bench::sandbox::Sandbox;
@@ -80,8 +80,8 @@ pub fn flood(
     let start = Instant::now();
     clients.type_on(0, b"go\r")?;
     let arrivals = clients.wait_found_or_quiet(1, start + FLOOD_TIMEOUT, QUIET);
-    let cpu_after = total_cpu(&tool_pids);
     let after = clients.bytes();
+    let cpu_after = settled_cpu(&tool_pids);
     let lost_marker = arrivals.iter().filter(|at| at.is_none()).count();
     let last = arrivals.iter().flatten().max().copied();
     if last.is_none() && start.elapsed() >= FLOOD_TIMEOUT {
