@@ -52,7 +52,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit status of a process killed by SIGPIPE, as the shell reports it (128 + 13).
+const EXIT_STDOUT_CLOSED: u8 = 141;
+
 fn fail(err: &anyhow::Error) -> ExitCode {
+    if err.is::<commands::StdoutClosed>() {
+        return ExitCode::from(EXIT_STDOUT_CLOSED);
+    }
     eprintln!("fugue: {err:#}");
     ExitCode::from(1)
 }

@@ -69,12 +69,22 @@ fn connect_options(globals: &Globals, role: Role, auto_start: bool) -> ConnectOp
         .with_auto_start(auto_start)
 }
 
+/// Standard output was closed by whatever read it (`fugue capture NAME | head`). Like any
+/// Unix filter killed by SIGPIPE, the command then ends quietly, with status 141.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
 /// Writes `text` to standard output and flushes it.
 fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        other => Ok(other?),
+    }
 }
 
 /// Refuses to attach when standard input is not a terminal.

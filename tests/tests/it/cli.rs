@@ -541,3 +541,31 @@ fn a_server_of_another_version_is_explained_and_kill_server_stops_it() {
         Some(Signal::TERM.as_raw())
     );
 }
+
+/// `fugue capture NAME | head`: when the reader closes the pipe early, fugue ends quietly
+/// with SIGPIPE's status, as a Unix filter does, instead of reporting a broken pipe.
+#[test]
+fn capture_into_a_pipe_closed_early_ends_quietly() {
+    let fugue = Fugue::new();
+    // Far more than a pipe holds (64 KiB): 20,000 lines of 70 characters.
+    let line = "0123456789".repeat(7);
+    let script = format!("yes {line} | head -n 20000; echo DONE; exec sleep 100");
+    new_detached(&fugue, "big", &["sh", "-c", &script]);
+    let output = fugue.run(&["wait", "big", "--for", "^DONE$", "--timeout", "15"]);
+    assert_success(&output, "fugue wait --for DONE");
+    let mut capture = fugue
+        .command(&["capture", "big", "--scrollback", "10000"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn fugue capture");
+    let mut pipe = capture.stdout.take().expect("stdout pipe");
+    let mut first = [0u8; 70];
+    std::io::Read::read_exact(&mut pipe, &mut first).expect("the capture starts");
+    assert_eq!(&first[..], line.as_bytes());
+    drop(pipe);
+    let output = finish(capture, "fugue capture big --scrollback 10000");
+    assert_eq!(output.status.code(), Some(141), "{output:?}");
+    assert_eq!(stderr(&output), "", "no message for a closed pipe");
+}
