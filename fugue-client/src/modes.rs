@@ -7,12 +7,30 @@
 
 use std::sync::LazyLock;
 
-use memchr::memmem::Finder;
+use memchr::arch::all::packedpair::HeuristicFrequencyRank;
+use memchr::memmem::{Finder, FinderBuilder};
 
 /// Where a private mode sequence starts.
-static PRIVATE_CSI: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\x1b[?"));
+static PRIVATE_CSI: LazyLock<Finder<'static>> =
+    LazyLock::new(|| FinderBuilder::new().build_forward_with_ranker(TerminalOutput, b"\x1b[?"));
 /// A full reset.
 static RESET: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\x1bc"));
+
+/// How often bytes occur in coloured terminal output, for the substring search's
+/// prefilter, which keys on the needle's rarest bytes. Its default ranking (for prose)
+/// takes ESC for rare, but coloured output has an ESC and a `[` every couple of dozen
+/// bytes; `?` is what is rare there.
+struct TerminalOutput;
+
+impl HeuristicFrequencyRank for TerminalOutput {
+    fn rank(&self, byte: u8) -> u8 {
+        match byte {
+            0x1b | b'[' => 255,
+            b'?' => 80,
+            _ => 160,
+        }
+    }
+}
 
 /// A tiny escape-sequence scanner for `CSI ? Pn h` / `CSI ? Pn l` and `ESC c`.
 ///
@@ -82,7 +100,13 @@ impl ScreenModes {
                     }
                 }
             };
-            let starts = [next(&mut private, &PRIVATE_CSI), next(&mut reset, &RESET)];
+            // A reset only matters on the alternate screen, which it leaves.
+            let reset_at = if self.alt_screen {
+                next(&mut reset, &RESET)
+            } else {
+                None
+            };
+            let starts = [next(&mut private, &PRIVATE_CSI), reset_at];
             let Some(at) = starts.into_iter().flatten().min() else {
                 self.state = tail_state(bytes);
                 return;
