@@ -7,29 +7,31 @@ use std::time::Duration;
 
 use fugue_protocol::{Role, ServerMessage, TermSize};
 use fugue_tests::screen::Terminal;
-use fugue_tests::{TestServer, contains, input, wait_until};
+use fugue_tests::{TestClient, TestServer, contains, input, wait_until};
 
 use crate::reliability::status;
 
 /// Far more than a client's queue holds (256 frames of at most 64 KiB).
 const MIB: usize = 40;
 
-/// A program that waits for a line, then prints [`MIB`] MiB of `x` as fast as the PTY
-/// takes it (nothing in it paces the output), runs `then`, and waits again.
-fn flood_command(then: &str) -> String {
-    format!(
+/// An interactive client attached to a new session `name` whose program waits for a line,
+/// then prints [`MIB`] MiB of `x` as fast as the PTY takes it (nothing in it paces the
+/// output), runs `then`, and waits again.
+async fn attached_to_flood(server: &TestServer, name: &str, then: &str) -> TestClient {
+    let mut client = server.client(Role::Interactive).await;
+    let command = format!(
         "read go; head -c {} /dev/zero | tr '\\000' x; {then}; read done",
         MIB * 1024 * 1024
-    )
+    );
+    client.create(Some(name), &["sh", "-c", &command]).await;
+    client.attach(name).await;
+    client
 }
 
 #[tokio::test]
 async fn a_client_slower_than_the_program_gets_every_byte() {
     let server = TestServer::start().await;
-    let mut client = server.client(Role::Interactive).await;
-    let command = flood_command("printf END");
-    client.create(Some("fast"), &["sh", "-c", &command]).await;
-    client.attach("fast").await;
+    let mut client = attached_to_flood(&server, "fast", "printf END").await;
     client.send(input("\r")).await;
 
     let mut x_count = 0usize;
@@ -78,12 +80,8 @@ async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let done = dir.path().join("done");
-    let mut client = server.client(Role::Interactive).await;
-    let command = flood_command(&format!(": > {}", done.display()));
-    client
-        .create(Some("stalled"), &["sh", "-c", &command])
-        .await;
-    client.attach("stalled").await;
+    let then = format!(": > {}", done.display());
+    let mut client = attached_to_flood(&server, "stalled", &then).await;
     client.send(input("\r")).await;
     // The client reads nothing more: after the pacing wait gives up, the client is marked
     // lagging and the program runs on.
@@ -116,10 +114,7 @@ async fn a_lone_client_that_stops_reading_does_not_stop_the_program() {
 #[tokio::test]
 async fn clients_that_stop_reading_in_a_flood_each_end_on_the_right_screen() {
     let server = TestServer::start().await;
-    let mut healthy = server.client(Role::Interactive).await;
-    let command = flood_command("printf END");
-    healthy.create(Some("flood"), &["sh", "-c", &command]).await;
-    healthy.attach("flood").await;
+    let mut healthy = attached_to_flood(&server, "flood", "printf END").await;
     let mut stalled = Vec::new();
     for _ in 0..3 {
         let mut client = server.client(Role::ReadOnly).await;
