@@ -19,7 +19,6 @@ use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
 use fugue_client::{Client, ClientError, DetachReason};
-use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
@@ -203,9 +202,7 @@ fn reopen_stdin_terminal() -> io::Result<AsyncFd<OwnedFd>> {
     let name = rustix::termios::ttyname(io::stdin(), Vec::new())?;
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let fd = rustix::fs::open(name.as_c_str(), flags, Mode::empty())?;
-    // SAFETY: the `AsyncFd` owns `fd`, so the descriptor stays open for as long as it is
-    // registered and is closed only when the `AsyncFd` is dropped.
-    unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.map_err(io::Error::from)
+    crate::readable::watch_readable(fd)
 }
 
 /// Reads standard input on its own thread; the channel closes at end of input or error.

@@ -28,7 +28,7 @@
 //!
 //! The `fugue` binary in this package is a thin CLI over this library; its files are
 //! `main.rs`, `cli.rs`, `commands/`, `attach.rs`, `input.rs`, `terminal.rs`, `keys.rs`,
-//! `modes.rs` and `table.rs`. The library's are the rest.
+//! `modes.rs`, `readable.rs` and `table.rs`. The library's are the rest.
 
 mod chunk;
 mod client;

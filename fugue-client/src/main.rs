@@ -22,6 +22,7 @@ mod commands;
 mod input;
 mod keys;
 mod modes;
+mod readable;
 mod table;
 mod terminal;
 

@@ -5,10 +5,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use fugue_client::{Client, ClientError, Role, ServerProcess};
 use rustix::process::Signal;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 use super::{Globals, connect, connect_options, print};
+use crate::readable::watch_readable;
 
 /// How long a server of another version may take to exit after SIGTERM: it waits up to 3 s
 /// for its clients and up to 2 s more for its sessions' programs.
@@ -82,12 +81,8 @@ async fn stop_other_version(server: ServerProcess) -> anyhow::Result<()> {
     rustix::process::pidfd_send_signal(server.pidfd(), Signal::TERM)
         .with_context(|| format!("cannot signal fugue-server (pid {pid})"))?;
     // A pidfd turns readable when its process exits.
-    // SAFETY: the `AsyncFd` owns the pidfd, so the descriptor stays open for as long as it
-    // is registered and is closed only when the `AsyncFd` is dropped.
     let exited =
-        unsafe { AsyncFd::register_with_interest(server.into_pidfd(), Interest::READABLE) }
-            .map_err(std::io::Error::from)
-            .context("cannot wait for fugue-server to exit")?;
+        watch_readable(server.into_pidfd()).context("cannot wait for fugue-server to exit")?;
     let _exited = tokio::time::timeout(OTHER_VERSION_EXIT, exited.readable())
         .await
         .with_context(|| format!("fugue-server (pid {pid}) has not exited after SIGTERM"))?
