@@ -63,11 +63,18 @@ pub async fn kill_server(globals: &Globals) -> anyhow::Result<u8> {
                 "stopped fugue-server (pid {pid}), another version of fugue ({message})\n"
             ))?;
         }
-        Err(err @ ClientError::OtherVersion { server: None, .. }) => {
-            return Err(anyhow::Error::new(err).context(
-                "cannot stop it: the process serving the socket runs as another user or \
-                 cannot be identified",
-            ));
+        Err(ClientError::OtherVersion {
+            path,
+            message,
+            server: None,
+        }) => {
+            // Not the usual advice to run `kill-server`: this is it, and it cannot.
+            anyhow::bail!(
+                "fugue-server on {} is another version of fugue ({message}), and the process \
+                 behind the socket runs as another user or cannot be identified: stop it as \
+                 its owner (SIGTERM), or use another socket with `--socket`",
+                path.display()
+            );
         }
         Err(err) => return Err(err.into()),
     }
