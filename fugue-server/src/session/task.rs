@@ -435,21 +435,24 @@ impl SessionTask {
         if due.is_empty() {
             return;
         }
-        let snapshot = self.snapshot().await;
+        let resync = ServerMessage::Resync {
+            seq: self.seq,
+            snapshot: self.snapshot().await,
+        };
+        // Encoded once for every client that waits for it, like output.
+        let resync = match self.codec.encode_frame(&resync) {
+            Ok(frame) => Outbound::Frame(frame),
+            Err(err) => {
+                tracing::error!(session = %self.meta.id, %err, "cannot encode a resync");
+                Outbound::Message(resync)
+            }
+        };
         // Only once its snapshot is queued may live output flow to a client again; nothing
         // is broadcast in between because this task is the only broadcaster.
+        let registry = &self.shared.registry;
         for client in due {
-            let resync = ServerMessage::Resync {
-                seq: self.seq,
-                snapshot: snapshot.clone(),
-            };
-            if self
-                .shared
-                .registry
-                .try_send_to_client(client, resync.into())
-                .is_ok()
-            {
-                self.shared.registry.clear_lagging(client);
+            if registry.try_send_to_client(client, resync.clone()).is_ok() {
+                registry.clear_lagging(client);
             }
         }
     }
