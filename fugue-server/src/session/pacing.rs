@@ -30,9 +30,10 @@ pub(crate) const STALL: Duration = Duration::from_millis(250);
 pub(crate) enum Decision {
     /// Read: nobody to pace to, or the fastest client has room.
     Read,
-    /// Read: a client has room, but the wait for it lasted [`STALL`] or longer. Whoever
-    /// made room did not wake the session (a missed wake-up: a bug, which costs a stall of
-    /// output each time), unless the session itself was kept from running that long.
+    /// Read: a client has room, but the wait for it lasted [`STALL`] or longer. Either the
+    /// session itself was busy that long, or whoever made room did not wake it (a missed
+    /// wake-up: a bug, which costs a stall of output each time); the session task tells
+    /// the two apart by what woke it.
     Late,
     /// Wait for a client to make room (or for [`Pacing::stall_deadline`]).
     Wait,
