@@ -32,14 +32,24 @@ impl ReplayRing {
         }
     }
 
-    /// The end of what the ring holds, from just after the `lines`-th newline counted back
-    /// from the end (or everything, if it holds fewer), oldest first. A screen model
-    /// rebuilt from it keeps at most that many lines anyway, scrollback included, so the
-    /// bytes before it would only be parsed to be scrolled away.
-    pub(crate) fn last_lines(&self, lines: usize) -> Vec<Bytes> {
+    /// The sequence number of the newest chunk (0 before any output).
+    pub(crate) fn newest_seq(&self) -> u64 {
+        self.chunks.back().map_or(0, |(seq, _)| *seq)
+    }
+
+    /// The output after chunk `after_seq` that the ring holds, oldest first, but no more
+    /// than its last `lines` lines: from just after the `lines`-th newline counted back
+    /// from the end. A screen model keeps at most that many lines (scrollback included), so
+    /// the bytes before them would only be parsed to be scrolled away.
+    pub(crate) fn tail_after(&self, after_seq: u64, lines: usize) -> Vec<Bytes> {
         let mut newlines = 0;
         let mut tail = Vec::new();
-        for (_, data) in self.chunks.iter().rev() {
+        for (_, data) in self
+            .chunks
+            .iter()
+            .rev()
+            .take_while(|(seq, _)| *seq > after_seq)
+        {
             let from = memchr::memrchr_iter(b'\n', data).find(|_| {
                 newlines += 1;
                 newlines > lines
@@ -132,20 +142,42 @@ mod tests {
     }
 
     #[test]
-    fn last_lines_starts_after_the_newline_before_them() {
+    fn the_tail_starts_after_the_newline_before_its_lines() {
         let ring = ring_with(&[b"a\nb", b"\nc\n", b"d"], 100);
         // Counted back from the end: "d" (no newline yet), "c\n", "b\n", "a\n".
-        assert_eq!(joined(&ring.last_lines(0)), b"d");
-        assert_eq!(joined(&ring.last_lines(1)), b"c\nd");
-        assert_eq!(joined(&ring.last_lines(2)), b"b\nc\nd");
-        assert_eq!(joined(&ring.last_lines(3)), b"a\nb\nc\nd");
-        assert_eq!(joined(&ring.last_lines(99)), b"a\nb\nc\nd", "all it holds");
+        assert_eq!(joined(&ring.tail_after(0, 0)), b"d");
+        assert_eq!(joined(&ring.tail_after(0, 1)), b"c\nd");
+        assert_eq!(joined(&ring.tail_after(0, 2)), b"b\nc\nd");
+        assert_eq!(joined(&ring.tail_after(0, 3)), b"a\nb\nc\nd");
         assert_eq!(
-            ring.last_lines(1).len(),
+            joined(&ring.tail_after(0, 99)),
+            b"a\nb\nc\nd",
+            "all it holds"
+        );
+        assert_eq!(
+            ring.tail_after(0, 1).len(),
             2,
             "whole chunks shared, the first cut"
         );
-        assert!(ReplayRing::new(10).last_lines(5).is_empty());
+        assert!(ReplayRing::new(10).tail_after(0, 5).is_empty());
+    }
+
+    #[test]
+    fn the_tail_holds_only_chunks_after_the_one_given() {
+        let ring = ring_with(&[b"a\nb", b"\nc\n", b"d"], 100);
+        assert_eq!(joined(&ring.tail_after(1, 99)), b"\nc\nd");
+        assert_eq!(joined(&ring.tail_after(2, 99)), b"d");
+        assert!(
+            ring.tail_after(3, 99).is_empty(),
+            "nothing after the newest"
+        );
+        assert_eq!(
+            joined(&ring.tail_after(1, 1)),
+            b"c\nd",
+            "and its lines bound it"
+        );
+        assert_eq!(ring.newest_seq(), 3);
+        assert_eq!(ReplayRing::new(10).newest_seq(), 0);
     }
 
     #[test]

@@ -3,24 +3,24 @@
 //! Parsing costs about 30 MiB/s per core, several times slower than forwarding bytes, so it
 //! never sits on the forwarding path: output is queued to the model thread, and the PTY
 //! reader never waits for it. The queue is bounded in bytes (`MAX_BACKLOG`). When a flood
-//! outruns the parser past that bound, the session stops queueing; once the output goes
-//! quiet (or a client needs the screen) the model is rebuilt from the end of the replay
-//! ring: as many lines as the model keeps (its rows and its scrollback), at most the
-//! ring's few MiB. Plain output before those lines would only scroll out of the
-//! scrollback. The price: what a program drew or set before that window and never
-//! repeated is not in the rebuilt screen: a mode, the alternate screen, a header above a
-//! scroll region. Floods are mostly plain output, so this is rare. Output still queued when
-//! the model falls behind is dropped unparsed, since the rebuild starts from a blank
-//! screen; but not output queued before a capture still waiting for its answer, which
-//! must show it. So a flood of any length costs the model about `MAX_BACKLOG` plus one
-//! scrollback's worth of parsing.
+//! outruns the parser past that bound, the session stops queueing and the model is
+//! *behind*; once the output goes quiet (or a client needs the screen) it catches up from
+//! the replay ring: it parses the output it skipped, on top of its own state, but no more
+//! than its last rows + scrollback lines. Older output would only scroll out of the
+//! scrollback. So a skipped stretch of fewer lines than that is parsed whole and the
+//! model is exact; a longer one costs one scrollback's worth of parsing, whatever its
+//! length. What the model had before the flood stays (the alternate screen, modes, a
+//! header above a scroll region). The price of a long flood: what it changed in its
+//! dropped part and never repeated (say, a colour left on, or a mode) is not in the
+//! model, and a resize while the model is behind applies before the skipped output is
+//! parsed.
 //! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
-//! the output queued before it; a request made while the model is behind first triggers
-//! the rebuild, so answers are always current.
+//! the output queued before it; a request made while the model is behind first makes it
+//! catch up, so answers are always current.
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use bytes::Bytes;
@@ -29,8 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::modes::ModeTracker;
 
-/// Bytes of output the model may have queued before the session stops feeding it and
-/// rebuilds it later instead (about 8 ms of parsing). A burst that outruns the parser by
+/// Bytes of output the model may have queued before the session stops feeding it and lets
+/// it catch up later instead (about 8 ms of parsing). A burst that outruns the parser by
 /// more is a flood, and parsing all of it would take a core from forwarding it.
 const MAX_BACKLOG: usize = 256 << 10;
 
@@ -44,8 +44,8 @@ pub(crate) struct Capture {
 
 enum ModelCmd {
     Feed(Bytes),
-    /// Start from a blank screen and parse these chunks (the replay ring's contents).
-    Rebuild(Vec<Bytes>),
+    /// Parse the output skipped while behind (the end of the replay ring).
+    CatchUp(Vec<Bytes>),
     Resize(TermSize),
     Snapshot(oneshot::Sender<Bytes>),
     Capture {
@@ -55,38 +55,20 @@ enum ModelCmd {
     },
 }
 
-/// What the session and the model thread both see.
-#[derive(Debug)]
-struct Progress {
-    /// Output bytes queued and not yet taken; the thread subtracts what it has taken.
-    backlog: AtomicUsize,
-    /// While the model is behind, a rebuild will replace the output queued to it, so the
-    /// thread drops that output unparsed, but only once it has answered this many
-    /// requests (snapshots and captures): output queued before a pending request is what
-    /// that request must see. `u64::MAX` (the model is current): drop nothing.
-    discard_after: AtomicU64,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Progress {
-            backlog: AtomicUsize::new(0),
-            discard_after: AtomicU64::new(u64::MAX),
-        }
-    }
-}
-
 /// A handle to the model thread; dropping it ends the thread.
 pub(crate) struct ScreenModel {
     tx: mpsc::UnboundedSender<ModelCmd>,
-    progress: Arc<Progress>,
-    /// Lines the model keeps: the screen's rows and the scrollback. A rebuild parses no
+    /// Output bytes queued and not yet taken; the thread subtracts what it has taken.
+    backlog: Arc<AtomicUsize>,
+    /// Lines the model keeps: the screen's rows and the scrollback. Catching up parses no
     /// more of the ring than that many lines.
     lines_kept: usize,
     scrollback: usize,
-    /// Requests (snapshots and captures) sent to the thread so far.
-    requests: AtomicU64,
-    /// Output was skipped: the model must be rebuilt from the ring before it is current.
+    /// The sequence number of the last output chunk queued: the model has (or will have)
+    /// parsed everything up to it.
+    queued_through: u64,
+    /// Output after `queued_through` was skipped: the model must catch up from the ring
+    /// before it is current.
     behind: bool,
 }
 
@@ -111,55 +93,45 @@ pub(crate) struct ModelGone;
 struct Model {
     parser: vt100::Parser<Callbacks>,
     modes: ModeTracker,
-    size: TermSize,
-    scrollback: usize,
-    progress: Arc<Progress>,
-    /// Requests answered so far (counted as the session counts them sent).
-    answered: u64,
+    backlog: Arc<AtomicUsize>,
 }
 
 impl ScreenModel {
     /// Starts the model thread for a screen of `size` keeping `scrollback` lines.
     pub(crate) fn start(name: &str, size: TermSize, scrollback: usize) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let progress = Arc::new(Progress::default());
+        let backlog = Arc::new(AtomicUsize::new(0));
         let model = Model {
             parser: new_parser(size, scrollback),
             modes: ModeTracker::default(),
-            size,
-            scrollback,
-            progress: progress.clone(),
-            answered: 0,
+            backlog: backlog.clone(),
         };
         thread::Builder::new()
             .name(format!("screen-{name}"))
             .spawn(move || model.run(rx))?;
         Ok(ScreenModel {
             tx,
-            progress,
+            backlog,
             lines_kept: usize::from(size.rows) + scrollback,
             scrollback,
-            requests: AtomicU64::new(0),
+            queued_through: 0,
             behind: false,
         })
     }
 
-    /// Queues output for parsing, never waiting. Past `MAX_BACKLOG` the output is skipped
-    /// and the model marked behind: parsing a flood that outruns the parser would only take
-    /// a core from forwarding it. [`ScreenModel::catch_up`] rebuilds the model from the ring
-    /// when the output goes quiet or a request needs the screen.
-    pub(crate) fn feed(&mut self, data: Bytes) -> Result<(), ModelGone> {
+    /// Queues output chunk `seq` for parsing, never waiting. Past `MAX_BACKLOG` the output
+    /// is skipped and the model marked behind: parsing a flood that outruns the parser would
+    /// only take a core from forwarding it. [`ScreenModel::catch_up`] parses what was
+    /// skipped, from the ring, when the output goes quiet or a request needs the screen.
+    pub(crate) fn feed(&mut self, seq: u64, data: Bytes) -> Result<(), ModelGone> {
         if self.behind {
             return Ok(());
         }
-        if self.progress.backlog.load(Ordering::Acquire) + data.len() > MAX_BACKLOG {
+        if self.backlog.load(Ordering::Acquire) + data.len() > MAX_BACKLOG {
             self.behind = true;
-            let requests = self.requests.load(Ordering::Relaxed);
-            self.progress
-                .discard_after
-                .store(requests, Ordering::Release);
             return Ok(());
         }
+        self.queued_through = seq;
         self.queue(data.len(), ModelCmd::Feed(data))
     }
 
@@ -168,29 +140,22 @@ impl ScreenModel {
         self.behind
     }
 
-    /// Makes sure every output byte so far reaches the model before the next request.
+    /// Makes sure every output byte so far reaches the model before the next request: the
+    /// output skipped while behind, up to the last `lines_kept` lines of it, is queued from
+    /// `ring`.
     pub(crate) fn catch_up(&mut self, ring: &super::ring::ReplayRing) -> Result<(), ModelGone> {
-        if self.behind {
-            self.rebuild(ring)?;
+        if !self.behind {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    fn rebuild(&mut self, ring: &super::ring::ReplayRing) -> Result<(), ModelGone> {
-        let chunks = ring.last_lines(self.lines_kept);
+        let chunks = ring.tail_after(self.queued_through, self.lines_kept);
         let len = chunks.iter().map(Bytes::len).sum();
         self.behind = false;
-        // Output queued from here on comes after the rebuild, so it must be parsed. (Any
-        // earlier output the thread has not dropped yet is parsed too, wastefully but
-        // harmlessly: the rebuild starts afresh.)
-        self.progress
-            .discard_after
-            .store(u64::MAX, Ordering::Release);
-        self.queue(len, ModelCmd::Rebuild(chunks))
+        self.queued_through = ring.newest_seq();
+        self.queue(len, ModelCmd::CatchUp(chunks))
     }
 
     fn queue(&self, len: usize, cmd: ModelCmd) -> Result<(), ModelGone> {
-        self.progress.backlog.fetch_add(len, Ordering::AcqRel);
+        self.backlog.fetch_add(len, Ordering::AcqRel);
         self.tx.send(cmd).map_err(|_| ModelGone)
     }
 
@@ -207,7 +172,6 @@ impl ScreenModel {
         self.tx
             .send(ModelCmd::Snapshot(reply))
             .map_err(|_| ModelGone)?;
-        self.requests.fetch_add(1, Ordering::Relaxed);
         answer.await.map_err(|_| ModelGone)
     }
 
@@ -224,9 +188,7 @@ impl ScreenModel {
             scrollback_lines,
             reply,
         };
-        self.tx.send(cmd).map_err(|_| ModelGone)?;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        self.tx.send(cmd).map_err(|_| ModelGone)
     }
 }
 
@@ -253,33 +215,19 @@ impl Model {
 
     fn apply(&mut self, cmd: ModelCmd) {
         match cmd {
-            ModelCmd::Feed(data) => {
-                if self.answered < self.progress.discard_after.load(Ordering::Acquire) {
-                    self.parse(&data);
-                }
-                self.progress
-                    .backlog
-                    .fetch_sub(data.len(), Ordering::AcqRel);
-            }
-            ModelCmd::Rebuild(chunks) => {
-                self.parser = new_parser(self.size, self.scrollback);
-                self.modes = ModeTracker::default();
+            ModelCmd::Feed(data) => self.parse(&data),
+            ModelCmd::CatchUp(chunks) => {
                 for chunk in chunks {
                     self.parse(&chunk);
-                    self.progress
-                        .backlog
-                        .fetch_sub(chunk.len(), Ordering::AcqRel);
                 }
             }
             ModelCmd::Resize(size) => {
-                self.size = size;
                 self.parser
                     .set_size(non_zero(size.rows), non_zero(size.cols));
                 self.modes.resized();
             }
             ModelCmd::Snapshot(reply) => {
                 let _ = reply.send(snapshot(&self.parser, &self.modes));
-                self.answered += 1;
             }
             ModelCmd::Capture {
                 format,
@@ -287,7 +235,6 @@ impl Model {
                 reply,
             } => {
                 let _ = reply.send(capture(&mut self.parser, format, scrollback_lines));
-                self.answered += 1;
             }
         }
     }
@@ -295,6 +242,7 @@ impl Model {
     fn parse(&mut self, data: &[u8]) {
         self.parser.process(data);
         self.modes.feed(data);
+        self.backlog.fetch_sub(data.len(), Ordering::AcqRel);
     }
 }
 
@@ -446,16 +394,16 @@ mod tests {
             Bytes::from(text)
         };
         // Enough to keep the thread busy while the rest is queued.
-        model.feed(lines(8_000)).expect("model alive");
+        model.feed(1, lines(8_000)).expect("model alive");
         model
-            .feed(Bytes::from_static(b"\x1b[0mMARK"))
+            .feed(2, Bytes::from_static(b"\x1b[0mMARK"))
             .expect("model alive");
         let (reply, answer) = oneshot::channel();
         model
             .capture(CaptureFormat::Plain, 0, reply)
             .expect("model alive");
         // More than the backlog bound on its own: the model falls behind at once.
-        model.feed(lines(20_000)).expect("model alive");
+        model.feed(3, lines(20_000)).expect("model alive");
         assert!(model.is_behind());
         let captured = answer.await.expect("capture");
         assert!(
@@ -466,7 +414,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_model_that_falls_behind_is_rebuilt_and_answers_currently() {
+    async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
         let size = TermSize { rows: 5, cols: 20 };
         let mut model = ScreenModel::start("test", size, 100).expect("model thread");
         let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
@@ -483,7 +431,9 @@ mod tests {
         let mut fell_behind = false;
         for (n, chunk) in chunks.iter().enumerate() {
             ring.push(n as u64 + 1, chunk.clone());
-            model.feed(chunk.clone()).expect("model alive");
+            model
+                .feed(n as u64 + 1, chunk.clone())
+                .expect("model alive");
             fell_behind |= model.is_behind();
         }
         assert!(fell_behind, "the flood outran the parser");
@@ -499,7 +449,7 @@ mod tests {
             restored.screen().cursor_position(),
             reference.screen().cursor_position()
         );
-        // The rebuild parsed only the ring's last lines, and still has the whole
+        // Catching up parsed only the ring's last lines, and still has the whole
         // scrollback.
         let (reply, answer) = oneshot::channel();
         model
@@ -513,18 +463,65 @@ mod tests {
             "the scrollback is there"
         );
         assert_eq!(
-            model.progress.backlog.load(Ordering::Acquire),
+            model.backlog.load(Ordering::Acquire),
             0,
             "backlog accounting returns to 0"
         );
-        // Output after the rebuild is parsed again, not dropped with the flood's.
+        // Output after the catch-up is parsed again.
         let after = Bytes::from_static(b"\x1b[2J\x1b[Hafter the flood");
-        model.feed(after.clone()).expect("model alive");
+        model.feed(101, after.clone()).expect("model alive");
         reference.process(&after);
         let snapshot = model.snapshot().await.expect("snapshot");
         let mut restored = new_parser(size, 0);
         restored.process(&snapshot);
         assert_eq!(restored.screen().contents(), reference.screen().contents());
         assert!(restored.screen().contents().starts_with("after the flood"));
+    }
+
+    /// A full-screen program's setup (alternate screen, a header above a scroll region)
+    /// comes long before the last lines of a flood inside its region; catching up keeps it,
+    /// where starting the model afresh from those lines would lose it.
+    #[tokio::test]
+    async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
+        let size = TermSize { rows: 5, cols: 20 };
+        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+        let mut reference = new_parser(size, 100);
+        let setup =
+            Bytes::from_static(b"\x1b]2;pager\x07\x1b[?1049h\x1b[HHEADER\x1b[2;5r\x1b[5;1H");
+        let mut output = vec![setup];
+        // Each chunk of the flood is larger than the backlog bound on its own.
+        output.extend((0..5u32).map(|n| {
+            let lines: String = (0..20_000).map(|i| format!("\r\nrow {n}.{i}")).collect();
+            Bytes::from(lines)
+        }));
+        for (n, chunk) in output.iter().enumerate() {
+            ring.push(n as u64 + 1, chunk.clone());
+            model
+                .feed(n as u64 + 1, chunk.clone())
+                .expect("model alive");
+            reference.process(chunk);
+        }
+        assert!(model.is_behind(), "the flood outran the parser");
+        model.catch_up(&ring).expect("model alive");
+        let snapshot = model.snapshot().await.expect("snapshot");
+        let mut restored = new_parser(size, 0);
+        restored.process(&snapshot);
+        let screen = restored.screen();
+        assert!(screen.alternate_screen(), "still on the alternate screen");
+        assert_eq!(
+            screen.contents(),
+            "HEADER\nrow 4.19996\nrow 4.19997\nrow 4.19998\nrow 4.19999"
+        );
+        assert_eq!(screen.contents(), reference.screen().contents());
+        assert_eq!(restored.callbacks().title.as_deref(), Some(&b"pager"[..]));
+        // The scroll region came through too: a new line scrolls only rows 2 to 5.
+        restored.process(b"\r\nnext");
+        assert!(
+            restored
+                .screen()
+                .contents()
+                .starts_with("HEADER\nrow 4.19997")
+        );
     }
 }

@@ -41,12 +41,12 @@ const REPLAY_PIECE: usize = 256 * 1024;
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 /// How long the final messages may wait for a slow client's queue.
 const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
-/// A screen model that skipped output in a flood is rebuilt once the output has paused
+/// A screen model that skipped output in a flood catches up once the output has paused
 /// this long.
 const QUIET: Duration = Duration::from_millis(50);
 /// A resync asked for while the model is behind (a flood) waits for the output to pause, at
-/// most this long: one rebuild of the model and one snapshot then serve every client that
-/// asked, instead of a rebuild per client.
+/// most this long: one catch-up of the model and one snapshot then serve every client that
+/// asked, instead of one per client.
 const RESYNC_WAIT: Duration = Duration::from_millis(500);
 
 pub(crate) struct SessionTask {
@@ -319,7 +319,7 @@ impl SessionTask {
         self.ring.push(self.seq, data.clone());
         self.last_output = Instant::now();
         if let Some(model) = &mut self.model
-            && model.feed(data.clone()).is_err()
+            && model.feed(self.seq, data.clone()).is_err()
         {
             tracing::error!(session = %self.meta.id, "screen model stopped: screen restore is off");
             self.model = None;
@@ -343,7 +343,7 @@ impl SessionTask {
         }
     }
 
-    /// Rebuilds a model that skipped output during a flood.
+    /// Brings a model that skipped output during a flood up to date.
     fn catch_up_model(&mut self) {
         if let Some(model) = &mut self.model
             && model.catch_up(&self.ring).is_err()

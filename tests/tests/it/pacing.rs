@@ -135,7 +135,7 @@ async fn clients_that_stop_reading_in_a_flood_each_end_on_the_right_screen() {
     let mut fresh = server.client(Role::ReadOnly).await;
     let mut fresh_term = Terminal::new(TermSize::DEFAULT);
     fresh_term.apply(&fresh.attach("flood").await);
-    // The stalled clients read again: their resyncs (one model rebuild serves them all)
+    // The stalled clients read again: their resyncs (one model catch-up serves them all)
     // bring each onto the session's screen.
     for (index, (client, term)) in stalled.iter_mut().enumerate() {
         let mut resynced = false;

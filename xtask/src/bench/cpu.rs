@@ -5,7 +5,7 @@
 //! per thread), summed over the threads alive when it is read; a flood is measured between
 //! two readings while the server, its screen-model threads and the clients all run. The
 //! second waits until the processes have gone idle, so work a tool does once the output
-//! has stopped (fugue rebuilds its screen model then) counts too.
+//! has stopped (fugue's screen model catches up then) counts too.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
