@@ -9,6 +9,18 @@ pub(crate) struct ReplayRing {
     chunks: VecDeque<(u64, Bytes)>,
     bytes: usize,
     max_bytes: usize,
+    /// The sequence number of the last chunk pushed, even if it has been evicted since.
+    newest: u64,
+}
+
+/// The end of the output after a given chunk: see [`ReplayRing::tail_after`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Tail {
+    /// The output, oldest first.
+    pub(crate) chunks: Vec<Bytes>,
+    /// Whether `chunks` start right after the given chunk: nothing was cut off in front,
+    /// neither by the line bound nor by eviction from the ring.
+    pub(crate) whole: bool,
 }
 
 impl ReplayRing {
@@ -17,11 +29,13 @@ impl ReplayRing {
             chunks: VecDeque::new(),
             bytes: 0,
             max_bytes,
+            newest: 0,
         }
     }
 
     /// Records chunk `seq` (sequence numbers arrive in increasing order).
     pub(crate) fn push(&mut self, seq: u64, data: Bytes) {
+        self.newest = seq;
         self.bytes += data.len();
         self.chunks.push_back((seq, data));
         while self.bytes > self.max_bytes {
@@ -32,38 +46,45 @@ impl ReplayRing {
         }
     }
 
-    /// The sequence number of the newest chunk (0 before any output).
+    /// The sequence number of the last chunk pushed (0 before any output).
     pub(crate) fn newest_seq(&self) -> u64 {
-        self.chunks.back().map_or(0, |(seq, _)| *seq)
+        self.newest
     }
 
     /// The output after chunk `after_seq` that the ring holds, oldest first, but no more
     /// than its last `lines` lines: from just after the `lines`-th newline counted back
     /// from the end. A screen model keeps at most that many lines (scrollback included), so
     /// the bytes before them would only be parsed to be scrolled away.
-    pub(crate) fn tail_after(&self, after_seq: u64, lines: usize) -> Vec<Bytes> {
+    pub(crate) fn tail_after(&self, after_seq: u64, lines: usize) -> Tail {
         let mut newlines = 0;
-        let mut tail = Vec::new();
-        for (_, data) in self
+        let mut chunks = Vec::new();
+        let mut first_seq = self.newest.saturating_add(1);
+        let mut cut = false;
+        for (seq, data) in self
             .chunks
             .iter()
             .rev()
             .take_while(|(seq, _)| *seq > after_seq)
         {
+            first_seq = *seq;
             let from = memchr::memrchr_iter(b'\n', data).find(|_| {
                 newlines += 1;
                 newlines > lines
             });
             match from {
                 Some(at) => {
-                    tail.push(data.slice(at + 1..));
+                    chunks.push(data.slice(at + 1..));
+                    cut = true;
                     break;
                 }
-                None => tail.push(data.clone()),
+                None => chunks.push(data.clone()),
             }
         }
-        tail.reverse();
-        tail
+        chunks.reverse();
+        Tail {
+            chunks,
+            whole: !cut && first_seq == after_seq.saturating_add(1),
+        }
     }
 
     /// The output after `after_seq` up to `current_seq`, merged into pieces of at most
@@ -137,8 +158,8 @@ mod tests {
         assert_eq!(pieces, expected);
     }
 
-    fn joined(chunks: &[Bytes]) -> Vec<u8> {
-        chunks.concat()
+    fn joined(tail: &Tail) -> Vec<u8> {
+        tail.chunks.concat()
     }
 
     #[test]
@@ -155,11 +176,14 @@ mod tests {
             "all it holds"
         );
         assert_eq!(
-            ring.tail_after(0, 1).len(),
+            ring.tail_after(0, 1).chunks.len(),
             2,
             "whole chunks shared, the first cut"
         );
-        assert!(ReplayRing::new(10).tail_after(0, 5).is_empty());
+        assert!(ring.tail_after(0, 99).whole);
+        assert!(!ring.tail_after(0, 2).whole, "\"a\\n\" cut off");
+        let empty = ReplayRing::new(10).tail_after(0, 5);
+        assert!(empty.chunks.is_empty() && empty.whole);
     }
 
     #[test]
@@ -167,8 +191,9 @@ mod tests {
         let ring = ring_with(&[b"a\nb", b"\nc\n", b"d"], 100);
         assert_eq!(joined(&ring.tail_after(1, 99)), b"\nc\nd");
         assert_eq!(joined(&ring.tail_after(2, 99)), b"d");
+        let nothing = ring.tail_after(3, 99);
         assert!(
-            ring.tail_after(3, 99).is_empty(),
+            nothing.chunks.is_empty() && nothing.whole,
             "nothing after the newest"
         );
         assert_eq!(
@@ -176,8 +201,23 @@ mod tests {
             b"c\nd",
             "and its lines bound it"
         );
+        assert!(ring.tail_after(1, 99).whole && !ring.tail_after(1, 1).whole);
         assert_eq!(ring.newest_seq(), 3);
         assert_eq!(ReplayRing::new(10).newest_seq(), 0);
+    }
+
+    #[test]
+    fn a_tail_that_lost_chunks_to_eviction_is_not_whole() {
+        let ring = ring_with(&[b"ab", b"cd", b"ef"], 4);
+        let tail = ring.tail_after(0, 99);
+        assert_eq!(joined(&tail), b"cdef");
+        assert!(!tail.whole, "chunk 1 was evicted");
+        assert!(ring.tail_after(1, 99).whole);
+        // The newest chunk is remembered even when it does not fit the ring at all.
+        let mut tiny = ReplayRing::new(1);
+        tiny.push(7, Bytes::from_static(b"too long"));
+        assert_eq!(tiny.newest_seq(), 7);
+        assert!(!tiny.tail_after(6, 99).whole);
     }
 
     #[test]

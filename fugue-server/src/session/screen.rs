@@ -4,16 +4,15 @@
 //! never sits on the forwarding path: output is queued to the model thread, and the PTY
 //! reader never waits for it. The queue is bounded in bytes (`MAX_BACKLOG`). When a flood
 //! outruns the parser past that bound, the session stops queueing and the model is
-//! *behind*; once the output goes quiet (or a client needs the screen) it catches up from
-//! the replay ring: it parses the output it skipped, on top of its own state, but no more
-//! than its last rows + scrollback lines. Older output would only scroll out of the
-//! scrollback. So a skipped stretch of fewer lines than that is parsed whole and the
-//! model is exact; a longer one costs one scrollback's worth of parsing, whatever its
-//! length. What the model had before the flood stays (the alternate screen, modes, a
-//! header above a scroll region). The price of a long flood: what it changed in its
-//! dropped part and never repeated (say, a colour left on, or a mode) is not in the
-//! model, and a resize while the model is behind applies before the skipped output is
-//! parsed.
+//! *behind*; once the output goes quiet (or a client needs the screen, or the size changes)
+//! it catches up from the replay ring: it parses the output it skipped, on top of its own
+//! state, but no more than its last rows + scrollback lines. Older output would only
+//! scroll out of the scrollback. So a skipped stretch of fewer lines than that, if the
+//! ring still holds all of it, is parsed whole and the model is exact; a longer one costs
+//! one scrollback's worth of parsing, whatever its length. What the model had before the
+//! flood stays (the alternate screen, modes, a header above a scroll region). The price of
+//! a long flood: what it changed in the part cut off and never repeated (say, a colour
+//! left on, or a mode) is not in the model.
 //! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
 //! the output queued before it; a request made while the model is behind first makes it
 //! catch up, so answers are always current.
@@ -28,6 +27,10 @@ use fugue_protocol::{CaptureFormat, TermSize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::modes::ModeTracker;
+
+/// Cancels an escape sequence the parser may be in the middle of (CAN): put before output
+/// that does not follow on from what the model parsed last.
+const CANCEL: &[u8] = b"\x18";
 
 /// Bytes of output the model may have queued before the session stops feeding it and lets
 /// it catch up later instead (about 8 ms of parsing). A burst that outruns the parser by
@@ -142,12 +145,17 @@ impl ScreenModel {
 
     /// Makes sure every output byte so far reaches the model before the next request: the
     /// output skipped while behind, up to the last `lines_kept` lines of it, is queued from
-    /// `ring`.
+    /// `ring`. If some of it is cut off in front, the escape sequence the last output queued
+    /// may have left open is cancelled first: the tail must not complete it.
     pub(crate) fn catch_up(&mut self, ring: &super::ring::ReplayRing) -> Result<(), ModelGone> {
         if !self.behind {
             return Ok(());
         }
-        let chunks = ring.tail_after(self.queued_through, self.lines_kept);
+        let tail = ring.tail_after(self.queued_through, self.lines_kept);
+        let mut chunks = tail.chunks;
+        if !tail.whole {
+            chunks.insert(0, Bytes::from_static(CANCEL));
+        }
         let len = chunks.iter().map(Bytes::len).sum();
         self.behind = false;
         self.queued_through = ring.newest_seq();
@@ -159,8 +167,14 @@ impl ScreenModel {
         self.tx.send(cmd).map_err(|_| ModelGone)
     }
 
-    /// Resizes the model (after everything queued so far).
-    pub(crate) fn resize(&mut self, size: TermSize) -> Result<(), ModelGone> {
+    /// Resizes the model, after all the output so far: a model that is behind catches up
+    /// from `ring` first, at the size that output was written for.
+    pub(crate) fn resize(
+        &mut self,
+        size: TermSize,
+        ring: &super::ring::ReplayRing,
+    ) -> Result<(), ModelGone> {
+        self.catch_up(ring)?;
         self.lines_kept = usize::from(size.rows) + self.scrollback;
         self.tx.send(ModelCmd::Resize(size)).map_err(|_| ModelGone)
     }
@@ -492,9 +506,10 @@ mod tests {
         let mut output = vec![setup];
         // Each chunk of the flood is larger than the backlog bound on its own.
         output.extend((0..5u32).map(|n| {
-            let lines: String = (0..20_000).map(|i| format!("\r\nrow {n}.{i}")).collect();
+            let lines: String = (0..20_000).map(|i| format!("\r\nrow {n}.{i:06}")).collect();
             Bytes::from(lines)
         }));
+        assert!(output.iter().skip(1).all(|chunk| chunk.len() > MAX_BACKLOG));
         for (n, chunk) in output.iter().enumerate() {
             ring.push(n as u64 + 1, chunk.clone());
             model
@@ -511,7 +526,7 @@ mod tests {
         assert!(screen.alternate_screen(), "still on the alternate screen");
         assert_eq!(
             screen.contents(),
-            "HEADER\nrow 4.19996\nrow 4.19997\nrow 4.19998\nrow 4.19999"
+            "HEADER\nrow 4.019996\nrow 4.019997\nrow 4.019998\nrow 4.019999"
         );
         assert_eq!(screen.contents(), reference.screen().contents());
         assert_eq!(restored.callbacks().title.as_deref(), Some(&b"pager"[..]));
@@ -521,7 +536,129 @@ mod tests {
             restored
                 .screen()
                 .contents()
-                .starts_with("HEADER\nrow 4.19997")
+                .starts_with("HEADER\nrow 4.019997")
+        );
+    }
+
+    /// Feeds `chunks` as output chunks `first..` to the model and the ring, and all of
+    /// them to `reference`; the model must fall behind on the way.
+    fn flood(
+        model: &mut ScreenModel,
+        ring: &mut crate::session::ring::ReplayRing,
+        reference: &mut vt100::Parser<Callbacks>,
+        first: u64,
+        chunks: &[Bytes],
+    ) {
+        for (seq, chunk) in (first..).zip(chunks) {
+            ring.push(seq, chunk.clone());
+            model.feed(seq, chunk.clone()).expect("model alive");
+            reference.process(chunk);
+        }
+        assert!(model.is_behind(), "the flood outran the parser");
+    }
+
+    async fn ansi_capture(model: &ScreenModel) -> String {
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Ansi, 100, reply)
+            .expect("model alive");
+        answer.await.expect("capture").text
+    }
+
+    /// Output skipped in a flood of few lines (a full-screen program redrawing) is parsed
+    /// whole, colours and all, as often as the model falls behind.
+    #[tokio::test]
+    async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
+        let size = TermSize { rows: 5, cols: 20 };
+        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+        let mut reference = new_parser(size, 100);
+        let redraws = |n: usize, tag: &str| -> Bytes {
+            let text: String = (0..n)
+                .map(|i| format!("\x1b[{};{}H\x1b[3{}m{tag}{i}", i % 5 + 1, i % 7 + 1, i % 8))
+                .collect();
+            Bytes::from(text)
+        };
+        let start = redraws(3, "a");
+        flood(
+            &mut model,
+            &mut ring,
+            &mut reference,
+            1,
+            &[start, redraws(30_000, "b")],
+        );
+        model.catch_up(&ring).expect("model alive");
+        let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
+        assert_eq!(ansi_capture(&model).await, expected);
+        flood(
+            &mut model,
+            &mut ring,
+            &mut reference,
+            3,
+            &[redraws(30_000, "c")],
+        );
+        model.catch_up(&ring).expect("model alive");
+        let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
+        assert_eq!(ansi_capture(&model).await, expected);
+        assert_eq!(model.backlog.load(Ordering::Acquire), 0);
+    }
+
+    /// The last output queued may end inside an escape sequence; a tail cut from a long
+    /// flood starts at a line, which must not complete that sequence.
+    #[tokio::test]
+    async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
+        let size = TermSize { rows: 5, cols: 20 };
+        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+        let mut reference = new_parser(size, 100);
+        // "\x1b[3" then "m" is italics; "\x1b[3" then the tail's "r" would be a scroll
+        // region from row 3.
+        let lines: String = (0..30_000).map(|i| format!("row {i:06}\r\n")).collect();
+        let chunks = [
+            Bytes::from_static(b"top\r\n\x1b[3"),
+            Bytes::from(format!("m{lines}\x1b[0mend")),
+        ];
+        flood(&mut model, &mut ring, &mut reference, 1, &chunks);
+        model.catch_up(&ring).expect("model alive");
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Plain, 0, reply)
+            .expect("model alive");
+        let expected = "row 029996\nrow 029997\nrow 029998\nrow 029999\nend";
+        assert_eq!(reference.screen().contents(), expected);
+        assert_eq!(answer.await.expect("capture").text, expected);
+    }
+
+    /// Output skipped before a resize was written for the old size, so it is parsed at
+    /// the old size.
+    #[tokio::test]
+    async fn a_resize_while_behind_comes_after_the_skipped_output() {
+        let size = TermSize { rows: 5, cols: 40 };
+        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+        let mut reference = new_parser(size, 100);
+        let redraws: String = (0..30_000)
+            .map(|i| format!("\x1b[{};{}Hb{i}", i % 5 + 1, i % 7 + 1))
+            .collect();
+        let chunks = [
+            Bytes::from_static(b"start"),
+            Bytes::from(format!("{redraws}\x1b[5;30Hfar right")),
+        ];
+        flood(&mut model, &mut ring, &mut reference, 1, &chunks);
+        let smaller = TermSize { rows: 5, cols: 20 };
+        model.resize(smaller, &ring).expect("model alive");
+        reference.set_size(non_zero(smaller.rows), non_zero(smaller.cols));
+        // As the session does before any capture.
+        model.catch_up(&ring).expect("model alive");
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Plain, 0, reply)
+            .expect("model alive");
+        let captured = answer.await.expect("capture").text;
+        assert_eq!(captured, reference.screen().contents());
+        assert!(
+            !captured.contains("far"),
+            "cut off by the resize: {captured:?}"
         );
     }
 }

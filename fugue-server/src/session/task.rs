@@ -471,7 +471,7 @@ impl SessionTask {
         self.size = size;
         self.meta.set_size(size);
         if let Some(model) = &mut self.model
-            && model.resize(size).is_err()
+            && model.resize(size, &self.ring).is_err()
         {
             self.model = None;
         }
