@@ -3,6 +3,7 @@
 //! `start` spawns the program and the task (`task.rs`); everyone else talks to the task
 //! through the handle's channels and never touches the PTY.
 
+mod history;
 mod modes;
 pub(crate) mod pacing;
 mod pty;

@@ -16,6 +16,9 @@
 //! Requests (snapshot, capture) travel on the same queue, so each answer reflects exactly
 //! the output queued before it; a request made while the model is behind first makes it
 //! catch up, so answers are always current.
+//!
+//! The scrollback beyond the parser's last few lines is kept compactly by `history`, and
+//! `capture` reads the two as one.
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
@@ -25,7 +28,9 @@ use std::thread;
 use bytes::Bytes;
 use fugue_protocol::{CaptureFormat, TermSize};
 use tokio::sync::{mpsc, oneshot};
+use vt100::capture::RowContents;
 
+use super::history::{EraseScan, History, PARSER_SCROLLBACK};
 use super::modes::ModeTracker;
 
 /// Cancels an escape sequence the parser may be in the middle of (CAN): put before output
@@ -75,15 +80,25 @@ pub(crate) struct ScreenModel {
     behind: bool,
 }
 
-/// Remembers what the parser does not keep itself: the window title.
+/// Remembers what the parser does not keep itself: the window title, and the scrollback
+/// beyond the parser's own few lines.
 #[derive(Default)]
 struct Callbacks {
     title: Option<Vec<u8>>,
+    history: History,
 }
 
 impl vt100::Callbacks for Callbacks {
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         self.title = Some(title.to_vec());
+    }
+
+    /// A line left the parser's scrollback (or, on the alternate screen, which keeps no
+    /// scrollback, the screen).
+    fn on_scroll(&mut self, contents: RowContents<'_>, alternate_screen: bool) {
+        if !alternate_screen {
+            self.history.push(&contents);
+        }
     }
 }
 
@@ -96,6 +111,7 @@ pub(crate) struct ModelGone;
 struct Model {
     parser: vt100::Parser<Callbacks>,
     modes: ModeTracker,
+    erase: EraseScan,
     backlog: Arc<AtomicUsize>,
 }
 
@@ -107,6 +123,7 @@ impl ScreenModel {
         let model = Model {
             parser: new_parser(size, scrollback),
             modes: ModeTracker::default(),
+            erase: EraseScan::default(),
             backlog: backlog.clone(),
         };
         thread::Builder::new()
@@ -211,12 +228,19 @@ fn non_zero(n: u16) -> NonZeroU16 {
     NonZeroU16::new(n).unwrap_or(NonZeroU16::MIN)
 }
 
+/// A parser keeping `scrollback` lines: the last few in the parser, the rest in its
+/// [`History`].
 fn new_parser(size: TermSize, scrollback: usize) -> vt100::Parser<Callbacks> {
+    let in_parser = scrollback.min(PARSER_SCROLLBACK);
+    let callbacks = Callbacks {
+        title: None,
+        history: History::new(scrollback - in_parser),
+    };
     vt100::Parser::new_with_callbacks(
         non_zero(size.rows),
         non_zero(size.cols),
-        scrollback,
-        Callbacks::default(),
+        in_parser,
+        callbacks,
     )
 }
 
@@ -254,7 +278,14 @@ impl Model {
     }
 
     fn parse(&mut self, data: &[u8]) {
-        self.parser.process(data);
+        let mut rest = data;
+        while let Some(end) = self.erase.find_end(rest) {
+            let (erasing, after) = rest.split_at(end);
+            self.parser.process(erasing);
+            self.parser.callbacks_mut().history.clear();
+            rest = after;
+        }
+        self.parser.process(rest);
         self.modes.feed(data);
         self.backlog.fetch_sub(data.len(), Ordering::AcqRel);
     }
@@ -293,14 +324,31 @@ fn snapshot(parser: &vt100::Parser<Callbacks>, modes: &ModeTracker) -> Bytes {
 }
 
 fn capture(parser: &mut vt100::Parser<Callbacks>, format: CaptureFormat, lines: usize) -> Capture {
-    let screen = parser.screen_mut();
+    let (screen, callbacks) = parser.screen_and_callbacks_mut();
     let (rows, cols) = screen.size();
     let (rows, cols) = (rows.get(), cols.get());
     let cursor = screen.cursor_position();
-    // Scrollback is read by scrolling the view up a page at a time; the view is put back
-    // at the bottom afterwards so snapshots are unaffected.
-    let mut remaining = lines.min(screen.scrollback_len());
-    let mut out: Vec<String> = Vec::new();
+    // The oldest lines asked for are in the history; the alternate screen has none.
+    let in_parser = screen.scrollback_len();
+    let from_history = if screen.alternate_screen() {
+        0
+    } else {
+        lines.saturating_sub(in_parser)
+    };
+    let mut out: Vec<String> = callbacks
+        .history
+        .last(from_history)
+        .map(|line| match format {
+            CaptureFormat::Plain => {
+                let text: String = vt100::capture::basic_formatted_to_plain(line).collect();
+                text.trim_end().to_owned()
+            }
+            CaptureFormat::Ansi => line.to_owned(),
+        })
+        .collect();
+    // The parser's scrollback is read by scrolling the view up a page at a time; the view
+    // is put back at the bottom afterwards so snapshots are unaffected.
+    let mut remaining = lines.min(in_parser);
     while remaining > 0 {
         let take = remaining.min(usize::from(rows));
         screen.set_scrollback(remaining);
@@ -337,328 +385,4 @@ fn render_rows(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parser_with(bytes: &[u8]) -> vt100::Parser<Callbacks> {
-        let mut parser =
-            vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 100, Callbacks::default());
-        parser.process(bytes);
-        parser
-    }
-
-    #[test]
-    fn capture_includes_requested_scrollback_above_the_screen() {
-        let text: String = (1..=12).map(|n| format!("{n}\r\n")).collect();
-        let mut parser = parser_with(text.as_bytes());
-        let screen_only = capture(&mut parser, CaptureFormat::Plain, 0);
-        assert_eq!(screen_only.text, "9\n10\n11\n12");
-        let with_history = capture(&mut parser, CaptureFormat::Plain, 3);
-        assert_eq!(with_history.text, "6\n7\n8\n9\n10\n11\n12");
-        let everything = capture(&mut parser, CaptureFormat::Plain, 1000);
-        let expected: Vec<String> = (1..=12).map(|n| n.to_string()).collect();
-        assert_eq!(everything.text, expected.join("\n"));
-        assert_eq!(everything.cursor, (4, 0));
-    }
-
-    #[test]
-    fn snapshot_restores_alternate_screen_title_and_modes() {
-        let parser =
-            parser_with(b"\x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l");
-        let snapshot = snapshot(&parser, &ModeTracker::default());
-        let mut fresh =
-            vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 0, Callbacks::default());
-        fresh.process(&snapshot);
-        let (a, b) = (parser.screen(), fresh.screen());
-        assert!(b.alternate_screen());
-        assert!(b.bracketed_paste() && b.application_cursor() && b.hide_cursor());
-        assert_eq!(a.contents(), b.contents());
-        assert_eq!(a.cursor_position(), b.cursor_position());
-        assert_eq!(fresh.callbacks().title.as_deref(), Some(&b"hello"[..]));
-    }
-
-    #[test]
-    fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
-        let setup = b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;4r\x1b[4;1H";
-        let mut original = parser_with(setup);
-        let mut modes = ModeTracker::default();
-        modes.feed(setup);
-        let restored_bytes = snapshot(&original, &modes);
-        let mut restored = parser_with(&restored_bytes);
-        // Two new lines at the region's bottom scroll only rows 2 to 4.
-        let more = b"\r\nX\r\nY";
-        original.process(more);
-        restored.process(more);
-        assert_eq!(original.screen().contents(), "a\nd\nX\nY\ne");
-        assert_eq!(restored.screen().contents(), original.screen().contents());
-        assert_eq!(
-            restored.screen().cursor_position(),
-            original.screen().cursor_position()
-        );
-    }
-
-    #[tokio::test]
-    async fn a_capture_sees_the_output_queued_before_it_even_if_the_model_then_falls_behind() {
-        let size = TermSize { rows: 5, cols: 20 };
-        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-        let lines = |n: usize| -> Bytes {
-            let text: String = (0..n)
-                .map(|i| format!("\x1b[3{}mline {i}\r\n", i % 8))
-                .collect();
-            Bytes::from(text)
-        };
-        // Enough to keep the thread busy while the rest is queued.
-        model.feed(1, lines(8_000)).expect("model alive");
-        model
-            .feed(2, Bytes::from_static(b"\x1b[0mMARK"))
-            .expect("model alive");
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Plain, 0, reply)
-            .expect("model alive");
-        // More than the backlog bound on its own: the model falls behind at once.
-        model.feed(3, lines(20_000)).expect("model alive");
-        assert!(model.is_behind());
-        let captured = answer.await.expect("capture");
-        assert!(
-            captured.text.ends_with("MARK"),
-            "the capture lost output queued before it: {:?}",
-            captured.text
-        );
-    }
-
-    #[tokio::test]
-    async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
-        let size = TermSize { rows: 5, cols: 20 };
-        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-        let mut reference = new_parser(size, 100);
-        // Far more than the backlog bound, queued faster than any parser can go.
-        let chunks: Vec<Bytes> = (0..100u32)
-            .map(|n| {
-                let lines: String = (0..2000)
-                    .map(|i| format!("\x1b[3{}mline {n}.{i}\r\n", i % 8))
-                    .collect();
-                Bytes::from(lines)
-            })
-            .collect();
-        let mut fell_behind = false;
-        for (n, chunk) in chunks.iter().enumerate() {
-            ring.push(n as u64 + 1, chunk.clone());
-            model
-                .feed(n as u64 + 1, chunk.clone())
-                .expect("model alive");
-            fell_behind |= model.is_behind();
-        }
-        assert!(fell_behind, "the flood outran the parser");
-        for chunk in &chunks {
-            reference.process(chunk);
-        }
-        model.catch_up(&ring).expect("model alive");
-        let snapshot = model.snapshot().await.expect("snapshot");
-        let mut restored = new_parser(size, 0);
-        restored.process(&snapshot);
-        assert_eq!(restored.screen().contents(), reference.screen().contents());
-        assert_eq!(
-            restored.screen().cursor_position(),
-            reference.screen().cursor_position()
-        );
-        // Catching up parsed only the ring's last lines, and still has the whole
-        // scrollback.
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Plain, 100, reply)
-            .expect("model alive");
-        let captured = answer.await.expect("capture");
-        let expected = capture(&mut reference, CaptureFormat::Plain, 100);
-        assert_eq!(captured.text, expected.text);
-        assert!(
-            captured.text.lines().count() > 100,
-            "the scrollback is there"
-        );
-        assert_eq!(
-            model.backlog.load(Ordering::Acquire),
-            0,
-            "backlog accounting returns to 0"
-        );
-        // Output after the catch-up is parsed again.
-        let after = Bytes::from_static(b"\x1b[2J\x1b[Hafter the flood");
-        model.feed(101, after.clone()).expect("model alive");
-        reference.process(&after);
-        let snapshot = model.snapshot().await.expect("snapshot");
-        let mut restored = new_parser(size, 0);
-        restored.process(&snapshot);
-        assert_eq!(restored.screen().contents(), reference.screen().contents());
-        assert!(restored.screen().contents().starts_with("after the flood"));
-    }
-
-    /// A full-screen program's setup (alternate screen, a header above a scroll region)
-    /// comes long before the last lines of a flood inside its region; catching up keeps it,
-    /// where starting the model afresh from those lines would lose it.
-    #[tokio::test]
-    async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
-        let size = TermSize { rows: 5, cols: 20 };
-        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-        let mut reference = new_parser(size, 100);
-        let setup =
-            Bytes::from_static(b"\x1b]2;pager\x07\x1b[?1049h\x1b[HHEADER\x1b[2;5r\x1b[5;1H");
-        let mut output = vec![setup];
-        // Each chunk of the flood is larger than the backlog bound on its own.
-        output.extend((0..5u32).map(|n| {
-            let lines: String = (0..20_000).map(|i| format!("\r\nrow {n}.{i:06}")).collect();
-            Bytes::from(lines)
-        }));
-        assert!(output.iter().skip(1).all(|chunk| chunk.len() > MAX_BACKLOG));
-        for (n, chunk) in output.iter().enumerate() {
-            ring.push(n as u64 + 1, chunk.clone());
-            model
-                .feed(n as u64 + 1, chunk.clone())
-                .expect("model alive");
-            reference.process(chunk);
-        }
-        assert!(model.is_behind(), "the flood outran the parser");
-        model.catch_up(&ring).expect("model alive");
-        let snapshot = model.snapshot().await.expect("snapshot");
-        let mut restored = new_parser(size, 0);
-        restored.process(&snapshot);
-        let screen = restored.screen();
-        assert!(screen.alternate_screen(), "still on the alternate screen");
-        assert_eq!(
-            screen.contents(),
-            "HEADER\nrow 4.019996\nrow 4.019997\nrow 4.019998\nrow 4.019999"
-        );
-        assert_eq!(screen.contents(), reference.screen().contents());
-        assert_eq!(restored.callbacks().title.as_deref(), Some(&b"pager"[..]));
-        // The scroll region came through too: a new line scrolls only rows 2 to 5.
-        restored.process(b"\r\nnext");
-        assert!(
-            restored
-                .screen()
-                .contents()
-                .starts_with("HEADER\nrow 4.019997")
-        );
-    }
-
-    /// Feeds `chunks` as output chunks `first..` to the model and the ring, and all of
-    /// them to `reference`; the model must fall behind on the way.
-    fn flood(
-        model: &mut ScreenModel,
-        ring: &mut crate::session::ring::ReplayRing,
-        reference: &mut vt100::Parser<Callbacks>,
-        first: u64,
-        chunks: &[Bytes],
-    ) {
-        for (seq, chunk) in (first..).zip(chunks) {
-            ring.push(seq, chunk.clone());
-            model.feed(seq, chunk.clone()).expect("model alive");
-            reference.process(chunk);
-        }
-        assert!(model.is_behind(), "the flood outran the parser");
-    }
-
-    async fn ansi_capture(model: &ScreenModel) -> String {
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Ansi, 100, reply)
-            .expect("model alive");
-        answer.await.expect("capture").text
-    }
-
-    /// Output skipped in a flood of few lines (a full-screen program redrawing) is parsed
-    /// whole, colours and all, as often as the model falls behind.
-    #[tokio::test]
-    async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
-        let size = TermSize { rows: 5, cols: 20 };
-        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-        let mut reference = new_parser(size, 100);
-        let redraws = |n: usize, tag: &str| -> Bytes {
-            let text: String = (0..n)
-                .map(|i| format!("\x1b[{};{}H\x1b[3{}m{tag}{i}", i % 5 + 1, i % 7 + 1, i % 8))
-                .collect();
-            Bytes::from(text)
-        };
-        let start = redraws(3, "a");
-        flood(
-            &mut model,
-            &mut ring,
-            &mut reference,
-            1,
-            &[start, redraws(30_000, "b")],
-        );
-        model.catch_up(&ring).expect("model alive");
-        let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
-        assert_eq!(ansi_capture(&model).await, expected);
-        flood(
-            &mut model,
-            &mut ring,
-            &mut reference,
-            3,
-            &[redraws(30_000, "c")],
-        );
-        model.catch_up(&ring).expect("model alive");
-        let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
-        assert_eq!(ansi_capture(&model).await, expected);
-        assert_eq!(model.backlog.load(Ordering::Acquire), 0);
-    }
-
-    /// The last output queued may end inside an escape sequence; a tail cut from a long
-    /// flood starts at a line, which must not complete that sequence.
-    #[tokio::test]
-    async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
-        let size = TermSize { rows: 5, cols: 20 };
-        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-        let mut reference = new_parser(size, 100);
-        // "\x1b[3" then "m" is italics; "\x1b[3" then the tail's "r" would be a scroll
-        // region from row 3.
-        let lines: String = (0..30_000).map(|i| format!("row {i:06}\r\n")).collect();
-        let chunks = [
-            Bytes::from_static(b"top\r\n\x1b[3"),
-            Bytes::from(format!("m{lines}\x1b[0mend")),
-        ];
-        flood(&mut model, &mut ring, &mut reference, 1, &chunks);
-        model.catch_up(&ring).expect("model alive");
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Plain, 0, reply)
-            .expect("model alive");
-        let expected = "row 029996\nrow 029997\nrow 029998\nrow 029999\nend";
-        assert_eq!(reference.screen().contents(), expected);
-        assert_eq!(answer.await.expect("capture").text, expected);
-    }
-
-    /// Output skipped before a resize was written for the old size, so it is parsed at
-    /// the old size.
-    #[tokio::test]
-    async fn a_resize_while_behind_comes_after_the_skipped_output() {
-        let size = TermSize { rows: 5, cols: 40 };
-        let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-        let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-        let mut reference = new_parser(size, 100);
-        let redraws: String = (0..30_000)
-            .map(|i| format!("\x1b[{};{}Hb{i}", i % 5 + 1, i % 7 + 1))
-            .collect();
-        let chunks = [
-            Bytes::from_static(b"start"),
-            Bytes::from(format!("{redraws}\x1b[5;30Hfar right")),
-        ];
-        flood(&mut model, &mut ring, &mut reference, 1, &chunks);
-        let smaller = TermSize { rows: 5, cols: 20 };
-        model.resize(smaller, &ring).expect("model alive");
-        reference.set_size(non_zero(smaller.rows), non_zero(smaller.cols));
-        // As the session does before any capture.
-        model.catch_up(&ring).expect("model alive");
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Plain, 0, reply)
-            .expect("model alive");
-        let captured = answer.await.expect("capture").text;
-        assert_eq!(captured, reference.screen().contents());
-        assert!(
-            !captured.contains("far"),
-            "cut off by the resize: {captured:?}"
-        );
-    }
-}
+mod tests;

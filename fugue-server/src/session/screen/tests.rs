@@ -1,0 +1,404 @@
+//! Tests of the screen model: capture, snapshots, falling behind and catching up, and
+//! the compact history against vt100 alone.
+
+use super::*;
+
+fn parser_with(bytes: &[u8]) -> vt100::Parser<Callbacks> {
+    let mut parser =
+        vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 100, Callbacks::default());
+    parser.process(bytes);
+    parser
+}
+
+#[test]
+fn capture_includes_requested_scrollback_above_the_screen() {
+    let text: String = (1..=12).map(|n| format!("{n}\r\n")).collect();
+    let mut parser = parser_with(text.as_bytes());
+    let screen_only = capture(&mut parser, CaptureFormat::Plain, 0);
+    assert_eq!(screen_only.text, "9\n10\n11\n12");
+    let with_history = capture(&mut parser, CaptureFormat::Plain, 3);
+    assert_eq!(with_history.text, "6\n7\n8\n9\n10\n11\n12");
+    let everything = capture(&mut parser, CaptureFormat::Plain, 1000);
+    let expected: Vec<String> = (1..=12).map(|n| n.to_string()).collect();
+    assert_eq!(everything.text, expected.join("\n"));
+    assert_eq!(everything.cursor, (4, 0));
+}
+
+#[test]
+fn snapshot_restores_alternate_screen_title_and_modes() {
+    let parser = parser_with(b"\x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l");
+    let snapshot = snapshot(&parser, &ModeTracker::default());
+    let mut fresh =
+        vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 0, Callbacks::default());
+    fresh.process(&snapshot);
+    let (a, b) = (parser.screen(), fresh.screen());
+    assert!(b.alternate_screen());
+    assert!(b.bracketed_paste() && b.application_cursor() && b.hide_cursor());
+    assert_eq!(a.contents(), b.contents());
+    assert_eq!(a.cursor_position(), b.cursor_position());
+    assert_eq!(fresh.callbacks().title.as_deref(), Some(&b"hello"[..]));
+}
+
+#[test]
+fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
+    let setup = b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;4r\x1b[4;1H";
+    let mut original = parser_with(setup);
+    let mut modes = ModeTracker::default();
+    modes.feed(setup);
+    let restored_bytes = snapshot(&original, &modes);
+    let mut restored = parser_with(&restored_bytes);
+    // Two new lines at the region's bottom scroll only rows 2 to 4.
+    let more = b"\r\nX\r\nY";
+    original.process(more);
+    restored.process(more);
+    assert_eq!(original.screen().contents(), "a\nd\nX\nY\ne");
+    assert_eq!(restored.screen().contents(), original.screen().contents());
+    assert_eq!(
+        restored.screen().cursor_position(),
+        original.screen().cursor_position()
+    );
+}
+
+#[tokio::test]
+async fn a_capture_sees_the_output_queued_before_it_even_if_the_model_then_falls_behind() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let lines = |n: usize| -> Bytes {
+        let text: String = (0..n)
+            .map(|i| format!("\x1b[3{}mline {i}\r\n", i % 8))
+            .collect();
+        Bytes::from(text)
+    };
+    // Enough to keep the thread busy while the rest is queued.
+    model.feed(1, lines(8_000)).expect("model alive");
+    model
+        .feed(2, Bytes::from_static(b"\x1b[0mMARK"))
+        .expect("model alive");
+    let (reply, answer) = oneshot::channel();
+    model
+        .capture(CaptureFormat::Plain, 0, reply)
+        .expect("model alive");
+    // More than the backlog bound on its own: the model falls behind at once.
+    model.feed(3, lines(20_000)).expect("model alive");
+    assert!(model.is_behind());
+    let captured = answer.await.expect("capture");
+    assert!(
+        captured.text.ends_with("MARK"),
+        "the capture lost output queued before it: {:?}",
+        captured.text
+    );
+}
+
+#[tokio::test]
+async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+    let mut reference = new_parser(size, 100);
+    // Far more than the backlog bound, queued faster than any parser can go.
+    let chunks: Vec<Bytes> = (0..100u32)
+        .map(|n| {
+            let lines: String = (0..2000)
+                .map(|i| format!("\x1b[3{}mline {n}.{i}\r\n", i % 8))
+                .collect();
+            Bytes::from(lines)
+        })
+        .collect();
+    let mut fell_behind = false;
+    for (n, chunk) in chunks.iter().enumerate() {
+        ring.push(n as u64 + 1, chunk.clone());
+        model
+            .feed(n as u64 + 1, chunk.clone())
+            .expect("model alive");
+        fell_behind |= model.is_behind();
+    }
+    assert!(fell_behind, "the flood outran the parser");
+    for chunk in &chunks {
+        reference.process(chunk);
+    }
+    model.catch_up(&ring).expect("model alive");
+    let snapshot = model.snapshot().await.expect("snapshot");
+    let mut restored = new_parser(size, 0);
+    restored.process(&snapshot);
+    assert_eq!(restored.screen().contents(), reference.screen().contents());
+    assert_eq!(
+        restored.screen().cursor_position(),
+        reference.screen().cursor_position()
+    );
+    // Catching up parsed only the ring's last lines, and still has the whole
+    // scrollback.
+    let (reply, answer) = oneshot::channel();
+    model
+        .capture(CaptureFormat::Plain, 100, reply)
+        .expect("model alive");
+    let captured = answer.await.expect("capture");
+    let expected = capture(&mut reference, CaptureFormat::Plain, 100);
+    assert_eq!(captured.text, expected.text);
+    assert!(
+        captured.text.lines().count() > 100,
+        "the scrollback is there"
+    );
+    assert_eq!(
+        model.backlog.load(Ordering::Acquire),
+        0,
+        "backlog accounting returns to 0"
+    );
+    // Output after the catch-up is parsed again.
+    let after = Bytes::from_static(b"\x1b[2J\x1b[Hafter the flood");
+    model.feed(101, after.clone()).expect("model alive");
+    reference.process(&after);
+    let snapshot = model.snapshot().await.expect("snapshot");
+    let mut restored = new_parser(size, 0);
+    restored.process(&snapshot);
+    assert_eq!(restored.screen().contents(), reference.screen().contents());
+    assert!(restored.screen().contents().starts_with("after the flood"));
+}
+
+/// A full-screen program's setup (alternate screen, a header above a scroll region)
+/// comes long before the last lines of a flood inside its region; catching up keeps it,
+/// where starting the model afresh from those lines would lose it.
+#[tokio::test]
+async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+    let mut reference = new_parser(size, 100);
+    let setup = Bytes::from_static(b"\x1b]2;pager\x07\x1b[?1049h\x1b[HHEADER\x1b[2;5r\x1b[5;1H");
+    let mut output = vec![setup];
+    // Each chunk of the flood is larger than the backlog bound on its own.
+    output.extend((0..5u32).map(|n| {
+        let lines: String = (0..20_000).map(|i| format!("\r\nrow {n}.{i:06}")).collect();
+        Bytes::from(lines)
+    }));
+    assert!(output.iter().skip(1).all(|chunk| chunk.len() > MAX_BACKLOG));
+    for (n, chunk) in output.iter().enumerate() {
+        ring.push(n as u64 + 1, chunk.clone());
+        model
+            .feed(n as u64 + 1, chunk.clone())
+            .expect("model alive");
+        reference.process(chunk);
+    }
+    assert!(model.is_behind(), "the flood outran the parser");
+    model.catch_up(&ring).expect("model alive");
+    let snapshot = model.snapshot().await.expect("snapshot");
+    let mut restored = new_parser(size, 0);
+    restored.process(&snapshot);
+    let screen = restored.screen();
+    assert!(screen.alternate_screen(), "still on the alternate screen");
+    assert_eq!(
+        screen.contents(),
+        "HEADER\nrow 4.019996\nrow 4.019997\nrow 4.019998\nrow 4.019999"
+    );
+    assert_eq!(screen.contents(), reference.screen().contents());
+    assert_eq!(restored.callbacks().title.as_deref(), Some(&b"pager"[..]));
+    // The scroll region came through too: a new line scrolls only rows 2 to 5.
+    restored.process(b"\r\nnext");
+    assert!(
+        restored
+            .screen()
+            .contents()
+            .starts_with("HEADER\nrow 4.019997")
+    );
+}
+
+/// Feeds `chunks` as output chunks `first..` to the model and the ring, and all of
+/// them to `reference`; the model must fall behind on the way.
+fn flood(
+    model: &mut ScreenModel,
+    ring: &mut crate::session::ring::ReplayRing,
+    reference: &mut vt100::Parser<Callbacks>,
+    first: u64,
+    chunks: &[Bytes],
+) {
+    for (seq, chunk) in (first..).zip(chunks) {
+        ring.push(seq, chunk.clone());
+        model.feed(seq, chunk.clone()).expect("model alive");
+        reference.process(chunk);
+    }
+    assert!(model.is_behind(), "the flood outran the parser");
+}
+
+async fn ansi_capture(model: &ScreenModel) -> String {
+    let (reply, answer) = oneshot::channel();
+    model
+        .capture(CaptureFormat::Ansi, 100, reply)
+        .expect("model alive");
+    answer.await.expect("capture").text
+}
+
+/// Output skipped in a flood of few lines (a full-screen program redrawing) is parsed
+/// whole, colours and all, as often as the model falls behind.
+#[tokio::test]
+async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+    let mut reference = new_parser(size, 100);
+    let redraws = |n: usize, tag: &str| -> Bytes {
+        let text: String = (0..n)
+            .map(|i| format!("\x1b[{};{}H\x1b[3{}m{tag}{i}", i % 5 + 1, i % 7 + 1, i % 8))
+            .collect();
+        Bytes::from(text)
+    };
+    let start = redraws(3, "a");
+    flood(
+        &mut model,
+        &mut ring,
+        &mut reference,
+        1,
+        &[start, redraws(30_000, "b")],
+    );
+    model.catch_up(&ring).expect("model alive");
+    let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
+    assert_eq!(ansi_capture(&model).await, expected);
+    flood(
+        &mut model,
+        &mut ring,
+        &mut reference,
+        3,
+        &[redraws(30_000, "c")],
+    );
+    model.catch_up(&ring).expect("model alive");
+    let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
+    assert_eq!(ansi_capture(&model).await, expected);
+    assert_eq!(model.backlog.load(Ordering::Acquire), 0);
+}
+
+/// The last output queued may end inside an escape sequence; a tail cut from a long
+/// flood starts at a line, which must not complete that sequence.
+#[tokio::test]
+async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+    let mut reference = new_parser(size, 100);
+    // "\x1b[3" then "m" is italics; "\x1b[3" then the tail's "r" would be a scroll
+    // region from row 3.
+    let lines: String = (0..30_000).map(|i| format!("row {i:06}\r\n")).collect();
+    let chunks = [
+        Bytes::from_static(b"top\r\n\x1b[3"),
+        Bytes::from(format!("m{lines}\x1b[0mend")),
+    ];
+    flood(&mut model, &mut ring, &mut reference, 1, &chunks);
+    model.catch_up(&ring).expect("model alive");
+    let (reply, answer) = oneshot::channel();
+    model
+        .capture(CaptureFormat::Plain, 0, reply)
+        .expect("model alive");
+    let expected = "row 029996\nrow 029997\nrow 029998\nrow 029999\nend";
+    assert_eq!(reference.screen().contents(), expected);
+    assert_eq!(answer.await.expect("capture").text, expected);
+}
+
+/// Output skipped before a resize was written for the old size, so it is parsed at
+/// the old size.
+#[tokio::test]
+async fn a_resize_while_behind_comes_after_the_skipped_output() {
+    let size = TermSize { rows: 5, cols: 40 };
+    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
+    let mut reference = new_parser(size, 100);
+    let redraws: String = (0..30_000)
+        .map(|i| format!("\x1b[{};{}Hb{i}", i % 5 + 1, i % 7 + 1))
+        .collect();
+    let chunks = [
+        Bytes::from_static(b"start"),
+        Bytes::from(format!("{redraws}\x1b[5;30Hfar right")),
+    ];
+    flood(&mut model, &mut ring, &mut reference, 1, &chunks);
+    let smaller = TermSize { rows: 5, cols: 20 };
+    model.resize(smaller, &ring).expect("model alive");
+    reference.set_size(non_zero(smaller.rows), non_zero(smaller.cols));
+    // As the session does before any capture.
+    model.catch_up(&ring).expect("model alive");
+    let (reply, answer) = oneshot::channel();
+    model
+        .capture(CaptureFormat::Plain, 0, reply)
+        .expect("model alive");
+    let captured = answer.await.expect("capture").text;
+    assert_eq!(captured, reference.screen().contents());
+    assert!(
+        !captured.contains("far"),
+        "cut off by the resize: {captured:?}"
+    );
+}
+
+/// Colourful lines of varied length, some wrapping, some with wide characters.
+fn varied_lines(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| {
+            let word = ["ab", "\u{4e2d}\u{6587}", "long-word-", "x"][i % 4].repeat(i % 9 + 1);
+            format!("\x1b[3{}m{i} {word}\x1b[{}m end\r\n", i % 8, 40 + i % 8)
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// A parser that keeps its whole scrollback itself, as vt100 alone would.
+fn reference_parser(size: TermSize, scrollback: usize) -> vt100::Parser<Callbacks> {
+    vt100::Parser::new_with_callbacks(
+        non_zero(size.rows),
+        non_zero(size.cols),
+        scrollback,
+        Callbacks::default(),
+    )
+}
+
+#[test]
+fn the_compact_history_captures_what_the_parser_alone_would() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = new_parser(size, 300);
+    let mut reference = reference_parser(size, 300);
+    let output = varied_lines(1_000);
+    model.process(&output);
+    reference.process(&output);
+    assert!(model.screen().scrollback_len() <= PARSER_SCROLLBACK);
+    for lines in [0, 50, 99, 100, 101, 250, 300, 5_000] {
+        let got = capture(&mut model, CaptureFormat::Plain, lines);
+        let expected = capture(&mut reference, CaptureFormat::Plain, lines);
+        assert_eq!(got.text, expected.text, "{lines} lines of scrollback");
+        assert_eq!(got.cursor, expected.cursor);
+    }
+    // Shrinking pushes lines up into the history; growing pulls them back down.
+    for rows in [2, 9, 3, 40] {
+        let (rows, cols) = (non_zero(rows), non_zero(20));
+        model.set_size(rows, cols);
+        reference.set_size(rows, cols);
+        model.process(b"more\r\n");
+        reference.process(b"more\r\n");
+        let got = capture(&mut model, CaptureFormat::Plain, 300);
+        let expected = capture(&mut reference, CaptureFormat::Plain, 300);
+        assert_eq!(got.text, expected.text, "at {rows} rows");
+    }
+}
+
+#[tokio::test]
+async fn erasing_the_scrollback_empties_the_history_too() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 300).expect("model thread");
+    let capture_all = async |model: &ScreenModel| {
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Plain, 1_000, reply)
+            .expect("model alive");
+        answer.await.expect("capture").text
+    };
+    let before: String = (0..400).map(|i| format!("old {i}\r\n")).collect();
+    model.feed(1, Bytes::from(before)).expect("model alive");
+    let all = capture_all(&model).await;
+    assert!(all.starts_with("old 96\n"), "300 lines kept");
+    // `clear`, cut in two, then lines written after it.
+    model
+        .feed(2, Bytes::from_static(b"\x1b[H\x1b[2J\x1b["))
+        .expect("model alive");
+    let after: String = (0..8).map(|i| format!("new {i}\r\n")).collect();
+    model
+        .feed(3, Bytes::from(format!("3J{after}")))
+        .expect("model alive");
+    let captured = capture_all(&model).await;
+    assert!(
+        !captured.contains("old"),
+        "old lines survived: {captured:?}"
+    );
+    assert!(captured.starts_with("new 0\n"), "{captured:?}");
+}
