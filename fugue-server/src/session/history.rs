@@ -1,14 +1,17 @@
 //! A session's scrollback, kept compact.
 //!
-//! vt100 keeps 32 bytes per cell, so 10,000 lines of scrollback at 120 columns would cost
+//! vt100 keeps 32 bytes per cell, so 10,000 lines of scrollback of 120 characters would cost
 //! 37 MiB per session. The parser keeps only its last [`PARSER_SCROLLBACK`] lines (which a
 //! taller window pulls back onto the screen, as a terminal does); a line that leaves them
 //! comes here (vt100's `on_scroll` callback) as its text with SGR escapes, about a byte per
-//! cell of ordinary output.
+//! cell of ordinary output. A line keeps the width it had; a window grown by more than
+//! [`PARSER_SCROLLBACK`] rows at once gets blank rows at the top instead of older lines.
 //!
-//! `CSI 3 J` (what `clear` sends to erase the scrollback) empties the parser's lines
-//! without telling anyone, so the model finds it in the output itself ([`EraseScan`]) and
-//! empties the history at the same point of the stream.
+//! What erases the scrollback, `CSI 3 J` (which `clear` sends) and a full reset (`ESC c`,
+//! which `reset` sends), reaches vt100 but not the history: the first hands the parser's
+//! lines to `on_scroll` as if they scrolled away, the second drops them silently. So the
+//! model finds both in the output itself ([`EraseScan`]) and empties the history at the
+//! same point of the stream.
 
 use std::collections::VecDeque;
 
@@ -64,40 +67,102 @@ impl History {
     }
 }
 
-/// `CSI 3 J`: erase the scrollback.
-const ERASE_SCROLLBACK: &[u8] = b"\x1b[3J";
+/// The longest escape sequence [`EraseScan`] looks at; longer ones are not an erase.
+const MAX_SEQUENCE: usize = 32;
 
-/// Finds `CSI 3 J` in a stream of output chunks, also when a chunk boundary splits it.
+/// What erases the history, found in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Erase {
+    /// `CSI 3 J` (also `CSI ? 3 J`, `CSI 03 J`, `CSI 3 ; 0 J`): erase the scrollback, which
+    /// the alternate screen does not have.
+    Scrollback,
+    /// `ESC c` (RIS): a full reset, which vt100 does by starting a new screen and so drops
+    /// its own scrollback lines.
+    Reset,
+}
+
+/// What an escape sequence at the start of some bytes is.
+enum Sequence {
+    /// It ends after this many bytes, and erases.
+    Erase(usize, Erase),
+    /// It does not erase (or is too long to be looked at).
+    Other,
+    /// The bytes end before it does.
+    Incomplete,
+}
+
+/// Classifies the escape sequence `bytes` starts with (`bytes[0]` is ESC).
+fn classify(bytes: &[u8]) -> Sequence {
+    match bytes.get(1) {
+        None => return Sequence::Incomplete,
+        Some(b'c') => return Sequence::Erase(2, Erase::Reset),
+        Some(b'[') => {}
+        Some(_) => return Sequence::Other,
+    }
+    let mut at = 2;
+    if bytes.get(at) == Some(&b'?') {
+        at += 1;
+    }
+    // The first parameter, then any others: digits and semicolons up to the final byte.
+    let mut first: Option<u32> = Some(0);
+    let mut in_first = true;
+    loop {
+        if at >= MAX_SEQUENCE {
+            return Sequence::Other;
+        }
+        let Some(&byte) = bytes.get(at) else {
+            return Sequence::Incomplete;
+        };
+        at += 1;
+        match byte {
+            b'0'..=b'9' if in_first => {
+                first = first
+                    .and_then(|n| n.checked_mul(10))
+                    .and_then(|n| n.checked_add(u32::from(byte - b'0')));
+            }
+            b'0'..=b'9' => {}
+            b';' => in_first = false,
+            b'J' if first == Some(3) => return Sequence::Erase(at, Erase::Scrollback),
+            _ => return Sequence::Other,
+        }
+    }
+}
+
+/// Finds what erases the history ([`Erase`]) in a stream of output chunks, also when a
+/// chunk boundary splits it.
 #[derive(Debug, Default)]
 pub(crate) struct EraseScan {
-    /// How many bytes of [`ERASE_SCROLLBACK`] the output seen so far ends with.
-    matched: usize,
+    /// The start of an escape sequence that the output seen so far ends in the middle of.
+    carried: Vec<u8>,
 }
 
 impl EraseScan {
-    /// The offset just past the first `CSI 3 J` that ends in `data` (which follows the data
-    /// given before), if any. Call it again with the rest of `data` after that offset.
-    pub(crate) fn find_end(&mut self, data: &[u8]) -> Option<usize> {
-        if self.matched > 0 {
-            let rest = &ERASE_SCROLLBACK[self.matched..];
-            let n = rest.len().min(data.len());
-            if data[..n] == rest[..n] {
-                if n == rest.len() {
-                    self.matched = 0;
-                    return Some(n);
+    /// The first erase that ends in `data` (which follows the data given before), if any,
+    /// with the offset just past it. Call it again with the rest of `data` after that
+    /// offset.
+    pub(crate) fn find_end(&mut self, data: &[u8]) -> Option<(usize, Erase)> {
+        if !self.carried.is_empty() {
+            let carried = self.carried.len();
+            let take = data.len().min(MAX_SEQUENCE - carried);
+            let mut joined = std::mem::take(&mut self.carried);
+            joined.extend_from_slice(&data[..take]);
+            match classify(&joined) {
+                Sequence::Erase(len, erase) => return Some((len - carried, erase)),
+                Sequence::Incomplete if take == data.len() => {
+                    self.carried = joined;
+                    return None;
                 }
-                self.matched += n;
-                return None;
+                Sequence::Incomplete | Sequence::Other => {}
             }
-            self.matched = 0;
         }
-        if let Some(at) = memchr::memmem::find(data, ERASE_SCROLLBACK) {
-            return Some(at + ERASE_SCROLLBACK.len());
+        // An escape sequence ends at the next ESC, so only the last one can be unfinished.
+        for at in memchr::memchr_iter(0x1b, data) {
+            match classify(&data[at..]) {
+                Sequence::Erase(len, erase) => return Some((at + len, erase)),
+                Sequence::Other => {}
+                Sequence::Incomplete => self.carried = data[at..].to_vec(),
+            }
         }
-        self.matched = (1..ERASE_SCROLLBACK.len())
-            .rev()
-            .find(|&k| data.ends_with(&ERASE_SCROLLBACK[..k]))
-            .unwrap_or(0);
         None
     }
 }
@@ -106,17 +171,17 @@ impl EraseScan {
 mod tests {
     use super::*;
 
-    /// Every end offset `scan` reports for `chunks` fed in order, as offsets in their
-    /// concatenation.
-    fn ends(chunks: &[&[u8]]) -> Vec<usize> {
+    /// Every erase `scan` reports for `chunks` fed in order, with its end as an offset in
+    /// their concatenation.
+    fn ends(chunks: &[&[u8]]) -> Vec<(usize, Erase)> {
         let mut scan = EraseScan::default();
         let mut found = Vec::new();
         let mut base = 0;
         for chunk in chunks {
             let mut from = 0;
-            while let Some(end) = scan.find_end(&chunk[from..]) {
+            while let Some((end, erase)) = scan.find_end(&chunk[from..]) {
                 from += end;
-                found.push(base + from);
+                found.push((base + from, erase));
             }
             base += chunk.len();
         }
@@ -124,11 +189,18 @@ mod tests {
     }
 
     #[test]
-    fn erase_is_found_whole_and_across_chunk_boundaries() {
-        let stream = b"ab\x1b[3Jcd\x1b[2J\x1b[3J\x1b[3J";
-        let expected = vec![6, 16, 20];
+    fn erases_are_found_whole_and_across_chunk_boundaries() {
+        let stream = b"ab\x1b[3Jcd\x1b[2J\x1b[3J\x1b[?3J\x1bc\x1b[31m\x1b[03;1J\x1b\x1b[3J";
+        let expected = vec![
+            (6, Erase::Scrollback),
+            (16, Erase::Scrollback),
+            (21, Erase::Scrollback),
+            (23, Erase::Reset),
+            (35, Erase::Scrollback),
+            (40, Erase::Scrollback),
+        ];
         assert_eq!(ends(&[stream]), expected);
-        // Every way of cutting the stream in three finds the same ends.
+        // Every way of cutting the stream in three finds the same erases.
         for i in 0..=stream.len() {
             for j in i..=stream.len() {
                 let parts: [&[u8]; 3] = [&stream[..i], &stream[i..j], &stream[j..]];
@@ -139,9 +211,23 @@ mod tests {
 
     #[test]
     fn near_misses_are_not_an_erase() {
-        assert!(ends(&[b"\x1b[3K\x1b[33J\x1b[2J\x1b3J"]).is_empty());
+        let misses: &[&[u8]] = &[
+            b"\x1b[3K",
+            b"\x1b[33J",
+            b"\x1b[2J",
+            b"\x1b3J",
+            b"\x1b[;3J",
+            b"\x1b[3 J",
+            b"\x1b[4294967299J",
+            b"\x1b(c",
+        ];
+        for miss in misses {
+            assert!(ends(&[miss]).is_empty(), "{miss:?}");
+        }
         assert!(ends(&[b"\x1b[", b"3", b"m", b"J"]).is_empty());
-        assert_eq!(ends(&[b"\x1b[\x1b[3", b"J"]), vec![6]);
+        assert_eq!(ends(&[b"\x1b[\x1b[3", b"J"]), vec![(6, Erase::Scrollback)]);
+        let long = [b"\x1b[3;".as_slice(), &[b'1'; 40], b"J"].concat();
+        assert!(ends(&[&long]).is_empty(), "too long to be looked at");
     }
 
     #[test]

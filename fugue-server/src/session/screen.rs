@@ -30,7 +30,7 @@ use fugue_protocol::{CaptureFormat, TermSize};
 use tokio::sync::{mpsc, oneshot};
 use vt100::capture::RowContents;
 
-use super::history::{EraseScan, History, PARSER_SCROLLBACK};
+use super::history::{Erase, EraseScan, History, PARSER_SCROLLBACK};
 use super::modes::ModeTracker;
 
 /// Cancels an escape sequence the parser may be in the middle of (CAN): put before output
@@ -279,10 +279,13 @@ impl Model {
 
     fn parse(&mut self, data: &[u8]) {
         let mut rest = data;
-        while let Some(end) = self.erase.find_end(rest) {
+        while let Some((end, erase)) = self.erase.find_end(rest) {
             let (erasing, after) = rest.split_at(end);
             self.parser.process(erasing);
-            self.parser.callbacks_mut().history.clear();
+            // The alternate screen has no scrollback for `CSI 3 J` to erase.
+            if erase == Erase::Reset || !self.parser.screen().alternate_screen() {
+                self.parser.callbacks_mut().history.clear();
+            }
             rest = after;
         }
         self.parser.process(rest);
@@ -362,7 +365,12 @@ fn capture(parser: &mut vt100::Parser<Callbacks>, format: CaptureFormat, lines: 
             out.pop();
         }
     }
-    let mut text = out.join("\n");
+    // Lines do not end with a reset of their attributes; in colour, each gets one, so that
+    // none bleeds into the next.
+    let mut text = match format {
+        CaptureFormat::Plain => out.join("\n"),
+        CaptureFormat::Ansi => out.join("\x1b[m\n"),
+    };
     if format == CaptureFormat::Ansi {
         text.push_str("\x1b[m");
     }

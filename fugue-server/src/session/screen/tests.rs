@@ -402,3 +402,52 @@ async fn erasing_the_scrollback_empties_the_history_too() {
     );
     assert!(captured.starts_with("new 0\n"), "{captured:?}");
 }
+
+/// `reset` (RIS) drops the parser's scrollback lines, so it empties the history too; `CSI
+/// 3 J` on the alternate screen erases nothing, so the history stays.
+#[tokio::test]
+async fn a_reset_empties_the_history_but_an_erase_on_the_alternate_screen_does_not() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut model = ScreenModel::start("test", size, 300).expect("model thread");
+    let capture_all = async |model: &ScreenModel| {
+        let (reply, answer) = oneshot::channel();
+        model
+            .capture(CaptureFormat::Plain, 1_000, reply)
+            .expect("model alive");
+        answer.await.expect("capture").text
+    };
+    let lines = |tag: &str| -> Bytes {
+        let text: String = (0..400).map(|i| format!("{tag} {i}\r\n")).collect();
+        Bytes::from(text)
+    };
+    model.feed(1, lines("old")).expect("model alive");
+    // A full-screen program clears its own (scrollback-less) screen and leaves.
+    model
+        .feed(
+            2,
+            Bytes::from_static(b"\x1b[?1049h\x1b[2J\x1b[3Jtui\x1b[?1049l"),
+        )
+        .expect("model alive");
+    let kept = capture_all(&model).await;
+    assert!(kept.starts_with("old 96\n"), "300 lines kept: {kept:?}");
+    model
+        .feed(3, Bytes::from_static(b"\x1bcafter reset\r\n"))
+        .expect("model alive");
+    assert_eq!(capture_all(&model).await, "after reset");
+}
+
+#[test]
+fn in_colour_every_captured_line_ends_with_a_reset() {
+    let size = TermSize { rows: 3, cols: 20 };
+    let mut parser = new_parser(size, 300);
+    let text: String = (0..200)
+        .map(|i| format!("\x1b[3{}m{i}\r\n", i % 8))
+        .collect();
+    parser.process(text.as_bytes());
+    let captured = capture(&mut parser, CaptureFormat::Ansi, 150).text;
+    assert_eq!(captured.lines().count(), 153);
+    assert!(
+        captured.lines().all(|line| line.ends_with("\x1b[m")),
+        "{captured:?}"
+    );
+}
