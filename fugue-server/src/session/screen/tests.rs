@@ -218,11 +218,10 @@ fn flood(
     assert!(model.is_behind(), "the flood outran the parser");
 }
 
-async fn ansi_capture(model: &ScreenModel) -> String {
+/// What the model captures, in `format` with `lines` of scrollback.
+async fn captured(model: &ScreenModel, format: CaptureFormat, lines: usize) -> String {
     let (reply, answer) = oneshot::channel();
-    model
-        .capture(CaptureFormat::Ansi, 100, reply)
-        .expect("model alive");
+    model.capture(format, lines, reply).expect("model alive");
     answer.await.expect("capture").text
 }
 
@@ -250,7 +249,7 @@ async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
     );
     model.catch_up(&ring).expect("model alive");
     let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
-    assert_eq!(ansi_capture(&model).await, expected);
+    assert_eq!(captured(&model, CaptureFormat::Ansi, 100).await, expected);
     flood(
         &mut model,
         &mut ring,
@@ -260,7 +259,7 @@ async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
     );
     model.catch_up(&ring).expect("model alive");
     let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
-    assert_eq!(ansi_capture(&model).await, expected);
+    assert_eq!(captured(&model, CaptureFormat::Ansi, 100).await, expected);
     assert_eq!(model.backlog.load(Ordering::Acquire), 0);
 }
 
@@ -281,13 +280,9 @@ async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
     ];
     flood(&mut model, &mut ring, &mut reference, 1, &chunks);
     model.catch_up(&ring).expect("model alive");
-    let (reply, answer) = oneshot::channel();
-    model
-        .capture(CaptureFormat::Plain, 0, reply)
-        .expect("model alive");
     let expected = "row 029996\nrow 029997\nrow 029998\nrow 029999\nend";
     assert_eq!(reference.screen().contents(), expected);
-    assert_eq!(answer.await.expect("capture").text, expected);
+    assert_eq!(captured(&model, CaptureFormat::Plain, 0).await, expected);
 }
 
 /// Output skipped before a resize was written for the old size, so it is parsed at
@@ -311,16 +306,9 @@ async fn a_resize_while_behind_comes_after_the_skipped_output() {
     reference.set_size(non_zero(smaller.rows), non_zero(smaller.cols));
     // As the session does before any capture.
     model.catch_up(&ring).expect("model alive");
-    let (reply, answer) = oneshot::channel();
-    model
-        .capture(CaptureFormat::Plain, 0, reply)
-        .expect("model alive");
-    let captured = answer.await.expect("capture").text;
-    assert_eq!(captured, reference.screen().contents());
-    assert!(
-        !captured.contains("far"),
-        "cut off by the resize: {captured:?}"
-    );
+    let text = captured(&model, CaptureFormat::Plain, 0).await;
+    assert_eq!(text, reference.screen().contents());
+    assert!(!text.contains("far"), "cut off by the resize: {text:?}");
 }
 
 /// Colourful lines of varied length, some wrapping, some with wide characters.
@@ -376,16 +364,9 @@ fn the_compact_history_captures_what_the_parser_alone_would() {
 async fn erasing_the_scrollback_empties_the_history_too() {
     let size = TermSize { rows: 5, cols: 20 };
     let mut model = ScreenModel::start("test", size, 300).expect("model thread");
-    let capture_all = async |model: &ScreenModel| {
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Plain, 1_000, reply)
-            .expect("model alive");
-        answer.await.expect("capture").text
-    };
     let before: String = (0..400).map(|i| format!("old {i}\r\n")).collect();
     model.feed(1, Bytes::from(before)).expect("model alive");
-    let all = capture_all(&model).await;
+    let all = captured(&model, CaptureFormat::Plain, 1_000).await;
     assert!(all.starts_with("old 96\n"), "300 lines kept");
     // `clear`, cut in two, then lines written after it.
     model
@@ -395,7 +376,7 @@ async fn erasing_the_scrollback_empties_the_history_too() {
     model
         .feed(3, Bytes::from(format!("3J{after}")))
         .expect("model alive");
-    let captured = capture_all(&model).await;
+    let captured = captured(&model, CaptureFormat::Plain, 1_000).await;
     assert!(
         !captured.contains("old"),
         "old lines survived: {captured:?}"
@@ -409,13 +390,6 @@ async fn erasing_the_scrollback_empties_the_history_too() {
 async fn a_reset_empties_the_history_but_an_erase_on_the_alternate_screen_does_not() {
     let size = TermSize { rows: 5, cols: 20 };
     let mut model = ScreenModel::start("test", size, 300).expect("model thread");
-    let capture_all = async |model: &ScreenModel| {
-        let (reply, answer) = oneshot::channel();
-        model
-            .capture(CaptureFormat::Plain, 1_000, reply)
-            .expect("model alive");
-        answer.await.expect("capture").text
-    };
     let lines = |tag: &str| -> Bytes {
         let text: String = (0..400).map(|i| format!("{tag} {i}\r\n")).collect();
         Bytes::from(text)
@@ -428,12 +402,15 @@ async fn a_reset_empties_the_history_but_an_erase_on_the_alternate_screen_does_n
             Bytes::from_static(b"\x1b[?1049h\x1b[2J\x1b[3Jtui\x1b[?1049l"),
         )
         .expect("model alive");
-    let kept = capture_all(&model).await;
+    let kept = captured(&model, CaptureFormat::Plain, 1_000).await;
     assert!(kept.starts_with("old 96\n"), "300 lines kept: {kept:?}");
     model
         .feed(3, Bytes::from_static(b"\x1bcafter reset\r\n"))
         .expect("model alive");
-    assert_eq!(capture_all(&model).await, "after reset");
+    assert_eq!(
+        captured(&model, CaptureFormat::Plain, 1_000).await,
+        "after reset"
+    );
 }
 
 #[test]
