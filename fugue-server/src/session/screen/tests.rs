@@ -2,6 +2,7 @@
 //! the compact history against vt100 alone.
 
 use super::*;
+use crate::session::ring::ReplayRing;
 
 fn parser_with(bytes: &[u8]) -> vt100::Parser<Callbacks> {
     let mut parser =
@@ -92,9 +93,7 @@ async fn a_capture_sees_the_output_queued_before_it_even_if_the_model_then_falls
 #[tokio::test]
 async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-    let mut reference = new_parser(size, 100);
+    let (mut model, mut ring, mut reference) = rig(size);
     // Far more than the backlog bound, queued faster than any parser can go.
     let chunks: Vec<Bytes> = (0..100u32)
         .map(|n| {
@@ -104,18 +103,7 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
             Bytes::from(lines)
         })
         .collect();
-    let mut fell_behind = false;
-    for (n, chunk) in chunks.iter().enumerate() {
-        ring.push(n as u64 + 1, chunk.clone());
-        model
-            .feed(n as u64 + 1, chunk.clone())
-            .expect("model alive");
-        fell_behind |= model.is_behind();
-    }
-    assert!(fell_behind, "the flood outran the parser");
-    for chunk in &chunks {
-        reference.process(chunk);
-    }
+    flood(&mut model, &mut ring, &mut reference, 1, &chunks);
     model.catch_up(&ring).expect("model alive");
     let snapshot = model.snapshot().await.expect("snapshot");
     let mut restored = new_parser(size, 0);
@@ -160,9 +148,7 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
 #[tokio::test]
 async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-    let mut reference = new_parser(size, 100);
+    let (mut model, mut ring, mut reference) = rig(size);
     let setup = Bytes::from_static(b"\x1b]2;pager\x07\x1b[?1049h\x1b[HHEADER\x1b[2;5r\x1b[5;1H");
     let mut output = vec![setup];
     // Each chunk of the flood is larger than the backlog bound on its own.
@@ -171,14 +157,7 @@ async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
         Bytes::from(lines)
     }));
     assert!(output.iter().skip(1).all(|chunk| chunk.len() > MAX_BACKLOG));
-    for (n, chunk) in output.iter().enumerate() {
-        ring.push(n as u64 + 1, chunk.clone());
-        model
-            .feed(n as u64 + 1, chunk.clone())
-            .expect("model alive");
-        reference.process(chunk);
-    }
-    assert!(model.is_behind(), "the flood outran the parser");
+    flood(&mut model, &mut ring, &mut reference, 1, &output);
     model.catch_up(&ring).expect("model alive");
     let snapshot = model.snapshot().await.expect("snapshot");
     let mut restored = new_parser(size, 0);
@@ -201,11 +180,19 @@ async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
     );
 }
 
-/// Feeds `chunks` as output chunks `first..` to the model and the ring, and all of
-/// them to `reference`; the model must fall behind on the way.
+/// A model thread keeping 100 lines of scrollback, the replay ring its session would
+/// keep, and a reference parser to be fed all the output.
+fn rig(size: TermSize) -> (ScreenModel, ReplayRing, vt100::Parser<Callbacks>) {
+    let model = ScreenModel::start("test", size, 100).expect("model thread");
+    (model, ReplayRing::new(8 << 20), new_parser(size, 100))
+}
+
+/// Feeds `chunks` as output chunks `first..` to the model and the ring (all of them
+/// first, as fast as a flood comes), then to `reference`; the model must have fallen
+/// behind on the way.
 fn flood(
     model: &mut ScreenModel,
-    ring: &mut crate::session::ring::ReplayRing,
+    ring: &mut ReplayRing,
     reference: &mut vt100::Parser<Callbacks>,
     first: u64,
     chunks: &[Bytes],
@@ -213,9 +200,11 @@ fn flood(
     for (seq, chunk) in (first..).zip(chunks) {
         ring.push(seq, chunk.clone());
         model.feed(seq, chunk.clone()).expect("model alive");
-        reference.process(chunk);
     }
     assert!(model.is_behind(), "the flood outran the parser");
+    for chunk in chunks {
+        reference.process(chunk);
+    }
 }
 
 /// What the model captures, in `format` with `lines` of scrollback.
@@ -230,9 +219,7 @@ async fn captured(model: &ScreenModel, format: CaptureFormat, lines: usize) -> S
 #[tokio::test]
 async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-    let mut reference = new_parser(size, 100);
+    let (mut model, mut ring, mut reference) = rig(size);
     let redraws = |n: usize, tag: &str| -> Bytes {
         let text: String = (0..n)
             .map(|i| format!("\x1b[{};{}H\x1b[3{}m{tag}{i}", i % 5 + 1, i % 7 + 1, i % 8))
@@ -268,9 +255,7 @@ async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
 #[tokio::test]
 async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-    let mut reference = new_parser(size, 100);
+    let (mut model, mut ring, mut reference) = rig(size);
     // "\x1b[3" then "m" is italics; "\x1b[3" then the tail's "r" would be a scroll
     // region from row 3.
     let lines: String = (0..30_000).map(|i| format!("row {i:06}\r\n")).collect();
@@ -290,9 +275,7 @@ async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
 #[tokio::test]
 async fn a_resize_while_behind_comes_after_the_skipped_output() {
     let size = TermSize { rows: 5, cols: 40 };
-    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
-    let mut ring = crate::session::ring::ReplayRing::new(8 << 20);
-    let mut reference = new_parser(size, 100);
+    let (mut model, mut ring, mut reference) = rig(size);
     let redraws: String = (0..30_000)
         .map(|i| format!("\x1b[{};{}Hb{i}", i % 5 + 1, i % 7 + 1))
         .collect();
