@@ -322,6 +322,24 @@ where
         Some(session)
     }
 
+    /// Detaches a client from `session` if that is the session it is attached to; returns
+    /// whether it was. The check and the detach are one step, so an owner of `session`
+    /// never detaches a client that meanwhile attached elsewhere or was unregistered.
+    pub fn detach_if_attached_to(&self, id: ClientId, session: &K) -> bool {
+        let Some(client) = self.client(id) else {
+            return false;
+        };
+        let mut slot = client.slot();
+        if slot.removed || slot.session.as_ref() != Some(session) {
+            return false;
+        }
+        slot.session = None;
+        self.remove_member(session, &client);
+        drop(slot);
+        tracing::debug!(client = %id, session = ?session, "client detached");
+        true
+    }
+
     /// The registration of `id`, cloned out so no shard lock outlives this call.
     pub(crate) fn client(&self, id: ClientId) -> Option<Arc<Client<K, M, I>>> {
         self.clients.get(&id).map(|client| Arc::clone(&client))

@@ -43,6 +43,28 @@ fn detach_of_unattached_or_unknown_client_returns_none() {
 }
 
 #[test]
+fn conditional_detach_only_leaves_the_named_session() {
+    let registry = TestRegistry::new();
+    let (id, _rx) = join(&registry, "a");
+    assert!(
+        !registry.detach_if_attached_to(id, &"b"),
+        "attached to a, not b"
+    );
+    assert_eq!(registry.get_attached_session(id), Some("a"));
+    assert!(registry.detach_if_attached_to(id, &"a"));
+    assert_eq!(registry.get_attached_session(id), None);
+    assert_eq!(registry.session_count(), 0);
+    assert!(
+        !registry.detach_if_attached_to(id, &"a"),
+        "already detached"
+    );
+    assert!(!registry.detach_if_attached_to(ClientId::new(777), &"a"));
+    registry.unregister_client(id);
+    assert!(!registry.detach_if_attached_to(id, &"a"));
+    assert_consistent(&registry);
+}
+
+#[test]
 fn reattach_moves_client_to_the_new_session() {
     let registry = TestRegistry::new();
     let (id, _rx) = join(&registry, "a");
