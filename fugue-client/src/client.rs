@@ -16,10 +16,10 @@ use crate::chunk::chunks;
 use crate::connect::connect_socket;
 use crate::error::ClientError;
 use crate::event::Events;
-use crate::handshake::{Welcome, handshake, message_name};
+use crate::handshake::{Welcome, handshake};
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
-use crate::replies::{Attachment, Capture};
+use crate::replies::{Attachment, Capture, attachment, check, unexpected};
 use crate::{reader, writer};
 
 /// Capacity of the event channel (the reader keeps a small backlog in front of it).
@@ -369,34 +369,5 @@ impl Client {
 
     fn next_id(&self) -> RequestId {
         self.inner.next_request_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// Turns an `Error` reply into [`ClientError::Server`].
-fn check(reply: ServerMessage) -> Result<ServerMessage, ClientError> {
-    match reply {
-        ServerMessage::Error { code, message, .. } => Err(ClientError::Server { code, message }),
-        other => Ok(other),
-    }
-}
-
-fn unexpected(reply: &ServerMessage) -> ClientError {
-    ClientError::UnexpectedReply(message_name(reply).to_owned())
-}
-
-/// The [`Attachment`] an `Attached` reply describes.
-fn attachment(reply: ServerMessage) -> Result<Attachment, ClientError> {
-    match reply {
-        ServerMessage::Attached {
-            session,
-            seq,
-            snapshot,
-            ..
-        } => Ok(Attachment {
-            session,
-            seq,
-            snapshot,
-        }),
-        other => Err(unexpected(&other)),
     }
 }

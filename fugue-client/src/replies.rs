@@ -1,8 +1,12 @@
-//! What successful requests return beyond the protocol's own types.
+//! What successful requests return beyond the protocol's own types, and how replies
+//! become them (or a [`ClientError`]).
 
 use bytes::Bytes;
-use fugue_protocol::{SessionInfo, TermSize};
+use fugue_protocol::{ServerMessage, SessionInfo, TermSize};
 use serde::Serialize;
+
+use crate::error::ClientError;
+use crate::handshake::message_name;
 
 /// The result of a successful attach.
 #[derive(Debug, Clone)]
@@ -26,4 +30,33 @@ pub struct Capture {
     pub cursor_col: u16,
     /// The screen size.
     pub size: TermSize,
+}
+
+/// Turns an `Error` reply into [`ClientError::Server`].
+pub(crate) fn check(reply: ServerMessage) -> Result<ServerMessage, ClientError> {
+    match reply {
+        ServerMessage::Error { code, message, .. } => Err(ClientError::Server { code, message }),
+        other => Ok(other),
+    }
+}
+
+pub(crate) fn unexpected(reply: &ServerMessage) -> ClientError {
+    ClientError::UnexpectedReply(message_name(reply).to_owned())
+}
+
+/// The [`Attachment`] an `Attached` reply describes.
+pub(crate) fn attachment(reply: ServerMessage) -> Result<Attachment, ClientError> {
+    match reply {
+        ServerMessage::Attached {
+            session,
+            seq,
+            snapshot,
+            ..
+        } => Ok(Attachment {
+            session,
+            seq,
+            snapshot,
+        }),
+        other => Err(unexpected(&other)),
+    }
 }

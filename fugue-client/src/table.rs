@@ -118,8 +118,8 @@ pub fn status_report(status: &ServerStatus) -> String {
         (
             "pacing",
             format!(
-                "{} timed-out waits for a client to take output",
-                status.pacing_timeouts
+                "{} timed-out waits for a client to take output ({} missed wake-ups)",
+                status.pacing_timeouts, status.pacing_missed_wake_ups
             ),
         ),
     ];

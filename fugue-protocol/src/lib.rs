@@ -30,22 +30,25 @@ mod codec;
 mod error;
 mod message;
 mod paths;
+mod types;
 
 pub use codec::{
     ClientCodec, DEFAULT_MAX_FRAME_LEN, EncodedFrame, LENGTH_PREFIX_LEN, MessageCodec, ServerCodec,
 };
 pub use error::CodecError;
-pub use message::{
-    CaptureFormat, ClientMessage, DetachReason, ErrorCode, ExitStatus, RequestId, Role,
-    ServerMessage, ServerStatus, SessionInfo, SessionSpec, TermSize,
-};
+pub use message::{ClientMessage, ServerMessage};
 pub use paths::{SOCKET_ENV, SOCKET_FILE_NAME, resolve_socket_path};
+pub use types::{
+    CaptureFormat, DetachReason, ErrorCode, ExitStatus, RequestId, Role, ServerStatus, SessionInfo,
+    SessionSpec, TermSize,
+};
 
 /// The protocol version; both sides must agree on it in the handshake.
 ///
 /// History: 1, the first wire format; 2, `CreateSession` gained `attach`; 3,
-/// `ServerStatus` gained `pacing_timeouts`.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// `ServerStatus` gained `pacing_timeouts`; 4, `ServerStatus` gained
+/// `pacing_missed_wake_ups`.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest input payload a client puts in one `Input` or `SendInput` message.
 pub const MAX_INPUT_CHUNK: usize = 64 * 1024;

@@ -34,6 +34,9 @@ pub struct Config {
     pub kill_grace: Duration,
     /// Bytes of recent output each session keeps for resuming clients.
     pub replay_ring_bytes: usize,
+    /// How long a session waits for a client to make room in its queue before it marks the
+    /// clients it waited for lagging and reads on (see the server's pacing).
+    pub pacing_stall: Duration,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(3),
             kill_grace: Duration::from_secs(2),
             replay_ring_bytes: 4 << 20,
+            pacing_stall: Duration::from_millis(250),
         }
     }
 }

@@ -5,14 +5,14 @@
 //! sessions hung up). [`socket::bind`] prepares the socket directory and binds safely; the
 //! `fugue-server` binary adds argument parsing, logging, signals and `--daemon`.
 
+mod clients;
 pub mod config;
 mod connection;
 mod error;
 mod handlers;
 mod listener;
-mod outbound;
+mod refusal;
 mod session;
-mod sessions;
 pub mod socket;
 mod state;
 
@@ -43,14 +43,7 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let mut socket_identity = socket::SocketIdentity::of(&config.socket_path);
     let connections = TaskTracker::new();
-    let sessions_token = CancellationToken::new();
-    let sessions_tracker = TaskTracker::new();
-    let shared = Arc::new(Shared::new(
-        config,
-        shutdown.clone(),
-        sessions_token.clone(),
-        sessions_tracker.clone(),
-    ));
+    let shared = Arc::new(Shared::new(config, shutdown.clone()));
 
     listener::accept_loop(listener, &shared, &connections, &mut socket_identity).await?;
 
@@ -62,9 +55,7 @@ pub async fn run(
     {
         tracing::warn!(?drain, "connections did not close in time");
     }
-    sessions_token.cancel();
-    sessions_tracker.close();
-    sessions_tracker.wait().await;
+    shared.sessions.hang_up_all().await;
     if let Some(identity) = socket_identity {
         identity.remove_if_unchanged(&shared.config.socket_path);
     }

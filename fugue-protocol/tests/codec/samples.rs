@@ -111,6 +111,7 @@ pub fn server_status() -> ServerStatus {
         messages_dropped: 6,
         lag_events: 7,
         pacing_timeouts: 8,
+        pacing_missed_wake_ups: 9,
     }
 }
 

@@ -152,6 +152,7 @@ pub fn server_status() -> impl Strategy<Value = ServerStatus> {
         any::<u64>(),
         any::<u64>(),
         any::<u64>(),
+        any::<u64>(),
     );
     (head, tail).prop_map(
         |(
@@ -164,6 +165,7 @@ pub fn server_status() -> impl Strategy<Value = ServerStatus> {
                 messages_dropped,
                 lag_events,
                 pacing_timeouts,
+                pacing_missed_wake_ups,
             ),
         )| ServerStatus {
             server_version,
@@ -179,6 +181,7 @@ pub fn server_status() -> impl Strategy<Value = ServerStatus> {
             messages_dropped,
             lag_events,
             pacing_timeouts,
+            pacing_missed_wake_ups,
         },
     )
 }

@@ -1,11 +1,16 @@
-//! `Attach`, `Detach` and `Resize`: joining a session's stream and leaving it.
+//! `Attach`, `Detach` and `Resize`: joining a session's stream and leaving it. The session
+//! task makes the client a member (or not) itself; these handlers ask it to.
 
-use fugue_protocol::{ErrorCode, RequestId, Role, TermSize};
+use fugue_protocol::{RequestId, Role, TermSize};
 use tokio::sync::oneshot;
 
 use super::{Action, Ctx};
-use crate::connection::error;
-use crate::session::{SessionCmd, validate_size};
+use crate::refusal::{Refusal, check_size};
+use crate::session::SessionCmd;
+
+/// Why control clients never attach.
+pub(super) const CONTROL_CANNOT_ATTACH: &str =
+    "control clients cannot attach; connect as interactive or read-only";
 
 pub(super) async fn attach(
     ctx: &mut Ctx<'_>,
@@ -14,18 +19,18 @@ pub(super) async fn attach(
     size: TermSize,
     resume_from: Option<u64>,
 ) -> Action {
+    let refused = |refusal: Refusal| Action::refused(Some(request_id), &refusal);
     if ctx.role == Role::Control {
-        let message = "control clients cannot attach; connect as interactive or read-only";
-        return Action::Reply(error(Some(request_id), ErrorCode::ReadOnly, message));
+        return refused(Refusal::ReadOnly(CONTROL_CANNOT_ATTACH));
     }
-    if let Err(refusal) = validate_size(size) {
-        return Action::refused(Some(request_id), refusal);
-    }
+    let size = match check_size(size) {
+        Ok(size) => size,
+        Err(refusal) => return refused(refusal),
+    };
     let handle = match ctx.shared.sessions.find(session) {
         Ok(handle) => handle,
-        Err(refusal) => return Action::refused(Some(request_id), refusal),
+        Err(refusal) => return refused(refusal),
     };
-    leave(ctx).await;
     let (reply, answer) = oneshot::channel();
     let cmd = SessionCmd::Attach {
         client: ctx.client,
@@ -34,64 +39,61 @@ pub(super) async fn attach(
         resume_from,
         reply,
     };
-    let gone = || {
-        let message = format!("session {session:?} ended");
-        Action::Reply(error(Some(request_id), ErrorCode::UnknownSession, message))
-    };
+    let ended = || refused(Refusal::SessionEnded(session.to_owned()));
     if handle.commands.send(cmd).await.is_err() {
-        return gone();
+        return ended();
     }
     match answer.await {
         // The session queued `Attached` itself, in order with its output.
         Ok(Ok(())) => {
-            *ctx.attached = Some(handle);
+            ctx.joined(handle);
             Action::None
         }
-        Ok(Err(refusal)) => Action::refused(Some(request_id), refusal),
-        Err(_) => gone(),
+        Ok(Err(refusal)) => refused(refusal),
+        Err(_) => ended(),
     }
 }
 
-/// Leaves the current session, if any, without telling the client.
-pub(super) async fn leave(ctx: &mut Ctx<'_>) {
-    if let Some(handle) = ctx.attached.take() {
-        ctx.shared.registry.detach_from_session(ctx.client);
-        let _ = handle
-            .commands
-            .send(SessionCmd::Detach { client: ctx.client })
-            .await;
+/// Asks the session to detach the client; its `Detached` comes through the client's
+/// queue, after the output queued before it, and the connection reads the next request
+/// once it is queued.
+pub(super) async fn detach(ctx: &mut Ctx<'_>, request_id: RequestId) -> Action {
+    let Some(handle) = ctx.attached().cloned() else {
+        let refusal = Refusal::NotAttached("not attached to a session");
+        return Action::refused(Some(request_id), &refusal);
+    };
+    *ctx.session = None;
+    let (done, queued) = oneshot::channel();
+    let cmd = SessionCmd::Detach {
+        client: ctx.client,
+        done,
+    };
+    if handle.commands.send(cmd).await.is_err() {
+        // The session ended meanwhile, and its farewell detached the client.
+        return Action::None;
     }
-}
-
-pub(super) fn detach(ctx: &mut Ctx<'_>, request_id: RequestId) -> Action {
-    if ctx.attached.is_none() {
-        let message = "not attached to a session";
-        return Action::Reply(error(Some(request_id), ErrorCode::NotAttached, message));
-    }
-    Action::Detached
+    Action::Wait(Box::pin(async move {
+        let _ = queued.await;
+    }))
 }
 
 pub(super) async fn resize(ctx: &mut Ctx<'_>, size: TermSize) -> Action {
-    if let Err(refusal) = validate_size(size) {
-        return Action::refused(None, refusal);
-    }
-    let Some(handle) = ctx.attached.as_ref() else {
-        return Action::Reply(error(
-            None,
-            ErrorCode::NotAttached,
-            "resize needs an attached client",
-        ));
+    let size = match check_size(size) {
+        Ok(size) => size,
+        Err(refusal) => return Action::refused(None, &refusal),
+    };
+    let Some(handle) = ctx.attached() else {
+        let refusal = Refusal::NotAttached("resize needs an attached client");
+        return Action::refused(None, &refusal);
     };
     if ctx.role != Role::Interactive {
         // Viewers never size the PTY; their resize is not an error, just not applied.
         return Action::None;
     }
-    let _ = handle
-        .commands
-        .send(SessionCmd::Resize {
-            client: ctx.client,
-            size,
-        })
-        .await;
+    let cmd = SessionCmd::Resize {
+        client: ctx.client,
+        size,
+    };
+    let _ = handle.commands.send(cmd).await;
     Action::None
 }

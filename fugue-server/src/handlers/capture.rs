@@ -1,10 +1,10 @@
 //! `Capture`: a session's screen (and scrollback) as text, without attaching.
 
-use fugue_protocol::{CaptureFormat, ErrorCode, RequestId, ServerMessage};
+use fugue_protocol::{CaptureFormat, RequestId, ServerMessage};
 use tokio::sync::oneshot;
 
 use super::{Action, Ctx};
-use crate::connection::error;
+use crate::refusal::Refusal;
 use crate::session::SessionCmd;
 
 pub(super) async fn capture(
@@ -16,7 +16,7 @@ pub(super) async fn capture(
 ) -> Action {
     let handle = match ctx.shared.sessions.find(session) {
         Ok(handle) => handle,
-        Err(refusal) => return Action::refused(Some(request_id), refusal),
+        Err(refusal) => return Action::refused(Some(request_id), &refusal),
     };
     let (reply, answer) = oneshot::channel();
     let cmd = SessionCmd::Capture {
@@ -34,6 +34,6 @@ pub(super) async fn capture(
             size: capture.size,
         });
     }
-    let message = format!("session {session:?} ended or has no screen model");
-    Action::Reply(error(Some(request_id), ErrorCode::UnknownSession, message))
+    let refusal = Refusal::NoScreen(session.to_owned());
+    Action::refused(Some(request_id), &refusal)
 }

@@ -1,42 +1,43 @@
 //! `CreateSession`: start a program on a new PTY, and attach the client if it asks.
 
-use fugue_protocol::{ErrorCode, RequestId, Role, ServerMessage, SessionSpec};
+use fugue_protocol::{RequestId, Role, ServerMessage, SessionSpec};
 
-use super::{Action, Ctx, attach};
-use crate::connection::error;
-use crate::session::{self, InitialAttach};
+use super::attach::CONTROL_CANNOT_ATTACH;
+use super::{Action, Ctx};
+use crate::refusal::Refusal;
+use crate::session::InitialAttach;
 
-pub(super) async fn create(
+pub(super) fn create(
     ctx: &mut Ctx<'_>,
     request_id: RequestId,
     spec: SessionSpec,
     attach: bool,
 ) -> Action {
+    let sessions = &ctx.shared.sessions;
     if !attach {
-        return match session::start(ctx.shared, spec, None) {
+        return match sessions.start(spec, None) {
             Ok((session, _)) => Action::Reply(ServerMessage::Created {
                 request_id,
                 session,
             }),
-            Err(refusal) => Action::refused(Some(request_id), refusal),
+            Err(refusal) => Action::refused(Some(request_id), &refusal),
         };
     }
     if ctx.role == Role::Control {
-        let message = "control clients cannot attach; connect as interactive or read-only";
-        return Action::Reply(error(Some(request_id), ErrorCode::ReadOnly, message));
+        let refusal = Refusal::ReadOnly(CONTROL_CANNOT_ATTACH);
+        return Action::refused(Some(request_id), &refusal);
     }
-    attach::leave(ctx).await;
     let initial = InitialAttach {
         client: ctx.client,
         request_id,
         size: (ctx.role == Role::Interactive).then_some(spec.size),
     };
-    match session::start(ctx.shared, spec, Some(initial)) {
+    match sessions.start(spec, Some(initial)) {
         // The session queues `Attached` itself before it reads the program's first byte.
         Ok((_, handle)) => {
-            *ctx.attached = Some(handle);
+            ctx.joined(handle);
             Action::None
         }
-        Err(refusal) => Action::refused(Some(request_id), refusal),
+        Err(refusal) => Action::refused(Some(request_id), &refusal),
     }
 }

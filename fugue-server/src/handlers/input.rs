@@ -1,29 +1,39 @@
 //! `Input` (from an attached client) and `SendInput` (to any session, without attaching).
 
 use bytes::Bytes;
-use fugue_protocol::{ErrorCode, RequestId, Role, ServerMessage};
+use fugue_protocol::{RequestId, Role, ServerMessage};
+use tokio::sync::mpsc::error::TrySendError;
 
 use super::{Action, Ctx};
-use crate::connection::error;
+use crate::refusal::Refusal;
 use crate::session::Input;
 
+const READ_ONLY: &str = "this client is read-only: its input is not sent";
+
+/// Input for the attached session. When its queue is full, the connection waits for room
+/// before it reads the next request: backpressure on a program that does not read.
 pub(super) fn input(ctx: &Ctx<'_>, data: Bytes) -> Action {
-    let Some(handle) = ctx.attached.as_ref() else {
-        return Action::Reply(error(
-            None,
-            ErrorCode::NotAttached,
-            "input needs an attached client",
-        ));
+    let Some(handle) = ctx.attached() else {
+        let refusal = Refusal::NotAttached("input needs an attached client");
+        return Action::refused(None, &refusal);
     };
     if ctx.role != Role::Interactive {
-        let message = "this client is read-only: its input is not sent";
-        return Action::Reply(error(None, ErrorCode::ReadOnly, message));
+        return Action::refused(None, &Refusal::ReadOnly(READ_ONLY));
     }
     let input = Input {
         client: Some(ctx.client),
         data,
     };
-    Action::Forward(handle.input.clone(), input)
+    match handle.input.try_send(input) {
+        // A closed queue: the session is ending, and will say so.
+        Ok(()) | Err(TrySendError::Closed(_)) => Action::None,
+        Err(TrySendError::Full(input)) => {
+            let sender = handle.input.clone();
+            Action::Wait(Box::pin(async move {
+                let _ = sender.send(input).await;
+            }))
+        }
+    }
 }
 
 pub(super) async fn send_input(
@@ -33,12 +43,11 @@ pub(super) async fn send_input(
     data: Bytes,
 ) -> Action {
     if ctx.role == Role::ReadOnly {
-        let message = "this client is read-only: its input is not sent";
-        return Action::Reply(error(Some(request_id), ErrorCode::ReadOnly, message));
+        return Action::refused(Some(request_id), &Refusal::ReadOnly(READ_ONLY));
     }
     let handle = match ctx.shared.sessions.find(session) {
         Ok(handle) => handle,
-        Err(refusal) => return Action::refused(Some(request_id), refusal),
+        Err(refusal) => return Action::refused(Some(request_id), &refusal),
     };
     let input = Input { client: None, data };
     // Waiting here is the backpressure on a program that does not read its input; a
@@ -50,7 +59,7 @@ pub(super) async fn send_input(
     if sent {
         Action::Reply(ServerMessage::Done { request_id })
     } else {
-        let message = format!("session {session:?} ended before it took the input");
-        Action::Reply(error(Some(request_id), ErrorCode::UnknownSession, message))
+        let refusal = Refusal::InputNotTaken(session.to_owned());
+        Action::refused(Some(request_id), &refusal)
     }
 }

@@ -9,7 +9,7 @@ use crate::session::SessionCmd;
 pub(super) async fn kill_session(ctx: &Ctx<'_>, request_id: RequestId, session: &str) -> Action {
     let handle = match ctx.shared.sessions.find(session) {
         Ok(handle) => handle,
-        Err(refusal) => return Action::refused(Some(request_id), refusal),
+        Err(refusal) => return Action::refused(Some(request_id), &refusal),
     };
     let (reply, done) = oneshot::channel();
     if handle

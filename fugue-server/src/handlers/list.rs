@@ -10,7 +10,7 @@ pub(super) fn list(ctx: &Ctx<'_>, request_id: RequestId) -> Action {
         .sessions
         .all()
         .iter()
-        .map(|handle| handle.meta.info(ctx.shared))
+        .map(|handle| ctx.shared.sessions.info(handle))
         .collect();
     Action::Reply(ServerMessage::Sessions {
         request_id,

@@ -1,5 +1,5 @@
-//! Request handlers: one module per request kind, each a short function from a request to
-//! an [`Action`]. `dispatch` only routes.
+//! Request handlers: one module per group of requests, each a short function from a
+//! request to an [`Action`]. `dispatch` only routes.
 
 mod attach;
 mod capture;
@@ -10,15 +10,15 @@ mod list;
 mod rename;
 mod status;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use fugue_protocol::{ClientMessage, ErrorCode, RequestId, Role, ServerMessage};
 use fugue_registry::ClientId;
-use tokio::sync::mpsc;
 
-use crate::connection::error;
-use crate::session::{Input, SessionHandle};
-use crate::sessions::Refusal;
+use crate::refusal::{Refusal, error};
+use crate::session::SessionHandle;
 use crate::state::Shared;
 
 /// What a connection needs to handle a request.
@@ -26,8 +26,33 @@ pub(crate) struct Ctx<'a> {
     pub(crate) shared: &'a Arc<Shared>,
     pub(crate) client: ClientId,
     pub(crate) role: Role,
-    pub(crate) attached: &'a mut Option<SessionHandle>,
+    /// The session this client last joined (it routes input and resizes there).
+    pub(crate) session: &'a mut Option<SessionHandle>,
 }
+
+impl Ctx<'_> {
+    /// The session the client is attached to: the one it joined, if the registry says it
+    /// is still a member (its session may have ended, or detached it, since).
+    fn attached(&self) -> Option<&SessionHandle> {
+        let handle = self.session.as_ref()?;
+        let member = self.shared.registry.get_attached_session(self.client) == Some(handle.id);
+        member.then_some(handle)
+    }
+
+    /// The client joined `handle`'s session; the session it was in before learns that it
+    /// left (the registry already moved it).
+    fn joined(&mut self, handle: SessionHandle) {
+        let new_id = handle.id;
+        if let Some(old) = self.session.replace(handle)
+            && old.id != new_id
+        {
+            old.left(self.client);
+        }
+    }
+}
+
+/// A request that completes later; the connection reads no further request until it has.
+pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the connection does next.
 pub(crate) enum Action {
@@ -35,15 +60,13 @@ pub(crate) enum Action {
     None,
     /// Send this reply.
     Reply(ServerMessage),
-    /// Hand this input to a session once its queue has room (backpressure).
-    Forward(mpsc::Sender<Input>, Input),
-    /// The client detached: update the registry and say `Detached { Requested }`.
-    Detached,
+    /// Wait for this before reading the next request, while output keeps flowing.
+    Wait(Pending),
 }
 
 impl Action {
-    fn refused(request_id: Option<RequestId>, (code, message): Refusal) -> Action {
-        Action::Reply(error(request_id, code, message))
+    fn refused(request_id: Option<RequestId>, refusal: &Refusal) -> Action {
+        Action::Reply(refusal.reply(request_id))
     }
 }
 
@@ -62,14 +85,14 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
             request_id,
             spec,
             attach,
-        } => create::create(ctx, request_id, spec, attach).await,
+        } => create::create(ctx, request_id, spec, attach),
         ClientMessage::Attach {
             request_id,
             session,
             size,
             resume_from,
         } => attach::attach(ctx, request_id, &session, size, resume_from).await,
-        ClientMessage::Detach { request_id } => attach::detach(ctx, request_id),
+        ClientMessage::Detach { request_id } => attach::detach(ctx, request_id).await,
         ClientMessage::Input { data } => input::input(ctx, data),
         ClientMessage::Resize { size } => attach::resize(ctx, size).await,
         ClientMessage::KillSession {

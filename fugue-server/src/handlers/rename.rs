@@ -12,6 +12,6 @@ pub(super) fn rename(
 ) -> Action {
     match ctx.shared.sessions.rename(session, new_name) {
         Ok(()) => Action::Reply(ServerMessage::Done { request_id }),
-        Err(refusal) => Action::refused(Some(request_id), refusal),
+        Err(refusal) => Action::refused(Some(request_id), &refusal),
     }
 }

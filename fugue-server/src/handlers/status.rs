@@ -30,7 +30,12 @@ pub(super) fn status(ctx: &Ctx<'_>, request_id: RequestId) -> Action {
         messages_delivered: health.messages_delivered,
         messages_dropped: health.messages_dropped,
         lag_events: health.lag_events,
-        pacing_timeouts: shared.pacing_timeouts.load(Ordering::Relaxed),
+        pacing_timeouts: shared.sessions.pacing.timeouts.load(Ordering::Relaxed),
+        pacing_missed_wake_ups: shared
+            .sessions
+            .pacing
+            .missed_wake_ups
+            .load(Ordering::Relaxed),
     };
     Action::Reply(ServerMessage::Status { request_id, status })
 }

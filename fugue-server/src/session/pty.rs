@@ -8,6 +8,8 @@ use std::path::Path;
 use fugue_protocol::{SessionSpec, TermSize};
 use rustix::process::{Pid, Signal};
 
+use crate::refusal::SpawnError;
+
 /// A program running on a PTY.
 pub(crate) struct Spawned {
     pub(crate) pty: pty_process::Pty,
@@ -36,22 +38,22 @@ fn command_line(spec: &SessionSpec) -> Vec<String> {
 ///
 /// # Errors
 ///
-/// A sentence saying what could not be started and why.
-pub(crate) fn spawn(spec: &SessionSpec, name: &str) -> Result<Spawned, String> {
+/// What could not be started, and why.
+pub(crate) fn spawn(spec: &SessionSpec, name: &str) -> Result<Spawned, SpawnError> {
     let command = command_line(spec);
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| "the command is empty".to_owned())?;
+    let (program, args) = command.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(cwd) = &spec.cwd
         && !Path::new(cwd).is_dir()
     {
-        return Err(format!(
-            "cannot start {program:?}: {cwd:?} is not a directory"
-        ));
+        return Err(SpawnError::NotADirectory {
+            program: program.clone(),
+            cwd: cwd.clone(),
+        });
     }
-    let (pty, pts) = pty_process::open().map_err(|err| format!("cannot open a pty: {err}"))?;
+    let pty_error = |what| move |source| SpawnError::Pty { what, source };
+    let (pty, pts) = pty_process::open().map_err(pty_error("open"))?;
     pty.resize(to_pty_size(spec.size))
-        .map_err(|err| format!("cannot size the pty: {err}"))?;
+        .map_err(pty_error("size"))?;
     let term = spec.term.as_deref().unwrap_or(DEFAULT_TERM);
     let mut cmd = pty_process::Command::new(program)
         .args(args)
@@ -62,12 +64,13 @@ pub(crate) fn spawn(spec: &SessionSpec, name: &str) -> Result<Spawned, String> {
     if let Some(cwd) = &spec.cwd {
         cmd = cmd.current_dir(cwd);
     }
-    let child = cmd
-        .spawn(pts)
-        .map_err(|err| format!("cannot start {program:?}: {err}"))?;
+    let child = cmd.spawn(pts).map_err(|source| SpawnError::Exec {
+        program: program.clone(),
+        source,
+    })?;
     let pid = child
         .id()
-        .ok_or_else(|| format!("{program:?} exited before it could be tracked"))?;
+        .ok_or_else(|| SpawnError::Vanished(program.clone()))?;
     Ok(Spawned {
         pty,
         child,

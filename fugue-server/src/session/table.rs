@@ -1,22 +1,22 @@
-//! `Sessions`: the table of running sessions, by id and by name.
+//! `Table`: the running sessions, by id and by name, and the naming rules.
 //!
 //! The table only maps names to handles; each session's state lives in its own task
-//! (`session::run`). The table's mutex is std, held for a few map operations and never
-//! across an `.await`.
+//! (`task.rs`). The table's mutex is std, held for a few map operations and never across
+//! an `.await`.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use fugue_protocol::ErrorCode;
 use uuid::Uuid;
 
-use crate::session::SessionHandle;
+use super::SessionHandle;
+use crate::refusal::Refusal;
 
 /// Longest session name accepted, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 64;
 
 #[derive(Default)]
-struct Table {
+struct Maps {
     by_id: HashMap<Uuid, SessionHandle>,
     by_name: HashMap<String, Uuid>,
     /// Next candidate for a generated name.
@@ -25,29 +25,26 @@ struct Table {
 
 /// Running sessions. Names are unique; a session keeps its id across renames.
 #[derive(Default)]
-pub(crate) struct Sessions {
-    table: Mutex<Table>,
+pub(crate) struct Table {
+    maps: Mutex<Maps>,
 }
 
-/// A typed refusal, turned into `ServerMessage::Error` by the handler.
-pub(crate) type Refusal = (ErrorCode, String);
-
-impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, Table> {
+impl Table {
+    fn lock(&self) -> MutexGuard<'_, Maps> {
         // A panic elsewhere cannot leave the maps half-updated (each update is one insert or
         // remove), so a poisoned lock is still consistent.
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Finds a session by name, or by id (full uuid text).
     pub(crate) fn find(&self, name_or_id: &str) -> Result<SessionHandle, Refusal> {
-        let table = self.lock();
-        let id = table
+        let maps = self.lock();
+        let id = maps
             .by_name
             .get(name_or_id)
             .copied()
             .or_else(|| Uuid::parse_str(name_or_id).ok());
-        id.and_then(|id| table.by_id.get(&id).cloned())
+        id.and_then(|id| maps.by_id.get(&id).cloned())
             .ok_or_else(|| unknown_session(name_or_id))
     }
 
@@ -64,49 +61,49 @@ impl Sessions {
 
     /// Reserves `name` (or a generated one) so no concurrent create can take it.
     pub(crate) fn reserve_name(&self, name: Option<&str>) -> Result<String, Refusal> {
-        let mut table = self.lock();
+        let mut maps = self.lock();
         let name = match name {
             Some(name) => {
                 validate_name(name)?;
-                if table.by_name.contains_key(name) {
+                if maps.by_name.contains_key(name) {
                     return Err(duplicate_name(name));
                 }
                 name.to_owned()
             }
             None => loop {
-                let candidate = table.next_auto.to_string();
-                table.next_auto += 1;
-                if !table.by_name.contains_key(&candidate) {
+                let candidate = maps.next_auto.to_string();
+                maps.next_auto += 1;
+                if !maps.by_name.contains_key(&candidate) {
                     break candidate;
                 }
             },
         };
-        table.by_name.insert(name.clone(), Uuid::nil());
+        maps.by_name.insert(name.clone(), Uuid::nil());
         Ok(name)
     }
 
-    /// Releases a name reserved by [`Sessions::reserve_name`] whose session never started.
+    /// Releases a name reserved by [`Table::reserve_name`] whose session never started.
     pub(crate) fn release_name(&self, name: &str) {
-        let mut table = self.lock();
-        if table.by_name.get(name) == Some(&Uuid::nil()) {
-            table.by_name.remove(name);
+        let mut maps = self.lock();
+        if maps.by_name.get(name) == Some(&Uuid::nil()) {
+            maps.by_name.remove(name);
         }
     }
 
     /// Publishes a started session under its reserved name.
     pub(crate) fn insert(&self, name: &str, handle: SessionHandle) {
-        let mut table = self.lock();
-        table.by_name.insert(name.to_owned(), handle.id);
-        table.by_id.insert(handle.id, handle);
+        let mut maps = self.lock();
+        maps.by_name.insert(name.to_owned(), handle.id);
+        maps.by_id.insert(handle.id, handle);
     }
 
     /// Removes a session that ended.
     pub(crate) fn remove(&self, id: Uuid) {
-        let mut table = self.lock();
-        if let Some(handle) = table.by_id.remove(&id) {
+        let mut maps = self.lock();
+        if let Some(handle) = maps.by_id.remove(&id) {
             let name = handle.meta.name();
-            if table.by_name.get(&name) == Some(&id) {
-                table.by_name.remove(&name);
+            if maps.by_name.get(&name) == Some(&id) {
+                maps.by_name.remove(&name);
             }
         }
     }
@@ -115,19 +112,19 @@ impl Sessions {
     pub(crate) fn rename(&self, name_or_id: &str, new_name: &str) -> Result<(), Refusal> {
         validate_name(new_name)?;
         let handle = self.find(name_or_id)?;
-        let mut table = self.lock();
+        let mut maps = self.lock();
         let old_name = handle.meta.name();
         if old_name == new_name {
             return Ok(());
         }
-        if table.by_name.contains_key(new_name) {
+        if maps.by_name.contains_key(new_name) {
             return Err(duplicate_name(new_name));
         }
-        if !table.by_id.contains_key(&handle.id) {
+        if !maps.by_id.contains_key(&handle.id) {
             return Err(unknown_session(name_or_id));
         }
-        table.by_name.remove(&old_name);
-        table.by_name.insert(new_name.to_owned(), handle.id);
+        maps.by_name.remove(&old_name);
+        maps.by_name.insert(new_name.to_owned(), handle.id);
         handle.meta.set_name(new_name);
         Ok(())
     }
@@ -136,52 +133,41 @@ impl Sessions {
 /// Checks a session name: 1 to 64 printable characters, no `/`, not `.` or `..`, not a
 /// bare uuid.
 pub(crate) fn validate_name(name: &str) -> Result<(), Refusal> {
-    let invalid = |why: &str| {
-        Err((
-            ErrorCode::InvalidName,
-            format!("invalid session name {name:?}: {why}"),
-        ))
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        "it is longer than 64 characters"
+    } else if name.chars().any(|c| c.is_control()) {
+        "it contains a control character"
+    } else if name.contains('/') {
+        "it contains '/'"
+    } else if name == "." || name == ".." {
+        "it is a path component"
+    } else if name.trim() != name {
+        "it starts or ends with whitespace"
+    } else if Uuid::parse_str(name).is_ok() {
+        "it looks like a session id"
+    } else {
+        return Ok(());
     };
-    if name.is_empty() {
-        return invalid("it is empty");
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return invalid("it is longer than 64 characters");
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return invalid("it contains a control character");
-    }
-    if name.contains('/') {
-        return invalid("it contains '/'");
-    }
-    if name == "." || name == ".." {
-        return invalid("it is a path component");
-    }
-    if name.trim() != name {
-        return invalid("it starts or ends with whitespace");
-    }
-    if Uuid::parse_str(name).is_ok() {
-        return invalid("it looks like a session id");
-    }
-    Ok(())
+    Err(Refusal::InvalidName {
+        name: name.to_owned(),
+        why,
+    })
 }
 
 fn unknown_session(name_or_id: &str) -> Refusal {
-    (
-        ErrorCode::UnknownSession,
-        format!("no session named {name_or_id:?}"),
-    )
+    Refusal::UnknownSession(name_or_id.to_owned())
 }
 
 fn duplicate_name(name: &str) -> Refusal {
-    (
-        ErrorCode::DuplicateName,
-        format!("a session named {name:?} already exists"),
-    )
+    Refusal::DuplicateName(name.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
+    use fugue_protocol::ErrorCode;
+
     use super::*;
 
     #[test]
@@ -199,21 +185,21 @@ mod tests {
             "nul\0",
             &"x".repeat(65),
         ] {
-            let (code, _) = validate_name(bad).expect_err(bad);
-            assert_eq!(code, ErrorCode::InvalidName, "{bad:?}");
+            let refusal = validate_name(bad).expect_err(bad);
+            assert_eq!(refusal.code(), ErrorCode::InvalidName, "{bad:?}");
         }
-        let (code, _) = validate_name(&Uuid::new_v4().to_string()).expect_err("uuid");
-        assert_eq!(code, ErrorCode::InvalidName);
+        let refusal = validate_name(&Uuid::new_v4().to_string()).expect_err("uuid");
+        assert_eq!(refusal.code(), ErrorCode::InvalidName);
     }
 
     #[test]
     fn generated_names_skip_taken_ones() {
-        let sessions = Sessions::default();
+        let sessions = Table::default();
         assert_eq!(sessions.reserve_name(Some("1")).unwrap(), "1");
         assert_eq!(sessions.reserve_name(None).unwrap(), "0");
         assert_eq!(sessions.reserve_name(None).unwrap(), "2");
-        let (code, _) = sessions.reserve_name(Some("2")).unwrap_err();
-        assert_eq!(code, ErrorCode::DuplicateName);
+        let refusal = sessions.reserve_name(Some("2")).unwrap_err();
+        assert_eq!(refusal.code(), ErrorCode::DuplicateName);
         sessions.release_name("2");
         assert_eq!(sessions.reserve_name(Some("2")).unwrap(), "2");
     }

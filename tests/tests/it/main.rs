@@ -7,6 +7,7 @@
 
 mod cli;
 mod flood;
+mod membership;
 mod pacing;
 mod protocol_errors;
 mod reliability;

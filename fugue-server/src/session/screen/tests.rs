@@ -1,6 +1,7 @@
 //! Tests of the screen model: capture, snapshots, falling behind and catching up, and
 //! the compact history against vt100 alone.
 
+use super::capture::capture;
 use super::*;
 use crate::session::ring::ReplayRing;
 

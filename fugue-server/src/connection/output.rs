@@ -1,0 +1,135 @@
+//! The writing side of a connection: batched writes from the client's queue, the wake-up
+//! that pacing relies on, the resync request of a lagging client, and the farewell at
+//! shutdown.
+
+use fugue_protocol::{CodecError, DetachReason, ErrorCode, ServerMessage};
+use fugue_registry::LagFlag;
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::{Connection, Flow};
+use crate::clients::Outbound;
+use crate::refusal::error;
+use crate::session::SessionCmd;
+use crate::session::pacing::MAX_QUEUED;
+
+/// Items written per batch before one flush.
+const BATCH_ITEMS: usize = 64;
+
+impl Connection {
+    /// Called after taking an item off the queue. Taking from a queue that was full enough
+    /// to hold the session's output back (see `session::pacing`) makes room: wake the
+    /// session now, so it reads while this batch is written. Every such take wakes it, so
+    /// the session, which looks at the queues after arming its wake-up, cannot miss one. A
+    /// lagging client does not count for pacing, so it wakes nobody.
+    pub(super) fn made_room(&self, rx: &mpsc::Receiver<Outbound>) {
+        let Some(session) = &self.membership.session else {
+            return;
+        };
+        let lagging = self.lag.as_ref().is_some_and(LagFlag::is_lagging);
+        if !lagging && rx.len() + 1 >= MAX_QUEUED {
+            session.meta.drained.notify_waiters();
+        }
+    }
+
+    /// A lagging client whose queue has drained asks its session for one `Resync`.
+    pub(super) fn maybe_request_resync(&mut self, rx: &mpsc::Receiver<Outbound>) {
+        let Some(session) = &self.membership.session else {
+            return;
+        };
+        let lagging = self.lag.as_ref().is_some_and(LagFlag::is_lagging);
+        if self.resync_requested || !rx.is_empty() || !lagging {
+            return;
+        }
+        let client = self.membership.id();
+        if session
+            .commands
+            .try_send(SessionCmd::Resync { client })
+            .is_ok()
+        {
+            self.resync_requested = true;
+        }
+    }
+
+    /// Writes `first` and whatever else is queued (up to a batch), then flushes once.
+    pub(super) async fn write_batch(
+        &mut self,
+        first: Outbound,
+        rx: &mut mpsc::Receiver<Outbound>,
+    ) -> Flow {
+        // Anything arriving means an earlier resync either came or failed; ask again later.
+        self.resync_requested = false;
+        let limit = self.shared.config.idle_timeout;
+        let batch = async {
+            self.feed(first).await?;
+            for _ in 1..BATCH_ITEMS {
+                let Ok(item) = rx.try_recv() else {
+                    break;
+                };
+                // The session may have filled the queue while the last item was being
+                // written; taking from it must wake the session too.
+                self.made_room(rx);
+                self.feed(item).await?;
+            }
+            self.flush().await
+        };
+        timeout(limit, batch).await.unwrap_or(Err(()))
+    }
+
+    /// Writes one item now, bounded by the idle timeout.
+    pub(super) async fn write(&mut self, item: Outbound) -> Flow {
+        let limit = self.shared.config.idle_timeout;
+        let write = async {
+            self.feed(item).await?;
+            self.flush().await
+        };
+        timeout(limit, write).await.unwrap_or(Err(()))
+    }
+
+    /// Buffers one item; a message too large to encode is answered with an error instead.
+    async fn feed(&mut self, item: Outbound) -> Flow {
+        let result = match item {
+            Outbound::Frame(frame) => self.writer.feed(frame).await,
+            Outbound::Message(msg) => self.writer.feed(msg).await,
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(CodecError::Io(_)) => Err(()),
+            Err(err) => {
+                tracing::error!(client = %self.membership.id(), %err, "cannot encode a message");
+                let msg = error(
+                    None,
+                    ErrorCode::Internal,
+                    format!("the server could not send a message: {err}"),
+                );
+                self.writer.feed(msg).await.map_err(drop)
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Flow {
+        SinkExt::<ServerMessage>::flush(&mut self.writer)
+            .await
+            .map_err(drop)
+    }
+
+    /// Shutdown: deliver what is queued, then `Detached { ServerShutdown }`. Closing the
+    /// queue first makes the sessions' next sends to it fail, which takes the client out of
+    /// their members.
+    pub(super) async fn farewell(&mut self, rx: &mut mpsc::Receiver<Outbound>) {
+        rx.close();
+        let limit = self.shared.config.shutdown_timeout;
+        let drain = async {
+            while let Some(item) = rx.recv().await {
+                self.feed(item).await?;
+            }
+            let bye = ServerMessage::Detached {
+                reason: DetachReason::ServerShutdown,
+            };
+            self.feed(bye.into()).await?;
+            self.flush().await
+        };
+        let _ = timeout(limit, drain).await;
+    }
+}

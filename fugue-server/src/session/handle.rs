@@ -1,0 +1,171 @@
+//! How the rest of the server reaches a session: its [`SessionHandle`] (the task's
+//! channels), the requests it takes ([`SessionCmd`], [`Input`]) and the facts anyone may
+//! read without asking it ([`SessionMeta`]).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use fugue_protocol::{CaptureFormat, RequestId, SessionInfo, TermSize};
+use fugue_registry::ClientId;
+use tokio::sync::{Notify, mpsc, oneshot};
+use uuid::Uuid;
+
+use super::screen::Capture;
+use crate::clients::ClientRegistry;
+use crate::refusal::Refusal;
+
+/// Requests to a session task. The task alone changes which clients are its members (in
+/// the registry), so that joining and leaving are ordered with the output it broadcasts.
+pub(crate) enum SessionCmd {
+    /// Attach a registered client: snapshot (or replay), `Attached`, then live output.
+    Attach {
+        client: ClientId,
+        request_id: RequestId,
+        /// The client's size, for interactive clients; viewers never size the PTY.
+        size: Option<TermSize>,
+        resume_from: Option<u64>,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// The client asks to leave: it stops being a member and gets `Detached { Requested }`
+    /// after the output queued before it. `done` fires once that is queued; it is dropped
+    /// if the client was no longer a member (its session ended meanwhile).
+    Detach {
+        client: ClientId,
+        done: oneshot::Sender<()>,
+    },
+    /// The client went away, or joined another session: forget its size.
+    Left { client: ClientId },
+    /// An interactive client's terminal changed size.
+    Resize { client: ClientId, size: TermSize },
+    /// A lagging client drained its queue and wants a fresh screen.
+    Resync { client: ClientId },
+    /// Read the screen.
+    Capture {
+        format: CaptureFormat,
+        scrollback_lines: usize,
+        reply: oneshot::Sender<Capture>,
+    },
+    /// Hang up the program; `reply` fires once it has exited and the session is gone.
+    Kill { reply: oneshot::Sender<()> },
+}
+
+/// A client to attach as a session starts, before its program's first byte is read.
+pub(crate) struct InitialAttach {
+    pub(crate) client: ClientId,
+    pub(crate) request_id: RequestId,
+    /// The client's size, for interactive clients.
+    pub(crate) size: Option<TermSize>,
+}
+
+/// Keystrokes for the program; `client` is the typing client, if attached.
+pub(crate) struct Input {
+    pub(crate) client: Option<ClientId>,
+    pub(crate) data: Bytes,
+}
+
+/// Facts about a session that other tasks read without asking the session task.
+pub(crate) struct SessionMeta {
+    pub(crate) id: Uuid,
+    name: Mutex<String>,
+    pub(crate) command: Vec<String>,
+    pub(crate) pid: u32,
+    pub(crate) created_unix_ms: u64,
+    last_attached_unix_ms: AtomicU64,
+    /// Rows in the high half, columns in the low half.
+    size: AtomicU32,
+    /// Notified when a client writes out part of its queue: a session pacing its output to
+    /// its clients (see `pacing`) checks for room again.
+    pub(crate) drained: Notify,
+}
+
+impl SessionMeta {
+    pub(crate) fn new(name: String, command: Vec<String>, pid: u32, size: TermSize) -> Self {
+        let created = now_unix_ms();
+        let meta = SessionMeta {
+            id: Uuid::new_v4(),
+            name: Mutex::new(name),
+            command,
+            pid,
+            created_unix_ms: created,
+            last_attached_unix_ms: AtomicU64::new(created),
+            size: AtomicU32::new(0),
+            drained: Notify::new(),
+        };
+        meta.set_size(size);
+        meta
+    }
+
+    pub(crate) fn name(&self) -> String {
+        self.name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_name(&self, name: &str) {
+        *self.name.lock().unwrap_or_else(PoisonError::into_inner) = name.to_owned();
+    }
+
+    pub(crate) fn size(&self) -> TermSize {
+        let packed = self.size.load(Ordering::Relaxed);
+        TermSize {
+            rows: (packed >> 16) as u16,
+            cols: packed as u16,
+        }
+    }
+
+    pub(crate) fn set_size(&self, size: TermSize) {
+        let packed = (u32::from(size.rows) << 16) | u32::from(size.cols);
+        self.size.store(packed, Ordering::Relaxed);
+    }
+
+    pub(crate) fn touch_attached(&self) {
+        self.last_attached_unix_ms
+            .store(now_unix_ms(), Ordering::Relaxed);
+    }
+
+    /// The session as `ListSessions` reports it.
+    pub(crate) fn info(&self, registry: &ClientRegistry) -> SessionInfo {
+        let attached = registry.get_session_clients(&self.id).len();
+        SessionInfo {
+            id: self.id,
+            name: self.name(),
+            command: self.command.clone(),
+            pid: self.pid,
+            created_unix_ms: self.created_unix_ms,
+            last_attached_unix_ms: self.last_attached_unix_ms.load(Ordering::Relaxed),
+            attached_clients: u32::try_from(attached).unwrap_or(u32::MAX),
+            size: self.size(),
+        }
+    }
+}
+
+/// A cheap, cloneable way to reach a session task.
+#[derive(Clone)]
+pub(crate) struct SessionHandle {
+    pub(crate) id: Uuid,
+    pub(crate) meta: Arc<SessionMeta>,
+    pub(crate) commands: mpsc::Sender<SessionCmd>,
+    pub(crate) input: mpsc::Sender<Input>,
+}
+
+impl SessionHandle {
+    /// Tells the session that `client` left, without waiting: callable from `Drop`. A full
+    /// command queue only delays the message, to a task of its own.
+    pub(crate) fn left(&self, client: ClientId) {
+        let cmd = SessionCmd::Left { client };
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.commands.try_send(cmd) {
+            let commands = self.commands.clone();
+            tokio::spawn(async move { commands.send(cmd).await });
+        }
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,78 @@
+//! `capture`: the screen, and the scrollback above it, as text (plain or with SGR escapes).
+//!
+//! The oldest lines asked for come from the compact history, then the parser's own
+//! scrollback, then the screen.
+
+use fugue_protocol::{CaptureFormat, TermSize};
+
+use super::{Callbacks, Capture};
+
+pub(super) fn capture(
+    parser: &mut vt100::Parser<Callbacks>,
+    format: CaptureFormat,
+    lines: usize,
+) -> Capture {
+    let (screen, callbacks) = parser.screen_and_callbacks_mut();
+    let (rows, cols) = screen.size();
+    let (rows, cols) = (rows.get(), cols.get());
+    let cursor = screen.cursor_position();
+    // The oldest lines asked for are in the history; the alternate screen has none.
+    let in_parser = screen.scrollback_len();
+    let from_history = if screen.alternate_screen() {
+        0
+    } else {
+        lines.saturating_sub(in_parser)
+    };
+    let mut out: Vec<String> = callbacks
+        .history
+        .last(from_history)
+        .map(|line| match format {
+            CaptureFormat::Plain => {
+                let text: String = vt100::capture::basic_formatted_to_plain(line).collect();
+                text.trim_end().to_owned()
+            }
+            CaptureFormat::Ansi => line.to_owned(),
+        })
+        .collect();
+    // The parser's scrollback is read by scrolling the view up a page at a time; the view
+    // is put back at the bottom afterwards so snapshots are unaffected.
+    let mut remaining = lines.min(in_parser);
+    while remaining > 0 {
+        let take = remaining.min(usize::from(rows));
+        screen.set_scrollback(remaining);
+        out.extend(render_rows(screen, format, cols).take(take));
+        remaining -= take;
+    }
+    screen.set_scrollback(0);
+    out.extend(render_rows(screen, format, cols));
+    if format == CaptureFormat::Plain {
+        while out.last().is_some_and(String::is_empty) {
+            out.pop();
+        }
+    }
+    // Lines do not end with a reset of their attributes; in colour, each gets one, so that
+    // none bleeds into the next.
+    let mut text = match format {
+        CaptureFormat::Plain => out.join("\n"),
+        CaptureFormat::Ansi => out.join("\x1b[m\n"),
+    };
+    if format == CaptureFormat::Ansi {
+        text.push_str("\x1b[m");
+    }
+    Capture {
+        text,
+        cursor,
+        size: TermSize { rows, cols },
+    }
+}
+
+fn render_rows(
+    screen: &vt100::Screen,
+    format: CaptureFormat,
+    cols: u16,
+) -> Box<dyn Iterator<Item = String> + '_> {
+    match format {
+        CaptureFormat::Plain => Box::new(screen.rows(0, cols).map(|row| row.trim_end().to_owned())),
+        CaptureFormat::Ansi => Box::new(screen.rows_formatted(0, cols)),
+    }
+}

@@ -1,0 +1,168 @@
+//! `Stream`: a session's numbered output, as the session task records it.
+//!
+//! Each chunk read from the PTY gets the next sequence number, goes into the replay ring
+//! (for clients that resume after a gap) and to the screen model (for snapshots and
+//! captures), and is encoded once into the frame that every attached client is sent. The
+//! screen model is optional: if its thread stops, the session goes on without screen
+//! restore, and [`Stream::stop_model`] is the one place that says so.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fugue_protocol::{CaptureFormat, ServerCodec, ServerMessage, TermSize};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::ring::ReplayRing;
+use super::screen::{Capture, ModelGone, ScreenModel};
+use crate::clients::Outbound;
+use crate::config::Config;
+
+/// Largest piece of replayed output per `Output` frame when a client resumes.
+const REPLAY_PIECE: usize = 256 * 1024;
+/// A screen model that skipped output in a flood catches up once the output has paused
+/// this long.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// The numbered output of one session.
+pub(super) struct Stream {
+    session: Uuid,
+    /// Sequence number of the last chunk read (0 before any output).
+    seq: u64,
+    ring: ReplayRing,
+    model: Option<ScreenModel>,
+    codec: ServerCodec,
+    /// When the program last printed anything.
+    last_output: Instant,
+}
+
+impl Stream {
+    /// An empty stream for a screen of `size`, with its screen model started.
+    pub(super) fn new(session: Uuid, name: &str, size: TermSize, config: &Config) -> Self {
+        let model = match ScreenModel::start(name, size, config.scrollback_lines) {
+            Ok(model) => Some(model),
+            Err(err) => {
+                tracing::error!(%session, %err, "no screen model: screen restore is off");
+                None
+            }
+        };
+        Stream {
+            session,
+            seq: 0,
+            ring: ReplayRing::new(config.replay_ring_bytes),
+            model,
+            codec: ServerCodec::with_max_frame_len(config.max_frame_len),
+            last_output: Instant::now(),
+        }
+    }
+
+    /// The position of the last chunk.
+    pub(super) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Records the next chunk and returns it as an `Output` message, encoded once for
+    /// every client (as a plain message in the unlikely case it cannot be encoded).
+    pub(super) fn push(&mut self, data: Bytes) -> Outbound {
+        self.seq += 1;
+        self.ring.push(self.seq, data.clone());
+        self.last_output = Instant::now();
+        if let Some(model) = &mut self.model
+            && model.feed(self.seq, data.clone()).is_err()
+        {
+            self.stop_model();
+        }
+        self.encode(ServerMessage::Output {
+            session: self.session,
+            seq: self.seq,
+            data,
+        })
+    }
+
+    /// Encodes a message once, for several clients.
+    pub(super) fn encode(&self, msg: ServerMessage) -> Outbound {
+        match self.codec.encode_frame(&msg) {
+            Ok(frame) => Outbound::Frame(frame),
+            Err(err) => {
+                tracing::error!(session = %self.session, %err, "cannot encode a frame");
+                Outbound::Message(msg)
+            }
+        }
+    }
+
+    /// The output after `after`, as `(seq, bytes)` pieces, if the ring still holds all of
+    /// it (`None` also for a position in the future).
+    pub(super) fn replay_since(&self, after: u64) -> Option<Vec<(u64, Bytes)>> {
+        self.ring.since(after, self.seq, REPLAY_PIECE)
+    }
+
+    /// Whether the model skipped output in a flood and has not caught up yet.
+    pub(super) fn model_behind(&self) -> bool {
+        self.model.as_ref().is_some_and(ScreenModel::is_behind)
+    }
+
+    /// When a model that is behind should catch up: once the program has been quiet for a
+    /// moment.
+    pub(super) fn catch_up_due(&self) -> Option<Instant> {
+        self.model_behind().then_some(self.last_output + QUIET)
+    }
+
+    /// Brings a model that skipped output up to date (from the ring), for a request that
+    /// needs the screen as of now.
+    pub(super) fn catch_up(&mut self) {
+        self.with_model(|model, ring| model.catch_up(ring));
+    }
+
+    /// Resizes the model, after the output so far.
+    pub(super) fn resize(&mut self, size: TermSize) {
+        self.with_model(|model, ring| model.resize(size, ring));
+    }
+
+    /// Asks the model for a capture, which it sends on `reply`; with no model, `reply` is
+    /// dropped and the caller learns that from the closed channel.
+    pub(super) fn capture(
+        &mut self,
+        format: CaptureFormat,
+        scrollback_lines: usize,
+        reply: oneshot::Sender<Capture>,
+    ) {
+        self.with_model(|model, ring| {
+            model.catch_up(ring)?;
+            model.capture(format, scrollback_lines, reply)
+        });
+    }
+
+    /// Bytes that redraw the screen as of the last chunk (empty without a model).
+    pub(super) async fn snapshot(&mut self) -> Bytes {
+        self.catch_up();
+        let Some(model) = &self.model else {
+            return Bytes::new();
+        };
+        match model.snapshot().await {
+            Ok(snapshot) => snapshot,
+            Err(ModelGone) => {
+                self.stop_model();
+                Bytes::new()
+            }
+        }
+    }
+
+    /// Runs `f` on the model, if there is one; a model that turns out gone is dropped.
+    fn with_model(
+        &mut self,
+        f: impl FnOnce(&mut ScreenModel, &ReplayRing) -> Result<(), ModelGone>,
+    ) {
+        if let Some(model) = &mut self.model
+            && f(model, &self.ring).is_err()
+        {
+            self.stop_model();
+        }
+    }
+
+    /// The model's thread is gone: the session goes on without screen restore.
+    fn stop_model(&mut self) {
+        tracing::error!(session = %self.session, "screen model stopped: screen restore is off");
+        self.model = None;
+    }
+}
