@@ -168,6 +168,13 @@ impl ScreenModel {
         self.behind
     }
 
+    /// Whether the model still has more than [`MAX_BACKLOG`] to parse. A catch-up that no
+    /// request needs waits until it has not: a parser slower than the output on average
+    /// must skip output, not pile catch-ups up in its queue.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.backlog.load(Ordering::Acquire) > MAX_BACKLOG
+    }
+
     /// Makes sure every output byte so far reaches the model before the next request: the
     /// output skipped while behind, up to the last `lines_kept` lines of it, is queued from
     /// `ring`. If some of it is cut off in front, the escape sequence the last output queued

@@ -102,10 +102,26 @@ impl Stream {
         self.model.as_ref().is_some_and(ScreenModel::is_behind)
     }
 
-    /// When a model that is behind should catch up: once the program has been quiet for a
-    /// moment.
+    /// When a model that is behind should catch up by itself: once the program has been
+    /// quiet for a moment, and the model has parsed what it was given before (while it is
+    /// busy, this looks again a moment later).
     pub(super) fn catch_up_due(&self) -> Option<Instant> {
-        self.model_behind().then_some(self.last_output + QUIET)
+        let model = self.model.as_ref().filter(|model| model.is_behind())?;
+        if model.is_busy() {
+            Some(Instant::now() + QUIET)
+        } else {
+            Some(self.last_output + QUIET)
+        }
+    }
+
+    /// The catch-up nobody waits for: done only if the model is not busy, so that its queue
+    /// stays bounded however slow it is. Returns whether the model is current now.
+    pub(super) fn catch_up_if_idle(&mut self) -> bool {
+        if self.model.as_ref().is_some_and(ScreenModel::is_busy) {
+            return false;
+        }
+        self.catch_up();
+        true
     }
 
     /// Brings a model that skipped output up to date (from the ring), for a request that

@@ -122,8 +122,9 @@ impl SessionTask {
                 () = sleep_until(self.life.drain_due()) => self.life.pty_closed(),
                 // Only a pause of the program counts, not one of ours while pacing waits.
                 () = sleep_until(self.stream.catch_up_due().filter(|_| may_read)) => {
-                    self.stream.catch_up();
-                    self.send_resyncs().await;
+                    if self.stream.catch_up_if_idle() {
+                        self.send_resyncs().await;
+                    }
                 }
                 () = sleep_until(self.resyncs.due()) => self.send_resyncs().await,
                 () = &mut drained, if waiting_for_room => {}

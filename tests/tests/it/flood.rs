@@ -1,5 +1,6 @@
-//! Large input and output: a 10 MB paste arrives intact, and 100 MB of output reaches a
-//! healthy client whole while a stalled one neither slows it nor grows server memory.
+//! Large input and output: a 10 MB paste arrives intact, 100 MB of output reaches a
+//! healthy client whole while a stalled one neither slows it nor grows server memory, and
+//! output in bursts faster than the screen model parses keeps server memory level.
 
 use bytes::Bytes;
 use fugue_protocol::{ClientMessage, MAX_INPUT_CHUNK, Role, ServerMessage, TermSize};
@@ -70,17 +71,8 @@ async fn ten_megabyte_paste_round_trips_through_cat_exactly() {
 async fn hundred_megabytes_reach_a_healthy_client_while_a_stalled_one_resyncs() {
     const MIB: usize = 100;
     const TOTAL: usize = MIB * 1024 * 1024;
-    // The real server binary in its own process, so its memory is measured alone.
     let world = Fugue::new();
-    let started = Command::new(&binaries().server)
-        .args(["--daemon", "--socket"])
-        .arg(world.socket())
-        .env_clear()
-        .envs(world.env())
-        .status()
-        .expect("run fugue-server --daemon");
-    assert!(started.success());
-    let server_pid = world.server_pid().expect("server answers");
+    let server_pid = start_daemon(&world);
     let mut healthy = TestClient::connect(world.socket(), Role::Interactive).await;
     let mut stalled = TestClient::connect(world.socket(), Role::ReadOnly).await;
     // 100 bursts of 1 MiB, 30 ms apart: a healthy reader keeps up even on a loaded machine
@@ -156,6 +148,61 @@ async fn hundred_megabytes_reach_a_healthy_client_while_a_stalled_one_resyncs() 
         stalled_term.digest(),
         fresh_term.digest(),
         "the stalled client ends on the right screen"
+    );
+}
+
+/// The server binary as a daemon of its own, so that its memory is measured alone.
+fn start_daemon(world: &Fugue) -> u32 {
+    let started = Command::new(&binaries().server)
+        .args(["--daemon", "--socket"])
+        .arg(world.socket())
+        .env_clear()
+        .envs(world.env())
+        .status()
+        .expect("run fugue-server --daemon");
+    assert!(started.success());
+    world.server_pid().expect("server answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_faster_than_the_screen_model_keep_server_memory_level() {
+    // 1 MB bursts with pauses longer than the model waits for before catching up (50 ms):
+    // in a debug build the model parses slower than this on average, so unless it skips
+    // what it cannot afford, catch-ups pile up behind it with the output they hold.
+    const BURSTS: usize = 40;
+    const LEVEL_AFTER: usize = 15;
+    let world = Fugue::new();
+    let server_pid = start_daemon(&world);
+    let mut client = TestClient::connect(world.socket(), Role::Interactive).await;
+    let command = format!(
+        "read go; i=0; while [ $i -lt {BURSTS} ]; do head -c 1000000 /dev/zero | \
+         tr '\\000' x; sleep 0.1; i=$((i+1)); done; printf END; read done"
+    );
+    client.create(Some("bursts"), &["sh", "-c", &command]).await;
+    client.attach("bursts").await;
+    client.send(fugue_tests::input("\r")).await;
+    let mut x_count = 0;
+    let mut level = None;
+    let mut tail = Vec::new();
+    while !contains(&tail, b"END") {
+        if let ServerMessage::Output { data, .. } = client.next().await.expect("open") {
+            x_count += bytecount(&data, b'x');
+            tail.extend_from_slice(&data);
+            tail.drain(..tail.len().saturating_sub(8));
+        }
+        if level.is_none() && x_count >= LEVEL_AFTER * 1_000_000 {
+            level = Some(rss_kib(server_pid));
+        }
+    }
+    let level = level.expect("the level was taken");
+    let growth_mib = rss_kib(server_pid).saturating_sub(level) / 1024;
+    eprintln!("server RSS {level} KiB after {LEVEL_AFTER} MB, then {growth_mib} MiB more");
+    // The ring is full and the scrollback too by the level's time; what follows must not
+    // add more than the model's bounded backlog and the allocator's slack.
+    assert!(
+        growth_mib < 4,
+        "server memory grew by {growth_mib} MiB over {} MB of output",
+        BURSTS - LEVEL_AFTER
     );
 }
 
