@@ -4,6 +4,7 @@
 // A harness reports a broken precondition by failing the test, which is what a panic does.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod poll;
 pub mod process;
 pub mod screen;
 pub mod tmux;
@@ -23,6 +24,8 @@ use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
+
+pub use crate::poll::wait_until;
 
 /// How long any single expected event may take before the test fails.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -267,19 +270,6 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window == needle)
-}
-
-/// Polls `check` every 10 ms until it holds; fails the test after [`EVENT_TIMEOUT`]. For
-/// conditions no event announces (a process disappearing, a count dropping).
-pub async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Bytes as input.

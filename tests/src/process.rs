@@ -9,15 +9,13 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::process::{Resource, Rlimit, Signal};
 
 use crate::EVENT_TIMEOUT;
+use crate::poll::{POLL_INTERVAL, poll_blocking};
 use crate::tmux::binaries;
-
-/// How often a process is looked at while waiting.
-const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Clock ticks per second in `/proc/PID/stat` (`USER_HZ`, 100 on every Linux ABI that
 /// fugue builds for).
@@ -107,19 +105,19 @@ impl ServerProcess {
     /// Waits until the socket accepts a connection; fails the test if the server exits or
     /// takes longer than [`EVENT_TIMEOUT`].
     pub fn wait_ready(&self) {
-        let deadline = Instant::now() + EVENT_TIMEOUT;
-        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+        let accepted = poll_blocking(EVENT_TIMEOUT, POLL_INTERVAL, || {
             assert!(
                 self.is_running(),
                 "fugue-server exited during start-up:\n{}",
                 self.log_tail()
             );
-            assert!(
-                Instant::now() < deadline,
-                "fugue-server did not accept in time:\n{}",
+            std::os::unix::net::UnixStream::connect(&self.socket).map(drop)
+        });
+        if let Err(err) = accepted {
+            panic!(
+                "fugue-server did not accept in time ({err}):\n{}",
                 self.log_tail()
             );
-            std::thread::sleep(POLL_INTERVAL);
         }
     }
 
@@ -140,18 +138,16 @@ impl ServerProcess {
 
     /// Waits for the server to exit; fails the test after `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for fugue-server") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let child = &mut self.child;
+        let exited = poll_blocking(limit, POLL_INTERVAL, || {
+            child.try_wait().expect("wait for fugue-server").ok_or(())
+        });
+        exited.unwrap_or_else(|()| {
+            panic!(
                 "fugue-server did not exit within {limit:?}:\n{}",
                 self.log_tail()
-            );
-            std::thread::sleep(POLL_INTERVAL);
-        }
+            )
+        })
     }
 
     /// Open file descriptors of the server.

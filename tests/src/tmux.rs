@@ -15,12 +15,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{OnceLock, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process};
 use tempfile::TempDir;
 
 use crate::EVENT_TIMEOUT;
+use crate::poll::poll_blocking;
 
 /// How often screens and processes are looked at while waiting.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -259,11 +260,11 @@ impl Drop for Fugue {
         if let Ok(child) = stop {
             let _ = wait_with_deadline(child, STOP_GRACE);
         }
-        let deadline = Instant::now() + STOP_GRACE;
-        while !pids.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(POLL_INTERVAL);
+        // Whatever has not stopped within the grace period is killed below.
+        let _ = poll_blocking(STOP_GRACE, POLL_INTERVAL, || {
             pids = self.server_pids();
-        }
+            if pids.is_empty() { Ok(()) } else { Err(()) }
+        });
         for pid in pids {
             signal(pid, Signal::KILL);
         }
@@ -297,11 +298,10 @@ fn wait_with_deadline(child: Child, limit: Duration) -> Option<Output> {
 /// Calls `check` every [`POLL_INTERVAL`] until it holds; fails the test after
 /// [`EVENT_TIMEOUT`]. For conditions no screen shows (a session's client count, a file).
 pub fn poll_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(POLL_INTERVAL);
-    }
+    let held = poll_blocking(EVENT_TIMEOUT, POLL_INTERVAL, || {
+        check().then_some(()).ok_or(())
+    });
+    assert!(held.is_ok(), "timed out waiting until {what}");
 }
 
 /// Sends `signal` to `pid`; a process that is already gone is not an error.
@@ -476,22 +476,22 @@ impl<'a> TmuxTerm<'a> {
     /// Polls the screen until `done` holds for it and returns that screen; fails the test
     /// after [`EVENT_TIMEOUT`], showing the last screen and the server's log.
     pub fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + EVENT_TIMEOUT;
-        loop {
+        let drawn = poll_blocking(EVENT_TIMEOUT, POLL_INTERVAL, || {
             let screen = self.capture();
             if done(&screen) {
-                return screen;
+                Ok(screen)
+            } else {
+                Err(screen)
             }
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out waiting for {what}; the screen:\n{}\n--- end of screen; \
-                     server log:\n{}",
-                    screen.trim_end(),
-                    self.fugue.log_tail()
-                );
-            }
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        });
+        drawn.unwrap_or_else(|screen| {
+            panic!(
+                "timed out waiting for {what}; the screen:\n{}\n--- end of screen; \
+                 server log:\n{}",
+                screen.trim_end(),
+                self.fugue.log_tail()
+            )
+        })
     }
 
     /// Waits until some row reads exactly `line` (trailing blanks ignored).

@@ -25,10 +25,9 @@ mod load;
 mod security;
 mod server_faults;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use fugue_protocol::{ClientMessage, ServerMessage, ServerStatus};
+use fugue_tests::poll::poll;
 use fugue_tests::process::ServerOptions;
 use fugue_tests::{EVENT_TIMEOUT, TestClient, contains};
 use tokio::sync::watch;
@@ -52,18 +51,17 @@ async fn wait_for_status(
     what: &str,
     check: impl Fn(&ServerStatus) -> bool,
 ) -> ServerStatus {
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    loop {
+    let reached = poll(async || {
         let status = status(client).await;
         if check(&status) {
-            return status;
+            Ok(status)
+        } else {
+            Err(status)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}; last status: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    reached
+        .unwrap_or_else(|status| panic!("timed out waiting until {what}; last status: {status:?}"))
 }
 
 /// A ping round trip on `client`.

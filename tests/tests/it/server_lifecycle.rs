@@ -4,6 +4,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use fugue_protocol::{ClientMessage, DetachReason, Role, ServerMessage};
 use fugue_server::{Config, ServerError};
+use fugue_tests::poll::poll;
 use fugue_tests::{TestClient, TestServer, open_fds, process_exists, wait_until};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
@@ -20,17 +21,13 @@ async fn status_clients(client: &mut TestClient) -> u32 {
 
 /// Waits until the server counts exactly `n` clients (the asking client included).
 async fn wait_for_clients(client: &mut TestClient, n: u32) {
-    let deadline = tokio::time::Instant::now() + fugue_tests::EVENT_TIMEOUT;
-    loop {
+    let counted = poll(async || {
         let count = status_clients(client).await;
-        if count == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "client count stuck at {count}, want {n}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if count == n { Ok(()) } else { Err(count) }
+    })
+    .await;
+    if let Err(count) = counted {
+        panic!("client count stuck at {count}, want {n}");
     }
 }
 
@@ -217,7 +214,9 @@ async fn rapid_connect_disconnect_leaks_no_client_or_fd() {
     .await;
 }
 
-#[tokio::test]
+// On the test's own clock (paused, advanced only while everything waits), so a loaded
+// machine cannot stretch a 50 ms pause past the idle timeout.
+#[tokio::test(start_paused = true)]
 async fn long_running_connection_stays_served() {
     let server = TestServer::start_with(|config| {
         config.ping_interval = std::time::Duration::from_millis(20);

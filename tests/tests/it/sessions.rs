@@ -400,8 +400,7 @@ async fn wait_until_capture(
     session: &str,
     needle: &str,
 ) -> String {
-    let deadline = tokio::time::Instant::now() + fugue_tests::EVENT_TIMEOUT;
-    loop {
+    let shown = fugue_tests::poll::poll(async || {
         let name = session.to_owned();
         let reply = client
             .request(|request_id| ClientMessage::Capture {
@@ -415,14 +414,13 @@ async fn wait_until_capture(
             panic!("{reply:?}")
         };
         if text.contains(needle) {
-            return text;
+            Ok(text)
+        } else {
+            Err(text)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{needle:?} never appeared in {text:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
+    shown.unwrap_or_else(|text| panic!("{needle:?} never appeared in {text:?}"))
 }
 
 #[tokio::test]
