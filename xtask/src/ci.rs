@@ -1,8 +1,9 @@
 //! `cargo xtask ci`: the checks CI runs, in the order it runs them.
 //!
-//! Each step is one cargo command run from the workspace root; the first failure stops the
-//! run, so the message names the step to fix. The test step is `cargo test --workspace`,
-//! which includes xtask's own tidy tests.
+//! Formatting and clippy are one cargo command each, run from the workspace root; then
+//! `cargo xtask test` (install what the tests need, `cargo test --workspace`, which
+//! includes xtask's own tidy tests). The first failure stops the run, so the message names
+//! the step to fix. rustfmt and clippy are added with rustup when they are missing.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -18,7 +19,7 @@ struct Step {
     args: &'static [&'static str],
 }
 
-/// The steps, cheapest first, so a formatting slip fails in seconds.
+/// The checks before the tests, cheapest first, so a formatting slip fails in seconds.
 const STEPS: &[Step] = &[
     Step {
         what: "formatting (run `cargo fmt --all` to fix)",
@@ -35,10 +36,6 @@ const STEPS: &[Step] = &[
             "warnings",
         ],
     },
-    Step {
-        what: "tests",
-        args: &["test", "--workspace"],
-    },
 ];
 
 /// Runs every CI step from `root`, stopping at the first that fails.
@@ -47,15 +44,43 @@ const STEPS: &[Step] = &[
 ///
 /// When a step cannot be started or exits unsuccessfully.
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    run_steps(&crate::cargo::program(), root, STEPS)?;
-    eprintln!("xtask ci: all {} steps passed", STEPS.len());
+    add_components()?;
+    let total = STEPS.len() + 1;
+    run_steps(&crate::cargo::program(), root, STEPS, total)?;
+    eprintln!("xtask ci [{total}/{total}]: cargo xtask test");
+    crate::test::run(root)?;
+    eprintln!("xtask ci: all {total} steps passed");
     Ok(())
 }
 
-fn run_steps(program: &OsString, root: &Path, steps: &[Step]) -> anyhow::Result<()> {
+/// Adds rustfmt and clippy with rustup if cargo does not know them.
+fn add_components() -> anyhow::Result<()> {
+    let cargo = crate::cargo::program();
+    let known = |tool: &str| {
+        Command::new(&cargo)
+            .args([tool, "--version"])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if known("fmt") && known("clippy") {
+        return Ok(());
+    }
+    eprintln!("xtask ci: rustup component add rustfmt clippy");
+    let status = Command::new("rustup")
+        .args(["component", "add", "rustfmt", "clippy"])
+        .status()
+        .context("cannot run rustup to add rustfmt and clippy")?;
+    if !status.success() {
+        bail!("`rustup component add rustfmt clippy` failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs `steps` in order, numbered out of `total`, stopping at the first that fails.
+fn run_steps(program: &OsString, root: &Path, steps: &[Step], total: usize) -> anyhow::Result<()> {
     for (index, step) in steps.iter().enumerate() {
         let command_line = format!("{} {}", program.to_string_lossy(), step.args.join(" "));
-        eprintln!("xtask ci [{}/{}]: {command_line}", index + 1, steps.len());
+        eprintln!("xtask ci [{}/{total}]: {command_line}", index + 1);
         let status = Command::new(program)
             .args(step.args)
             .current_dir(root)
@@ -63,9 +88,8 @@ fn run_steps(program: &OsString, root: &Path, steps: &[Step]) -> anyhow::Result<
             .with_context(|| format!("cannot run `{command_line}`"))?;
         if !status.success() {
             bail!(
-                "step {}/{} failed: {} (`{command_line}` exited with {status})",
+                "step {}/{total} failed: {} (`{command_line}` exited with {status})",
                 index + 1,
-                steps.len(),
                 step.what,
             );
         }
@@ -78,17 +102,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn steps_are_fmt_then_clippy_then_test() {
+    fn steps_are_fmt_then_clippy_then_the_tests() {
         let lines: Vec<String> = STEPS.iter().map(|step| step.args.join(" ")).collect();
         assert_eq!(
             lines,
             [
                 "fmt --all -- --check",
                 "clippy --workspace --all-targets -- -D warnings",
-                // The README names this exact command; keep them in step.
-                "test --workspace",
             ]
         );
+        // The README names this exact command; keep them in step.
+        assert_eq!(crate::test::TEST_ARGS.join(" "), "test --workspace");
     }
 
     #[test]
@@ -109,7 +133,7 @@ mod tests {
                 args: &["-c", "touch third"],
             },
         ];
-        let err = run_steps(&OsString::from("sh"), &dir, &steps).unwrap_err();
+        let err = run_steps(&OsString::from("sh"), &dir, &steps, 3).unwrap_err();
         let message = err.to_string();
         let ran_first = dir.join("first").exists();
         let ran_third = dir.join("third").exists();
@@ -128,7 +152,7 @@ mod tests {
             args: &[],
         }];
         let program = OsString::from("xtask-no-such-program");
-        let err = run_steps(&program, Path::new("."), &steps).unwrap_err();
+        let err = run_steps(&program, Path::new("."), &steps, 1).unwrap_err();
         assert!(err.to_string().starts_with("cannot run"), "{err}");
     }
 }

@@ -4,10 +4,11 @@
 //! automation needs nothing but cargo and behaves the same on a laptop and in CI. Tasks:
 //!
 //! - `bench`: fugue against tmux, screen, dtach and raw output, with a report (`bench/`).
-//! - `ci`: format check, clippy, tests: exactly what CI runs (`ci.rs`).
+//! - `ci`: format check, clippy, then `test`: exactly what CI runs (`ci.rs`).
 //! - `fuzz`: the fuzz targets in `fuzz/` for a set time each (`fuzz.rs`).
 //! - `help`: usage.
 //! - `soak`: minutes of random clients against a release server, with figures (`soak.rs`).
+//! - `test`: install what the tests need, then run every test (`test.rs`).
 //!
 //! The house rules that are cheap to check (a `//!` line atop every file, no leftover
 //! `dbg!`, a file-length budget) are plain `#[test]`s in `tidy.rs`, so `cargo test
@@ -18,6 +19,7 @@ mod cargo;
 mod ci;
 mod fuzz;
 mod soak;
+mod test;
 #[cfg(test)]
 mod tidy;
 
@@ -31,11 +33,12 @@ usage: cargo xtask <task>
 
 tasks:
   bench   measure fugue against tmux, screen and dtach (`cargo xtask bench --help`)
-  ci      check formatting, run clippy with warnings denied, run every test
+  ci      check formatting, run clippy with warnings denied, then `test`
           (what CI runs: if it passes here, CI is green)
   fuzz    run the fuzz targets for a set time (`cargo xtask fuzz --help`)
   help    print this message
   soak    soak a release server with random clients (`cargo xtask soak --help`)
+  test    install what the tests need (tmux, vim, ...), then run every test
 ";
 
 /// A task named on the command line.
@@ -49,6 +52,7 @@ enum Task {
     Help,
     /// `soak` and its own arguments.
     Soak(Vec<String>),
+    Test,
     // New tasks go here, with an arm in `parse_task` and `main`, a line in `USAGE` and a
     // module of their own.
 }
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(&workspace_root()?),
         Task::Fuzz(args) => fuzz::run(&workspace_root()?, &args),
         Task::Soak(args) => soak::run(&workspace_root()?, &args),
+        Task::Test => test::run(&workspace_root()?),
         Task::Help => {
             print_usage();
             Ok(())
@@ -80,6 +85,7 @@ fn parse_task(args: &[String]) -> anyhow::Result<Task> {
         Some("ci") => Task::Ci,
         Some("fuzz") => return Ok(Task::Fuzz(args[1..].to_vec())),
         Some("soak") => return Ok(Task::Soak(args[1..].to_vec())),
+        Some("test") => Task::Test,
         Some("help" | "--help" | "-h") => Task::Help,
         Some(other) => bail!("unknown task `{other}`\n\n{USAGE}"),
         None => bail!("no task given\n\n{USAGE}"),
@@ -114,6 +120,7 @@ mod tests {
     #[test]
     fn parses_each_task() {
         assert_eq!(parse_task(&args(&["ci"])).unwrap(), Task::Ci);
+        assert_eq!(parse_task(&args(&["test"])).unwrap(), Task::Test);
         for help in ["help", "--help", "-h"] {
             assert_eq!(parse_task(&args(&[help])).unwrap(), Task::Help);
         }
