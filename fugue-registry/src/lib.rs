@@ -60,6 +60,7 @@ mod invariants;
 mod query;
 mod registration;
 mod registry;
+mod reserve;
 
 pub use client::{ClientSnapshot, LagFlag};
 pub use delivery::BroadcastReport;
@@ -69,6 +70,7 @@ pub use id::ClientId;
 pub use info::ClientInfo;
 pub use registration::Registration;
 pub use registry::Registry;
+pub use reserve::Reservation;
 
 /// Compiles and runs the README's example as a doctest.
 #[cfg(doctest)]

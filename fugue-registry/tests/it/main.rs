@@ -12,5 +12,6 @@ mod health;
 mod identity;
 mod lagging;
 mod model;
+mod reserve;
 mod sessions;
 mod support;
