@@ -16,6 +16,7 @@ use fugue_client::{
 };
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
 
 use crate::input::{InputNotice, InputPolicy, spawn_forwarder};
 use crate::modes::ScreenModes;
@@ -59,6 +60,8 @@ struct Screen {
     name: String,
     exit_status: Option<ExitStatus>,
     server_error: Option<String>,
+    /// The session shown: output of any other (one this connection was in before) is not.
+    session: Uuid,
     /// The stream position the terminal shows, for resuming after a reconnect.
     seq: u64,
 }
@@ -72,9 +75,11 @@ impl Screen {
     /// Writes one event; returns the outcome if the event ends the attach.
     fn apply(&mut self, event: Event) -> io::Result<Option<Outcome>> {
         match event {
-            Event::Output { data, seq, .. } => {
-                self.seq = seq;
-                self.write(&data)?;
+            Event::Output { session, data, seq } => {
+                if session == self.session {
+                    self.seq = seq;
+                    self.write(&data)?;
+                }
             }
             Event::Resync { snapshot, seq } => {
                 self.seq = seq;
@@ -120,6 +125,7 @@ pub async fn run(
         out: BufWriter::with_capacity(64 * 1024, RawStdout),
         modes: ScreenModes::default(),
         name: attachment.session.name.clone(),
+        session: attachment.session.id,
         exit_status: None,
         server_error: None,
         seq: attachment.seq,

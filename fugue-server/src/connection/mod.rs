@@ -4,9 +4,10 @@
 //!
 //! Invariants: the client is unregistered on every exit path, by its [`Membership`], which
 //! wraps the registry's own `Registration` and tells the session it last joined that it
-//! left. Which session the client is attached to is written only by session tasks; the
-//! connection holds the handle of the session it joined, to route input and resizes, and
-//! asks the registry whether it is still a member. A request that must complete before the
+//! left. Which session the client is attached to is written only by session tasks (an
+//! attach to another session moves it there); the connection holds the handle of the
+//! session it joined, to route input and resizes, and asks the registry whether it is
+//! still a member. A request that must complete before the
 //! next one is read (input waiting for room in a session's queue, a detach waiting for its
 //! `Detached` to be queued) is a `select!` branch of its own, so output keeps flowing to
 //! the client meanwhile: a program that does not read stops this client's input, never its
@@ -128,7 +129,7 @@ impl Membership {
 impl Drop for Membership {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
-            session.left(self.registration.id());
+            session.left_now(self.registration.id());
         }
     }
 }

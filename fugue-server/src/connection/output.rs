@@ -43,12 +43,11 @@ impl Connection {
             return;
         }
         let client = self.membership.id();
-        if session
-            .commands
-            .try_send(SessionCmd::Resync { client })
-            .is_ok()
-        {
-            self.resync_requested = true;
+        match session.commands.try_send(SessionCmd::Resync { client }) {
+            Ok(()) => self.resync_requested = true,
+            // The session ended (and said so); there is nothing to resync to.
+            Err(mpsc::error::TrySendError::Closed(_)) => self.membership.session = None,
+            Err(mpsc::error::TrySendError::Full(_)) => {}
         }
     }
 

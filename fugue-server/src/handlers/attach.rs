@@ -46,7 +46,7 @@ pub(super) async fn attach(
     match answer.await {
         // The session queued `Attached` itself, in order with its output.
         Ok(Ok(())) => {
-            ctx.joined(handle);
+            ctx.joined(handle).await;
             Action::None
         }
         Ok(Err(refusal)) => refused(refusal),

@@ -1,13 +1,14 @@
 //! `CreateSession`: start a program on a new PTY, and attach the client if it asks.
 
 use fugue_protocol::{RequestId, Role, ServerMessage, SessionSpec};
+use tokio::sync::oneshot;
 
 use super::attach::CONTROL_CANNOT_ATTACH;
 use super::{Action, Ctx};
 use crate::refusal::Refusal;
 use crate::session::InitialAttach;
 
-pub(super) fn create(
+pub(super) async fn create(
     ctx: &mut Ctx<'_>,
     request_id: RequestId,
     spec: SessionSpec,
@@ -27,17 +28,24 @@ pub(super) fn create(
         let refusal = Refusal::ReadOnly(CONTROL_CANNOT_ATTACH);
         return Action::refused(Some(request_id), &refusal);
     }
+    let (reply, answer) = oneshot::channel();
     let initial = InitialAttach {
         client: ctx.client,
         request_id,
         size: (ctx.role == Role::Interactive).then_some(spec.size),
+        reply,
     };
-    match sessions.start(spec, Some(initial)) {
-        // The session queues `Attached` itself before it reads the program's first byte.
-        Ok((_, handle)) => {
-            ctx.joined(handle);
+    let (info, handle) = match sessions.start(spec, Some(initial)) {
+        Ok(started) => started,
+        Err(refusal) => return Action::refused(Some(request_id), &refusal),
+    };
+    // The session queues `Attached` itself before it reads the program's first byte.
+    match answer.await {
+        Ok(Ok(())) => {
+            ctx.joined(handle).await;
             Action::None
         }
-        Err(refusal) => Action::refused(Some(request_id), &refusal),
+        Ok(Err(refusal)) => Action::refused(Some(request_id), &refusal),
+        Err(_) => Action::refused(Some(request_id), &Refusal::SessionEnded(info.name)),
     }
 }

@@ -40,13 +40,14 @@ impl Ctx<'_> {
     }
 
     /// The client joined `handle`'s session; the session it was in before learns that it
-    /// left (the registry already moved it).
-    fn joined(&mut self, handle: SessionHandle) {
+    /// left (the registry already moved it). Awaited, so that the old session hears of it
+    /// before any later request of this client reaches it.
+    async fn joined(&mut self, handle: SessionHandle) {
         let new_id = handle.id;
         if let Some(old) = self.session.replace(handle)
             && old.id != new_id
         {
-            old.left(self.client);
+            old.left(self.client).await;
         }
     }
 }
@@ -85,7 +86,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
             request_id,
             spec,
             attach,
-        } => create::create(ctx, request_id, spec, attach),
+        } => create::create(ctx, request_id, spec, attach).await,
         ClientMessage::Attach {
             request_id,
             session,

@@ -57,6 +57,7 @@ pub(crate) struct InitialAttach {
     pub(crate) request_id: RequestId,
     /// The client's size, for interactive clients.
     pub(crate) size: Option<TermSize>,
+    pub(crate) reply: oneshot::Sender<Result<(), Refusal>>,
 }
 
 /// Keystrokes for the program; `client` is the typing client, if attached.
@@ -152,9 +153,14 @@ pub(crate) struct SessionHandle {
 }
 
 impl SessionHandle {
-    /// Tells the session that `client` left, without waiting: callable from `Drop`. A full
-    /// command queue only delays the message, to a task of its own.
-    pub(crate) fn left(&self, client: ClientId) {
+    /// Tells the session that `client` left (for its size policy).
+    pub(crate) async fn left(&self, client: ClientId) {
+        let _ = self.commands.send(SessionCmd::Left { client }).await;
+    }
+
+    /// Like [`SessionHandle::left`], without waiting: for `Drop`. A full command queue only
+    /// delays the message, to a task of its own.
+    pub(crate) fn left_now(&self, client: ClientId) {
         let cmd = SessionCmd::Left { client };
         if let Err(mpsc::error::TrySendError::Full(cmd)) = self.commands.try_send(cmd) {
             let commands = self.commands.clone();

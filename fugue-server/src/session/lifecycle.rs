@@ -27,6 +27,8 @@ pub(super) struct Lifecycle {
     pty_closed: bool,
     /// After the exit: when reading stops regardless.
     drain_deadline: Option<Instant>,
+    /// The program was sent SIGHUP (once is enough).
+    hung_up: bool,
     /// After a hang-up: when the program gets SIGKILL.
     kill_deadline: Option<Instant>,
     /// Kill requests to answer once the session is gone.
@@ -49,23 +51,27 @@ impl Lifecycle {
         self.exit.is_none()
     }
 
-    /// Whether a hang-up would do anything: the program runs and was not hung up yet.
+    /// Whether a hang-up would do anything: the program runs and was not hung up yet. Once
+    /// it has exited its pid may belong to another process, so it is never signalled again.
     pub(super) fn may_hang_up(&self) -> bool {
-        self.running() && self.kill_deadline.is_none()
+        self.running() && !self.hung_up
     }
 
-    /// SIGHUP to the program's group now, SIGKILL after `grace`.
+    /// SIGHUP to the program's group now, SIGKILL after `grace`; nothing if a hang-up
+    /// would do nothing.
     pub(super) fn hang_up(&mut self, pid: u32, grace: Duration) {
+        if !self.may_hang_up() {
+            return;
+        }
         signal_group(pid, Signal::HUP);
+        self.hung_up = true;
         self.kill_deadline = Some(Instant::now() + grace);
     }
 
     /// A kill request: hang up unless that happened already; `reply` fires at the end.
     pub(super) fn kill(&mut self, reply: oneshot::Sender<()>, pid: u32, grace: Duration) {
         self.kill_replies.push(reply);
-        if self.kill_deadline.is_none() {
-            self.hang_up(pid, grace);
-        }
+        self.hang_up(pid, grace);
     }
 
     /// When the program is due its SIGKILL, if it was hung up and still runs.
@@ -157,6 +163,7 @@ mod tests {
     #[test]
     fn no_kill_is_due_once_the_program_exited() {
         let mut life = Lifecycle {
+            hung_up: true,
             kill_deadline: Some(Instant::now()),
             ..Lifecycle::default()
         };
@@ -164,5 +171,22 @@ mod tests {
         life.exited(Ok(std::process::ExitStatus::from_raw(0)));
         assert_eq!(life.kill_due(), None);
         assert!(!life.may_hang_up());
+    }
+
+    #[test]
+    fn a_program_is_hung_up_once_and_never_after_it_exited() {
+        let mut life = Lifecycle {
+            hung_up: true,
+            ..Lifecycle::default()
+        };
+        life.kill_now(0);
+        assert!(!life.may_hang_up(), "SIGKILL sent: no second SIGHUP");
+        let mut exited = Lifecycle::default();
+        exited.exited(Ok(std::process::ExitStatus::from_raw(0)));
+        let (reply, _answer) = oneshot::channel();
+        // pid 0 is never signalled (`Pid::from_raw` refuses it); the state is what counts.
+        exited.kill(reply, 0, Duration::from_secs(1));
+        assert_eq!(exited.kill_due(), None);
+        assert_eq!(exited.end().1.len(), 1, "the kill is still answered");
     }
 }

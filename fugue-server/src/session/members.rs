@@ -1,11 +1,12 @@
 //! Who is attached to a session, changed only by its task: attach, detach, resync, and the
 //! farewell when the session ends.
 //!
-//! Invariant: the session task writes its membership in the registry, and queues what a
-//! client must see about it (`Attached`, `Resync`, `Detached`, `SessionExited`) itself, in
-//! order with the output it broadcasts. Because it is the only broadcaster of its session,
-//! a client sees nothing of the session before its `Attached` and nothing after its
-//! `Detached`, and its stream has no gap and no duplicate.
+//! Invariant: the session task writes its membership in the registry (an attach here moves
+//! a client out of the session it was in), and queues what a client must see about it
+//! (`Attached`, `Resync`, `Detached`, `SessionExited`) itself, in order with the output it
+//! broadcasts, after reserving room for it. Because it is the only broadcaster of its
+//! session, a client sees nothing of the session before its `Attached` and nothing after
+//! its `Detached`, and its stream has no gap and no duplicate.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use fugue_registry::{ClientId, SendError};
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout};
+use uuid::Uuid;
 
 use super::handle::{InitialAttach, SessionMeta};
 use super::task::SessionTask;
@@ -48,9 +50,10 @@ impl SessionTask {
         let result = self
             .attach(first.client, first.request_id, first.size, None)
             .await;
-        if let Err(refusal) = result {
+        if let Err(refusal) = &result {
             tracing::warn!(session = %self.meta.id, client = %first.client, %refusal, "cannot attach the creating client");
         }
+        let _ = first.reply.send(result);
     }
 
     /// Makes `client` a member and queues its `Attached`: with a snapshot, or without one
@@ -82,20 +85,24 @@ impl SessionTask {
             seq: self.stream.seq(),
             snapshot,
         };
-        let replayed = replay.into_iter().flatten().map(|(seq, data)| {
+        let replayed = replay.unwrap_or_default().into_iter().map(|(seq, data)| {
             let session = id;
             ServerMessage::Output { session, seq, data }
         });
-        // Member first: from here on no other session reaches the client, and this one
-        // broadcasts nothing until the messages below are queued.
-        let queued = registry.attach_to_session(client, id).is_ok()
-            && std::iter::once(attached)
-                .chain(replayed)
-                .all(|msg| registry.try_send_to_client(client, msg.into()).is_ok());
-        if !queued {
-            registry.detach_if_attached_to(client, &id);
+        // Room first, so that nothing is changed unless every message fits. Then member:
+        // this task broadcasts nothing until the messages below are queued, and the session
+        // the client was in (if any) no longer reaches it; what that one queued before
+        // stays ahead of `Attached`.
+        let joined = registry
+            .try_reserve(client, 1 + replayed.len())
+            .ok()
+            .filter(|_| registry.attach_to_session(client, id).is_ok());
+        let Some(mut room) = joined else {
             self.left(client);
             return Err(Refusal::QueueFull);
+        };
+        for msg in std::iter::once(attached).chain(replayed) {
+            let _ = room.send(msg.into());
         }
         registry.clear_lagging(client);
         Ok(())
@@ -191,7 +198,7 @@ impl SessionTask {
 /// Tells every member how the program ended and detaches it. Those messages are not
 /// skipped like output to a lagging client: they end the attachment. Clients whose queue is
 /// full are waited for together, each at most [`FAREWELL_TIMEOUT`]; one that cannot take
-/// them by then is stalled, and its idle timeout drops it.
+/// them by then is stalled: it is detached without them, and its idle timeout drops it.
 pub(super) async fn farewell(registry: &ClientRegistry, meta: &SessionMeta, status: ExitStatus) {
     let id = meta.id;
     let name = meta.name();
@@ -203,15 +210,32 @@ pub(super) async fn farewell(registry: &ClientRegistry, meta: &SessionMeta, stat
     let detached = Outbound::from(ServerMessage::Detached {
         reason: DetachReason::SessionEnded,
     });
-    let goodbyes = registry
-        .get_session_clients(&id)
-        .into_iter()
-        .filter(|&client| registry.detach_if_attached_to(client, &id))
-        .map(|client| {
-            let messages = [exited.clone(), detached.clone()];
-            deliver(registry, client, messages, FAREWELL_TIMEOUT)
-        });
+    let goodbyes = registry.get_session_clients(&id).into_iter().map(|client| {
+        let messages = [exited.clone(), detached.clone()];
+        goodbye(registry, client, id, messages)
+    });
     join_all(goodbyes).await;
+}
+
+/// Room for both messages first (waiting for it at most [`FAREWELL_TIMEOUT`]), then the
+/// detach and the messages in one step, so nothing another session queues for the client
+/// meanwhile can come between them. A client that joined another session while this waited
+/// hears nothing of this one.
+async fn goodbye(
+    registry: &ClientRegistry,
+    client: ClientId,
+    session: Uuid,
+    goodbyes: [Outbound; 2],
+) {
+    let room = timeout(FAREWELL_TIMEOUT, registry.reserve(client, goodbyes.len())).await;
+    if !registry.detach_if_attached_to(client, &session) {
+        return;
+    }
+    if let Ok(Ok(mut room)) = room {
+        for msg in goodbyes {
+            let _ = room.send(msg);
+        }
+    }
 }
 
 /// Queues `messages` for `client` in order, waiting for room in its queue for at most

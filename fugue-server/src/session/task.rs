@@ -114,7 +114,7 @@ impl SessionTask {
                 written = self.writer.write(&self.pending_input), if !self.pending_input.is_empty() => {
                     self.wrote(written);
                 }
-                Some(chunk) = input.recv(), if self.pending_input.is_empty() && reading => {
+                Some(chunk) = input.recv(), if self.pending_input.is_empty() => {
                     self.on_input(chunk);
                 }
                 status = child.wait(), if self.life.running() => self.life.exited(status),
@@ -181,12 +181,16 @@ impl SessionTask {
 
     /// Input is taken one chunk at a time, and only once the PTY has accepted the last:
     /// a program that does not read its input holds up its writers, never its output.
+    /// Once the PTY has closed, input has nowhere to go and is dropped, so that its
+    /// writers are never held up for good.
     fn on_input(&mut self, chunk: Input) {
         if let Some(client) = chunk.client {
             self.sizes.touch(client);
             self.apply_size();
         }
-        self.pending_input = chunk.data;
+        if self.life.reading() {
+            self.pending_input = chunk.data;
+        }
     }
 
     fn wrote(&mut self, written: std::io::Result<usize>) {

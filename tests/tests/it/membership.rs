@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use fugue_protocol::{ClientMessage, DetachReason, ExitStatus, Role, ServerMessage, TermSize};
+use fugue_protocol::{
+    CaptureFormat, ClientMessage, DetachReason, ErrorCode, ExitStatus, Role, ServerMessage,
+    TermSize,
+};
 use fugue_tests::{TestClient, TestServer, input, process_exists, wait_until};
 use uuid::Uuid;
 
@@ -132,5 +135,104 @@ async fn list_attached(control: &mut TestClient) -> Vec<(String, u32)> {
             .map(|info| (info.name, info.attached_clients))
             .collect(),
         other => panic!("expected Sessions, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn input_right_after_create_and_attach_reaches_the_program() {
+    let server = TestServer::start().await;
+    let mut client = server.client(Role::Interactive).await;
+    let request_id = client.request_id();
+    let spec = fugue_tests::spec(Some("typed"), &["cat"]);
+    client
+        .send(ClientMessage::CreateSession {
+            request_id,
+            spec,
+            attach: true,
+        })
+        .await;
+    // Typed before the `Attached` reply is read: it follows the request on the socket.
+    client.send(input("early bird\r")).await;
+    let seen = client
+        .output_until(|bytes| fugue_tests::contains(bytes, b"early bird\r\nearly bird"))
+        .await;
+    assert!(
+        matches!(seen.other.first(), Some(ServerMessage::Attached { .. })),
+        "{:?}",
+        seen.other
+    );
+    assert!(
+        !seen
+            .other
+            .iter()
+            .any(|msg| matches!(msg, ServerMessage::Error { .. })),
+        "{:?}",
+        seen.other
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn a_refused_attach_leaves_the_client_in_its_session() {
+    // Resuming the printer's stream from its start takes 8 pieces of replayed output (2 MB
+    // in pieces of 256 KiB) and the `Attached`: more than a queue of 4 holds.
+    let server = TestServer::start_with(|config| config.client_queue_len = 4).await;
+    let mut client = server.client(Role::Interactive).await;
+    let mut control = server.client(Role::Control).await;
+    let print = "head -c 2000000 /dev/zero | tr '\\000' x; echo; echo PRINTED; exec cat";
+    control.create(Some("printer"), &["sh", "-c", print]).await;
+    wait_for_capture(&mut control, "printer", "PRINTED").await;
+    client.create(Some("home"), &["cat"]).await;
+    client.attach("home").await;
+    let request_id = client.request_id();
+    client
+        .send(ClientMessage::Attach {
+            request_id,
+            session: "printer".into(),
+            size: TermSize::DEFAULT,
+            resume_from: Some(0),
+        })
+        .await;
+    match client.next().await.expect("open") {
+        ServerMessage::Error {
+            request_id: Some(id),
+            code,
+            ..
+        } if id == request_id => assert_eq!(code, ErrorCode::Internal),
+        other => panic!("expected the attach to be refused, got {other:?}"),
+    }
+    assert_eq!(
+        list_attached(&mut control).await,
+        [("printer".to_owned(), 0), ("home".to_owned(), 1)],
+        "still a member of its session, not of the other"
+    );
+    // And still the home session's client: its typing reaches `cat`, which echoes it.
+    client.send(input("still home\r")).await;
+    let seen = client
+        .output_until(|bytes| fugue_tests::contains(bytes, b"still home\r\nstill home"))
+        .await;
+    assert!(seen.other.is_empty(), "{:?}", seen.other);
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// Polls captures of `session` until its screen shows `needle`.
+async fn wait_for_capture(control: &mut TestClient, session: &str, needle: &str) {
+    let shown = fugue_tests::poll::poll(async || {
+        let reply = control
+            .request(|request_id| ClientMessage::Capture {
+                request_id,
+                session: session.to_owned(),
+                format: CaptureFormat::Plain,
+                scrollback_lines: 0,
+            })
+            .await;
+        match reply {
+            ServerMessage::Captured { text, .. } if text.contains(needle) => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
+    if let Err(last) = shown {
+        panic!("{needle:?} never showed in {session}: {last:?}");
     }
 }
