@@ -113,9 +113,6 @@ pub(crate) enum SpawnError {
         #[source]
         source: pty_process::Error,
     },
-    /// The program was gone before its pid could be read.
-    #[error("{0:?} exited before it could be tracked")]
-    Vanished(String),
 }
 
 /// Checks a terminal size: 1 to 500 rows, 1 to 1000 columns.

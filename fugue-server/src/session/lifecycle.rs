@@ -86,7 +86,7 @@ impl Lifecycle {
     }
 
     /// The program exited: read what it left in the PTY until the drain deadline.
-    pub(super) fn exited(&mut self, status: std::io::Result<std::process::ExitStatus>) {
+    pub(super) fn exited(&mut self, status: std::io::Result<Option<ExitStatus>>) {
         self.exit = Some(exit_status(status));
         self.drain_deadline = Some(Instant::now() + DRAIN_AFTER_EXIT);
     }
@@ -108,14 +108,16 @@ impl Lifecycle {
     }
 }
 
-fn exit_status(status: std::io::Result<std::process::ExitStatus>) -> ExitStatus {
-    use std::os::unix::process::ExitStatusExt;
+/// The status to report. A program that is not this process's child (one that outlived a
+/// failed upgrade) exits with a status nobody can read: it is reported as 255, as is a
+/// wait that failed.
+fn exit_status(status: std::io::Result<Option<ExitStatus>>) -> ExitStatus {
     match status {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => ExitStatus::Code { code },
-            (None, Some(signal)) => ExitStatus::Signal { signal },
-            (None, None) => ExitStatus::Code { code: 0 },
-        },
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            tracing::warn!("the session's program is not this server's child: exit status unknown");
+            ExitStatus::Code { code: 255 }
+        }
         Err(err) => {
             tracing::error!(%err, "cannot wait for the session's program");
             ExitStatus::Code { code: 255 }
@@ -125,16 +127,16 @@ fn exit_status(status: std::io::Result<std::process::ExitStatus>) -> ExitStatus 
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::process::ExitStatusExt;
-
     use super::*;
+
+    const CODE_3: ExitStatus = ExitStatus::Code { code: 3 };
 
     #[test]
     fn the_session_is_over_once_the_program_exited_and_the_pty_closed() {
         let mut life = Lifecycle::default();
         assert!(life.running() && life.reading() && !life.is_over());
         assert_eq!(life.drain_due(), None);
-        life.exited(Ok(std::process::ExitStatus::from_raw(3 << 8)));
+        life.exited(Ok(Some(CODE_3)));
         assert!(!life.running() && !life.is_over());
         assert!(
             life.drain_due().is_some(),
@@ -149,11 +151,9 @@ mod tests {
     }
 
     #[test]
-    fn a_signal_death_and_a_failed_wait_have_a_status() {
-        assert_eq!(
-            exit_status(Ok(std::process::ExitStatus::from_raw(9))),
-            ExitStatus::Signal { signal: 9 }
-        );
+    fn an_unknown_status_and_a_failed_wait_are_reported_as_255() {
+        assert_eq!(exit_status(Ok(Some(CODE_3))), CODE_3);
+        assert_eq!(exit_status(Ok(None)), ExitStatus::Code { code: 255 });
         assert_eq!(
             exit_status(Err(std::io::Error::other("gone"))),
             ExitStatus::Code { code: 255 }
@@ -168,7 +168,7 @@ mod tests {
             ..Lifecycle::default()
         };
         assert!(life.kill_due().is_some() && !life.may_hang_up());
-        life.exited(Ok(std::process::ExitStatus::from_raw(0)));
+        life.exited(Ok(Some(CODE_3)));
         assert_eq!(life.kill_due(), None);
         assert!(!life.may_hang_up());
     }
@@ -182,7 +182,7 @@ mod tests {
         life.kill_now(0);
         assert!(!life.may_hang_up(), "SIGKILL sent: no second SIGHUP");
         let mut exited = Lifecycle::default();
-        exited.exited(Ok(std::process::ExitStatus::from_raw(0)));
+        exited.exited(Ok(Some(CODE_3)));
         let (reply, _answer) = oneshot::channel();
         // pid 0 is never signalled (`Pid::from_raw` refuses it); the state is what counts.
         exited.kill(reply, 0, Duration::from_secs(1));

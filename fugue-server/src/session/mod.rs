@@ -111,7 +111,7 @@ impl Sessions {
         let meta = Arc::new(SessionMeta::new(
             name.clone(),
             spawned.command,
-            spawned.pid,
+            spawned.program.pid(),
             size,
         ));
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
@@ -124,9 +124,9 @@ impl Sessions {
         };
         self.table.insert(&name, handle.clone());
         tracing::info!(session = %meta.id, %name, pid = meta.pid, "session started");
-        let task = task::SessionTask::new(self.clone(), meta.clone(), spawned.pty, size);
+        let task = task::SessionTask::new(self.clone(), meta.clone(), spawned.master, size);
         let channels = task::Channels {
-            child: spawned.child,
+            program: spawned.program,
             commands: command_rx,
             input: input_rx,
         };

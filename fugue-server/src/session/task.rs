@@ -12,8 +12,6 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use fugue_protocol::TermSize;
 use futures_util::FutureExt;
-use pty_process::{OwnedReadPty, OwnedWritePty};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -22,7 +20,7 @@ use super::handle::{InitialAttach, Input, SessionCmd, SessionMeta};
 use super::lifecycle::Lifecycle;
 use super::members::Resyncs;
 use super::pacing::Pacing;
-use super::pty::to_pty_size;
+use super::pty::{Master, Program};
 use super::size::SizePolicy;
 use super::stream::Stream;
 
@@ -31,7 +29,7 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// What the task listens to besides the PTY.
 pub(super) struct Channels {
-    pub(super) child: tokio::process::Child,
+    pub(super) program: Program,
     pub(super) commands: mpsc::Receiver<SessionCmd>,
     pub(super) input: mpsc::Receiver<Input>,
 }
@@ -39,8 +37,7 @@ pub(super) struct Channels {
 pub(super) struct SessionTask {
     pub(super) sessions: Arc<Sessions>,
     pub(super) meta: Arc<SessionMeta>,
-    reader: OwnedReadPty,
-    writer: OwnedWritePty,
+    master: Master,
     /// Input taken from a client and not yet accepted by the PTY.
     pending_input: Bytes,
     pub(super) stream: Stream,
@@ -56,17 +53,15 @@ impl SessionTask {
     pub(super) fn new(
         sessions: Arc<Sessions>,
         meta: Arc<SessionMeta>,
-        pty: pty_process::Pty,
+        master: Master,
         size: TermSize,
     ) -> Self {
         let stream = Stream::new(meta.id, &meta.name(), size, &sessions.config);
         let pacing = Pacing::new(sessions.config.pacing_stall);
-        let (reader, writer) = pty.into_split();
         SessionTask {
             sessions,
             meta,
-            reader,
-            writer,
+            master,
             pending_input: Bytes::new(),
             stream,
             size,
@@ -81,7 +76,7 @@ impl SessionTask {
     /// goodbye to its clients.
     pub(super) async fn run(mut self, channels: Channels, first: Option<InitialAttach>) {
         let Channels {
-            mut child,
+            program,
             mut commands,
             mut input,
         } = channels;
@@ -108,16 +103,16 @@ impl SessionTask {
                 biased;
                 () = hang_up.cancelled(), if self.life.may_hang_up() => self.hang_up(),
                 Some(cmd) = commands.recv() => self.handle(cmd).await,
-                read = self.reader.read_buf(&mut buf), if reading && may_read => {
+                read = self.master.read_buf(&mut buf), if reading && may_read => {
                     self.on_read(read, &mut buf);
                 }
-                written = self.writer.write(&self.pending_input), if !self.pending_input.is_empty() => {
+                written = self.master.write(&self.pending_input), if !self.pending_input.is_empty() => {
                     self.wrote(written);
                 }
                 Some(chunk) = input.recv(), if self.pending_input.is_empty() => {
                     self.on_input(chunk);
                 }
-                status = child.wait(), if self.life.running() => self.life.exited(status),
+                status = program.wait(), if self.life.running() => self.life.exited(status),
                 () = sleep_until(self.life.kill_due()) => self.life.kill_now(self.meta.pid),
                 () = sleep_until(self.life.drain_due()) => self.life.pty_closed(),
                 // Only a pause of the program counts, not one of ours while pacing waits.
@@ -171,7 +166,7 @@ impl SessionTask {
     /// 4 KiB. Interactive output, with nothing more ready, goes out at once.
     fn read_more(&mut self, buf: &mut BytesMut) {
         while buf.len() < READ_CHUNK {
-            match self.reader.read_buf(buf).now_or_never() {
+            match self.master.read_buf(buf).now_or_never() {
                 Some(Ok(n)) if n > 0 => {}
                 // Not ready, or EOF/EIO, which the next awaited read reports.
                 _ => break,
@@ -245,7 +240,7 @@ impl SessionTask {
         if size == self.size {
             return;
         }
-        if let Err(err) = self.writer.resize(to_pty_size(size)) {
+        if let Err(err) = self.master.resize(size) {
             tracing::warn!(session = %self.meta.id, %err, "cannot resize the pty");
             return;
         }
