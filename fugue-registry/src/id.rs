@@ -52,6 +52,11 @@ impl IdCounter {
     pub(crate) fn next(&self) -> u64 {
         self.0.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// Makes every later value greater than `used`.
+    pub(crate) fn skip_past(&self, used: u64) {
+        self.0.fetch_max(used.saturating_add(1), Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +68,15 @@ mod tests {
         assert_eq!(ClientId::new(42).to_string(), "42");
         assert_eq!(ClientId::new(42).get(), 42);
         assert_eq!(u64::from(ClientId::new(7)), 7);
+    }
+
+    #[test]
+    fn skipping_past_a_value_never_goes_back() {
+        let counter = IdCounter::new();
+        counter.skip_past(41);
+        assert_eq!(counter.next(), 42);
+        counter.skip_past(7);
+        assert_eq!(counter.next(), 43);
     }
 
     #[test]

@@ -93,6 +93,13 @@ where
             .is_some_and(|client| client.lag.is_lagging())
     }
 
+    /// Marks a client lagging, as a full queue would: broadcasts skip it until
+    /// [`Registry::clear_lagging`]. Returns `true` if it was not lagging before, `false` if
+    /// it was or is unknown.
+    pub fn set_lagging(&self, id: ClientId) -> bool {
+        self.client(id).is_some_and(|client| !client.lag.set())
+    }
+
     /// Clears a client's lagging mark, so broadcasts reach it again; call it once the
     /// client's queue has drained (and, typically, right before sending it a full resync).
     /// Returns `true` if the client was lagging, `false` if it was not or is unknown.

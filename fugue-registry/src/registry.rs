@@ -96,6 +96,13 @@ impl<K: Eq + Hash, M, I: ClientInfo> Registry<K, M, I> {
         ClientId::new(self.ids.next())
     }
 
+    /// Makes every id [`Registry::next_client_id`] hands out from now on greater than
+    /// `used`: for clients registered with ids that an earlier registry gave them (a server
+    /// that took over another's connections).
+    pub fn skip_client_ids_through(&self, used: ClientId) {
+        self.ids.skip_past(used.get());
+    }
+
     /// Number of registered clients.
     #[must_use]
     pub fn client_count(&self) -> usize {

@@ -201,3 +201,24 @@ fn lag_members_with_queue_cuts_only_full_enough_members_loose() {
     assert_eq!(registry.broadcast_to_session(&"s", 9).lagging, vec![slow]);
     assert!(registry.lag_members_with_queue(&"nobody", 0).is_empty());
 }
+
+#[test]
+fn a_client_marked_lagging_by_hand_is_skipped_until_cleared() {
+    let registry = TestRegistry::new();
+    let (id, mut rx) = crate::support::join(&registry, "s");
+    assert!(registry.set_lagging(id));
+    assert!(!registry.set_lagging(id), "already lagging");
+    assert!(!registry.broadcast_to_session(&"s", 1).reached_all());
+    assert!(rx.try_recv().is_err());
+    assert!(registry.clear_lagging(id));
+    assert_eq!(registry.broadcast_to_session(&"s", 2).delivered, 1);
+    assert_eq!(rx.try_recv().ok(), Some(2));
+    assert!(!registry.set_lagging(fugue_registry::ClientId::new(999)));
+}
+
+#[test]
+fn ids_handed_out_after_a_skip_are_past_it() {
+    let registry = TestRegistry::new();
+    registry.skip_client_ids_through(fugue_registry::ClientId::new(100));
+    assert_eq!(registry.next_client_id().get(), 101);
+}
