@@ -69,6 +69,20 @@ pub enum Command {
     Status(JsonArgs),
     /// Stop the server and end every session.
     KillServer,
+    /// Replace the running server with a new fugue-server binary: every session, program
+    /// and attached client carries on.
+    Upgrade(UpgradeArgs),
+}
+
+/// `fugue upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The new server [default: the fugue-server next to this fugue].
+    #[arg(long, value_name = "PATH")]
+    pub server_binary: Option<PathBuf>,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fugue new`.

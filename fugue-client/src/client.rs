@@ -19,7 +19,7 @@ use crate::event::Events;
 use crate::handshake::{Welcome, handshake};
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
-use crate::replies::{Attachment, Capture, attachment, check, unexpected};
+use crate::replies::{Attachment, Capture, Upgrade, attachment, check, unexpected};
 use crate::{reader, writer};
 
 /// Capacity of the event channel (the reader keeps a small backlog in front of it).
@@ -333,6 +333,26 @@ impl Client {
     pub async fn kill_server(&self) -> Result<(), ClientError> {
         self.request_done(|request_id| ClientMessage::KillServer { request_id })
             .await
+    }
+
+    /// Replaces the running server with `server_binary` (an absolute path to a
+    /// `fugue-server`), carrying every session and connection over; returns once the new
+    /// server answers, on this same connection.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UpgradeRefused` when the server refuses (the binary is
+    /// missing, not a fugue-server, or cannot read its state; the old server goes on);
+    /// [`ClientError::Closed`] if the connection is lost.
+    pub async fn upgrade(&self, server_binary: &std::path::Path) -> Result<Upgrade, ClientError> {
+        let server_binary = server_binary.to_string_lossy().into_owned();
+        let reply = self
+            .request(|request_id| ClientMessage::Upgrade {
+                request_id,
+                server_binary,
+            })
+            .await?;
+        crate::replies::upgrade(reply)
     }
 
     /// Sends a request built for a fresh id and returns its reply; an `Error` reply becomes

@@ -120,5 +120,6 @@ pub(crate) fn message_name(msg: &ServerMessage) -> &'static str {
         ServerMessage::Detached { .. } => "detached",
         ServerMessage::Captured { .. } => "captured",
         ServerMessage::Status { .. } => "status",
+        ServerMessage::Upgraded { .. } => "upgraded",
     }
 }

@@ -49,7 +49,7 @@ pub use error::ClientError;
 pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_KEEPALIVE, socket_path};
 pub use peer::ServerProcess;
-pub use replies::{Attachment, Capture};
+pub use replies::{Attachment, Capture, Upgrade};
 
 pub use fugue_protocol::{
     CaptureFormat, DetachReason, ErrorCode, ExitStatus, MAX_INPUT_CHUNK, Role, ServerStatus,

@@ -114,7 +114,8 @@ fn route(
         | ServerMessage::Created { request_id: id, .. }
         | ServerMessage::Attached { request_id: id, .. }
         | ServerMessage::Captured { request_id: id, .. }
-        | ServerMessage::Status { request_id: id, .. } => {
+        | ServerMessage::Status { request_id: id, .. }
+        | ServerMessage::Upgraded { request_id: id, .. } => {
             pending.complete(id, msg);
             return;
         }

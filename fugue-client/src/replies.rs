@@ -32,6 +32,21 @@ pub struct Capture {
     pub size: TermSize,
 }
 
+/// What an upgrade did, as the new server reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upgrade {
+    /// The version of the server that was replaced.
+    pub from_version: String,
+    /// The version now running.
+    pub to_version: String,
+    /// Sessions carried over.
+    pub sessions: u32,
+    /// Client connections carried over (the upgrading one included).
+    pub clients: u32,
+    /// How long the server paused serving requests, in milliseconds.
+    pub pause_ms: u32,
+}
+
 /// Turns an `Error` reply into [`ClientError::Server`].
 pub(crate) fn check(reply: ServerMessage) -> Result<ServerMessage, ClientError> {
     match reply {
@@ -42,6 +57,27 @@ pub(crate) fn check(reply: ServerMessage) -> Result<ServerMessage, ClientError> 
 
 pub(crate) fn unexpected(reply: &ServerMessage) -> ClientError {
     ClientError::UnexpectedReply(message_name(reply).to_owned())
+}
+
+/// The [`Upgrade`] an `Upgraded` reply describes.
+pub(crate) fn upgrade(reply: ServerMessage) -> Result<Upgrade, ClientError> {
+    match reply {
+        ServerMessage::Upgraded {
+            from_version,
+            to_version,
+            sessions,
+            clients,
+            pause_ms,
+            ..
+        } => Ok(Upgrade {
+            from_version,
+            to_version,
+            sessions,
+            clients,
+            pause_ms,
+        }),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// The [`Attachment`] an `Attached` reply describes.

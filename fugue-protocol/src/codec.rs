@@ -182,6 +182,31 @@ impl<In: DeserializeOwned, Out> Decoder for MessageCodec<In, Out> {
     }
 }
 
+impl<In> MessageCodec<In, ServerMessage> {
+    /// Encodes `msg` once, as a peer speaking protocol `peer_version` reads it (see
+    /// [`crate::MIN_PROTOCOL_VERSION`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`MessageCodec::encode_frame`].
+    pub fn encode_for_peer(
+        &self,
+        msg: &ServerMessage,
+        peer_version: u32,
+    ) -> Result<EncodedFrame<ServerMessage>, CodecError> {
+        let mut buf = BytesMut::new();
+        encode_into(
+            &crate::compat::ForPeer::new(msg, peer_version),
+            self.max_frame_len,
+            &mut buf,
+        )?;
+        Ok(EncodedFrame {
+            bytes: buf.freeze(),
+            _message: PhantomData,
+        })
+    }
+}
+
 impl<In, Out: Serialize> Encoder<Out> for MessageCodec<In, Out> {
     type Error = CodecError;
 

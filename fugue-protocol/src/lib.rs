@@ -27,6 +27,7 @@
 //! This crate does no I/O.
 
 mod codec;
+mod compat;
 mod error;
 mod message;
 mod paths;
@@ -47,8 +48,14 @@ pub use types::{
 ///
 /// History: 1, the first wire format; 2, `CreateSession` gained `attach`; 3,
 /// `ServerStatus` gained `pacing_timeouts`; 4, `ServerStatus` gained
-/// `pacing_missed_wake_ups`.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// `pacing_missed_wake_ups`; 5, `Upgrade`, `Upgraded` and `ErrorCode::UpgradeRefused`.
+pub const PROTOCOL_VERSION: u32 = 5;
+
+/// The oldest protocol version a server accepts. A client of an older version still
+/// attached when its server is upgraded (the `fugue` processes keep running the old binary)
+/// must go on being served: the server answers each client in the version it speaks
+/// ([`ServerCodec::encode_for_peer`]), and never sends it a message that version lacks.
+pub const MIN_PROTOCOL_VERSION: u32 = 3;
 
 /// Largest input payload a client puts in one `Input` or `SendInput` message.
 pub const MAX_INPUT_CHUNK: usize = 64 * 1024;

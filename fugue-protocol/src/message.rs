@@ -125,6 +125,15 @@ pub enum ClientMessage {
         /// Echoed in the reply.
         request_id: RequestId,
     },
+    /// Replace the running server with `server_binary`, carrying every session and
+    /// connection over; answered by `Upgraded` from the new server (on this same
+    /// connection), or by `Error` when the old server refuses and goes on serving.
+    Upgrade {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// The new `fugue-server` executable, an absolute path.
+        server_binary: String,
+    },
 }
 
 /// A message from the server to a client.
@@ -236,5 +245,20 @@ pub enum ServerMessage {
         request_id: RequestId,
         /// The report.
         status: ServerStatus,
+    },
+    /// The answer to `Upgrade`, sent by the new server once it serves.
+    Upgraded {
+        /// The request.
+        request_id: RequestId,
+        /// The version of the server that was replaced.
+        from_version: String,
+        /// The version of the server now running.
+        to_version: String,
+        /// Sessions carried over.
+        sessions: u32,
+        /// Client connections carried over (the upgrading one included).
+        clients: u32,
+        /// Milliseconds from the old server's last request served to the new one's first.
+        pause_ms: u32,
     },
 }

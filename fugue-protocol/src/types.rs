@@ -123,6 +123,9 @@ pub enum ErrorCode {
     Internal,
     /// The request is malformed (e.g. an empty command).
     InvalidRequest,
+    /// An upgrade was refused (the new binary is missing, not a fugue-server, or cannot
+    /// read this server's state); the server goes on serving, unchanged.
+    UpgradeRefused,
 }
 
 /// Everything needed to start a session.

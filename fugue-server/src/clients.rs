@@ -12,6 +12,8 @@ pub(crate) struct ClientMeta {
     pub(crate) identity: Option<Uuid>,
     pub(crate) pid: Option<i32>,
     pub(crate) uid: u32,
+    /// The protocol version the client speaks (at least `MIN_PROTOCOL_VERSION`).
+    pub(crate) version: u32,
 }
 
 impl ClientInfo for ClientMeta {

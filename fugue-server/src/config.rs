@@ -10,6 +10,9 @@ use fugue_protocol::DEFAULT_MAX_FRAME_LEN;
 pub struct Config {
     /// The socket path, for status reports, SIGUSR1 re-creation and removal on shutdown.
     pub socket_path: PathBuf,
+    /// The file the binary logs to, if any. The server does not write it; it hands the
+    /// path on to the binary that replaces it in an upgrade, which logs there too.
+    pub log_file: Option<PathBuf>,
     /// Connections beyond this many are answered `Error(ServerBusy)` and closed.
     pub max_clients: usize,
     /// Largest frame body accepted from or sent to a client.
@@ -44,6 +47,7 @@ impl Config {
     pub fn new(socket_path: PathBuf) -> Self {
         Config {
             socket_path,
+            log_file: None,
             max_clients: 1024,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             handshake_timeout: Duration::from_secs(5),

@@ -21,6 +21,12 @@ pub enum ServerError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The state an upgrading server handed over cannot be taken over.
+    #[error("cannot take over from the previous server: {reason}")]
+    Handoff {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file system or socket operation failed.
     #[error("{context}: {source}")]
     Io {

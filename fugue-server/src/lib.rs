@@ -10,6 +10,7 @@ pub mod config;
 mod connection;
 mod error;
 mod handlers;
+mod handoff;
 mod listener;
 mod refusal;
 mod session;
@@ -24,7 +25,9 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 pub use error::ServerError;
+pub use handoff::Takeover;
 
+use crate::listener::Stop;
 use crate::state::Shared;
 
 /// Serves clients on `listener` until `shutdown` is cancelled, then shuts down gracefully:
@@ -41,12 +44,46 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let mut socket_identity = socket::SocketIdentity::of(&config.socket_path);
-    let connections = TaskTracker::new();
-    let shared = Arc::new(Shared::new(config, shutdown.clone()));
+    let shared = Arc::new(Shared::new(config, shutdown));
+    serve(shared, listener, TaskTracker::new()).await
+}
 
-    listener::accept_loop(listener, &shared, &connections, &mut socket_identity).await?;
+/// Serves as [`run`] does, carrying on from the server that handed its sessions and
+/// connections over in an upgrade (`fugue-server --takeover`).
+///
+/// # Errors
+///
+/// When the state cannot be taken over, or as [`run`].
+pub async fn resume(takeover: Takeover, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let (shared, listener, connections) = handoff::takeover(takeover, shutdown)?;
+    serve(shared, listener, connections).await
+}
 
+/// The standby process of an upgrade (`fugue-server --standby`): waits for the new server
+/// to confirm it took over, or takes over itself if it dies first. Never returns.
+pub fn standby(state_fd: std::os::fd::RawFd, confirm_fd: std::os::fd::RawFd) -> ! {
+    handoff::standby(state_fd, confirm_fd)
+}
+
+/// What `fugue-server --handoff-probe` prints: this binary's version, the handoff formats
+/// it reads and the protocol versions it speaks.
+pub fn handoff_probe_answer() -> String {
+    handoff::probe::answer()
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    listener: UnixListener,
+    connections: TaskTracker,
+) -> Result<(), ServerError> {
+    let mut socket_identity = socket::SocketIdentity::of(&shared.config.socket_path);
+    let stop = listener::accept_loop(listener, &shared, &connections, &mut socket_identity).await?;
+    if let Stop::Upgrade(listener, request) = stop {
+        // Returns only if the handoff could not begin; the server then shuts down.
+        let Err(err) = handoff::hand_over(&shared, listener, &connections, request).await;
+        tracing::error!(%err, "upgrade: cannot begin; shutting down");
+        shared.shutdown.cancel();
+    }
     connections.close();
     let drain = shared.config.shutdown_timeout;
     if tokio::time::timeout(drain, connections.wait())

@@ -1,4 +1,5 @@
-//! The accept loop: one task per connection, backoff on accept errors, SIGUSR1 re-binding.
+//! The accept loop: one task per connection, backoff on accept errors, SIGUSR1 re-binding,
+//! and the way out to an upgrade.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,13 +11,23 @@ use tokio_util::task::TaskTracker;
 
 use crate::connection::{self, Refuse};
 use crate::error::ServerError;
+use crate::handoff::UpgradeRequest;
 use crate::socket::{self, SocketIdentity};
 use crate::state::Shared;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Accepts until shutdown. Accept errors (e.g. out of file descriptors) are logged and
-/// retried with exponential backoff, so they neither spin nor end the loop.
+/// Why the accept loop stopped.
+pub(crate) enum Stop {
+    /// The server shuts down.
+    Shutdown,
+    /// An upgrade takes over, with the listener (still open: connections arriving now
+    /// wait in its backlog for the next server).
+    Upgrade(UnixListener, UpgradeRequest),
+}
+
+/// Accepts until shutdown or an upgrade. Accept errors (e.g. out of file descriptors) are
+/// logged and retried with exponential backoff, so they neither spin nor end the loop.
 ///
 /// # Errors
 ///
@@ -26,14 +37,19 @@ pub(crate) async fn accept_loop(
     shared: &Arc<Shared>,
     tracker: &TaskTracker,
     identity: &mut Option<SocketIdentity>,
-) -> Result<(), ServerError> {
+) -> Result<Stop, ServerError> {
     let mut usr1 = signal(SignalKind::user_defined1())
         .map_err(|err| ServerError::io("cannot install the SIGUSR1 handler", err))?;
     let mut backoff = Duration::from_millis(5);
     loop {
         tokio::select! {
             biased;
-            () = shared.shutdown.cancelled() => return Ok(()),
+            () = shared.shutdown.cancelled() => return Ok(Stop::Shutdown),
+            () = shared.handoff.requested.notified() => {
+                if let Some(request) = shared.handoff.take_request() {
+                    return Ok(Stop::Upgrade(listener, request));
+                }
+            }
             _ = usr1.recv() => {
                 if let Some(rebound) = rebind(shared) {
                     listener = rebound;
@@ -49,7 +65,7 @@ pub(crate) async fn accept_loop(
                     tracing::warn!(%err, ?backoff, "accept failed; retrying");
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
-                        () = shared.shutdown.cancelled() => return Ok(()),
+                        () = shared.shutdown.cancelled() => return Ok(Stop::Shutdown),
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
@@ -73,7 +89,7 @@ fn spawn_connection(shared: &Arc<Shared>, tracker: &TaskTracker, stream: tokio::
     }
     let shared = shared.clone();
     tracker.spawn(async move {
-        connection::serve(shared.clone(), stream, cred, refuse).await;
+        connection::serve(shared.clone(), stream, refuse, bytes::Bytes::new()).await;
         shared.connections.fetch_sub(1, Ordering::AcqRel);
     });
 }

@@ -6,6 +6,7 @@
 mod daemon;
 mod fds;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,6 +44,22 @@ pub(crate) struct Args {
     /// Lines of scrollback kept per session
     #[arg(long, value_name = "LINES", default_value_t = 10_000)]
     scrollback: usize,
+    /// Say which handoff formats and protocol versions this binary supports, and exit (a
+    /// running server asks this of a new binary before an upgrade)
+    #[arg(long, hide = true)]
+    handoff_probe: bool,
+    /// Take over from the server that handed its state over in memfd FD (an upgrade)
+    #[arg(long, hide = true, value_name = "FD")]
+    takeover: Option<i32>,
+    /// The pipe on which to tell the standby process that the takeover is done
+    #[arg(long, hide = true, value_name = "FD")]
+    confirm: Option<i32>,
+    /// The takeover is the standby process's, after the new server failed
+    #[arg(long, hide = true)]
+    recovered: bool,
+    /// Stand by during an upgrade, holding the state in memfd FD
+    #[arg(long, hide = true, value_name = "FD")]
+    standby: Option<i32>,
 }
 
 fn main() -> ExitCode {
@@ -57,7 +74,22 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    if args.handoff_probe {
+        std::io::stdout()
+            .write_all(fugue_server::handoff_probe_answer().as_bytes())
+            .context("cannot answer the probe")?;
+        return Ok(());
+    }
+    if let Some(state) = args.standby {
+        // Everything it inherited must reach the binary it may exec: nothing is marked
+        // close-on-exec here.
+        let confirm = args.confirm.context("--standby needs --confirm")?;
+        fugue_server::standby(state, confirm);
+    }
     fds::keep_inherited_fds_from_children();
+    if let Some(state) = args.takeover {
+        return takeover(state, args.confirm, args.recovered);
+    }
     let uid = rustix::process::geteuid().as_raw();
     let socket_path = fugue_protocol::resolve_socket_path(
         args.socket.clone(),
@@ -75,6 +107,23 @@ fn run(args: Args) -> Result<()> {
     runtime.block_on(serve(args, socket_path))
 }
 
+/// Carries on from the server that handed over in an upgrade: same socket, sessions and
+/// clients, logging where it logged.
+fn takeover(state: i32, confirm: Option<i32>, recovered: bool) -> Result<()> {
+    let takeover = fugue_server::Takeover::read(state, confirm, recovered)?;
+    init_logging(takeover.log_file().as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let token = CancellationToken::new();
+        spawn_signal_handler(token.clone())?;
+        fugue_server::resume(takeover, token).await?;
+        Ok(())
+    })
+}
+
 async fn serve(args: Args, socket_path: PathBuf) -> Result<()> {
     // Signals first: a SIGTERM right after the socket appears must shut down cleanly, not
     // kill the process by the default action and leave the socket behind.
@@ -86,6 +135,7 @@ async fn serve(args: Args, socket_path: PathBuf) -> Result<()> {
     })?;
     tracing::info!(path = %socket_path.display(), pid = std::process::id(), "listening");
     let mut config = Config::new(socket_path);
+    config.log_file = args.log_file.clone();
     config.max_clients = args.max_clients;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     config.ping_interval = config.ping_interval.min(config.idle_timeout / 2);

@@ -21,8 +21,8 @@ pub(crate) enum Refusal {
     #[error("session {0:?} ended")]
     SessionEnded(String),
     /// The session ended before it took the input sent to it.
-    #[error("session {0:?} ended before it took the input")]
-    InputNotTaken(String),
+    #[error("the session ended before it took the input")]
+    InputNotTaken,
     /// The session has no screen model to answer from.
     #[error("session {0:?} ended or has no screen model")]
     NoScreen(String),
@@ -52,6 +52,9 @@ pub(crate) enum Refusal {
     /// The client's role does not allow the request.
     #[error("{0}")]
     ReadOnly(&'static str),
+    /// An upgrade was refused; the server goes on serving, unchanged.
+    #[error("upgrade refused: {0}")]
+    Upgrade(String),
     /// The client's queue could not take the answer.
     #[error("the client's queue is full or closed")]
     QueueFull,
@@ -63,7 +66,7 @@ impl Refusal {
         match self {
             Refusal::UnknownSession(_)
             | Refusal::SessionEnded(_)
-            | Refusal::InputNotTaken(_)
+            | Refusal::InputNotTaken
             | Refusal::NoScreen(_) => ErrorCode::UnknownSession,
             Refusal::DuplicateName(_) => ErrorCode::DuplicateName,
             Refusal::InvalidName { .. } => ErrorCode::InvalidName,
@@ -72,6 +75,7 @@ impl Refusal {
             Refusal::NotAttached(_) => ErrorCode::NotAttached,
             Refusal::ReadOnly(_) => ErrorCode::ReadOnly,
             Refusal::QueueFull => ErrorCode::Internal,
+            Refusal::Upgrade(_) => ErrorCode::UpgradeRefused,
         }
     }
 

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clients::ClientRegistry;
 use crate::config::Config;
+use crate::handoff::Handoff;
 use crate::session::Sessions;
 
 /// State shared by all connection tasks. Everything in it is either immutable, atomic, or
@@ -21,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     /// Live connections, counted from accept to close (including before `Hello`).
     pub(crate) connections: AtomicUsize,
+    /// An upgrade's handoff, for connections and the accept loop.
+    pub(crate) handoff: Arc<Handoff>,
 }
 
 impl Shared {
@@ -34,6 +37,7 @@ impl Shared {
             started: Instant::now(),
             shutdown,
             connections: AtomicUsize::new(0),
+            handoff: Arc::default(),
         }
     }
 }

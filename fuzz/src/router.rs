@@ -122,7 +122,8 @@ pub fn split_frames(bytes: &[u8]) -> (Vec<ClientMessage>, Bytes) {
 }
 
 /// Replaces what must not run on a developer's machine: a created session runs one of
-/// [`PROGRAMS`] with only `FUZZ_` variables added, and `KillServer` becomes `Status`.
+/// [`PROGRAMS`] with only `FUZZ_` variables added, and `KillServer` and `Upgrade` (which
+/// runs the binary it names) become `Status`.
 pub fn make_safe(msg: ClientMessage, creates: &mut usize) -> Option<ClientMessage> {
     match msg {
         ClientMessage::CreateSession {
@@ -147,7 +148,9 @@ pub fn make_safe(msg: ClientMessage, creates: &mut usize) -> Option<ClientMessag
                 attach,
             })
         }
-        ClientMessage::KillServer { request_id } => Some(ClientMessage::Status { request_id }),
+        ClientMessage::KillServer { request_id } | ClientMessage::Upgrade { request_id, .. } => {
+            Some(ClientMessage::Status { request_id })
+        }
         other => Some(other),
     }
 }

@@ -6,6 +6,7 @@ mod manage;
 mod new;
 mod send;
 mod status;
+mod upgrade;
 mod wait;
 
 use std::io::Write;
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Wait(args)) => wait::run(&globals, args).await,
         Some(Command::Status(args)) => status::status(&globals, args).await,
         Some(Command::KillServer) => manage::kill_server(&globals).await,
+        Some(Command::Upgrade(args)) => upgrade::run(&globals, args).await,
     }
 }
 

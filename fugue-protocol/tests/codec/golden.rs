@@ -12,7 +12,8 @@
 
 use bytes::BytesMut;
 use fugue_protocol::{
-    CaptureFormat, ClientCodec, DetachReason, ExitStatus, Role, ServerCodec, TermSize,
+    CaptureFormat, ClientCodec, DetachReason, ExitStatus, Role, ServerCodec, ServerMessage,
+    TermSize,
 };
 use serde::Serialize;
 use tokio_util::codec::Decoder;
@@ -21,7 +22,7 @@ use crate::samples::{self, client_variant, server_variant};
 use crate::strategies::ALL_ERROR_CODES;
 
 /// `ClientMessage` frames, in declaration order.
-const CLIENT_GOLDEN: [(&str, &str); 15] = [
+const CLIENT_GOLDEN: [(&str, &str); 16] = [
     (
         "Hello",
         "0000002100010b667567756520302e312e300110feedfacecafebeef0123456789abcdef01",
@@ -43,6 +44,7 @@ const CLIENT_GOLDEN: [(&str, &str); 15] = [
     ("Capture", "000000090c0804776f726b0164"),
     ("Status", "000000020d09"),
     ("KillServer", "000000020e0a"),
+    ("Upgrade", "0000000a0f0b072f62696e2f6673"),
 ];
 
 /// The `SessionInfo` sample's encoding, shared by three server lines below.
@@ -50,7 +52,7 @@ const SESSION_INFO: &str =
     "1000112233445566778899aabbccddeeff04776f726b010462617368922180d095ffbc31f4d395ffbc31021e64";
 
 /// `ServerMessage` frames, in declaration order; `{info}` stands for [`SESSION_INFO`].
-const SERVER_GOLDEN: [(&str, &str); 14] = [
+const SERVER_GOLDEN: [(&str, &str); 15] = [
     ("Welcome", "00000009000105302e312e304d"),
     ("Ping", "0000000a01888e98a8c0e0808101"),
     ("Pong", "0000000302ac02"),
@@ -71,7 +73,38 @@ const SERVER_GOLDEN: [(&str, &str); 14] = [
         "Status",
         "0000002b0d0905302e312e300163d2090b2f72756e2f662e736f636b0302040107636f6e74726f6c01f40306070809",
     ),
+    ("Upgraded", "000000110e0a05302e312e3005302e322e3003042a"),
 ];
+
+/// `Status` as a client of protocol 3 reads it (the line above, before version 4 appended
+/// `pacing_missed_wake_ups`): the bytes a server sends such a client, pinned.
+const STATUS_V3: &str =
+    "0000002a0d0905302e312e300163d2090b2f72756e2f662e736f636b0302040107636f6e74726f6c01f403060708";
+
+#[test]
+fn a_client_of_protocol_3_gets_status_without_the_field_it_lacks() {
+    let codec = ServerCodec::new();
+    let status = ServerMessage::Status {
+        request_id: 9,
+        status: samples::server_status(),
+    };
+    let v3 = codec.encode_for_peer(&status, 3).unwrap();
+    assert_eq!(hex(v3.as_bytes()), STATUS_V3);
+    for version in 4..=fugue_protocol::PROTOCOL_VERSION {
+        let current = codec.encode_for_peer(&status, version).unwrap();
+        assert_eq!(
+            current.as_bytes(),
+            codec.encode_frame(&status).unwrap().as_bytes()
+        );
+    }
+    // Every other message reads the same in every version it exists in.
+    for msg in samples::server_samples() {
+        if !matches!(msg, ServerMessage::Status { .. }) {
+            let v3 = codec.encode_for_peer(&msg, 3).unwrap();
+            assert_eq!(v3.as_bytes(), codec.encode_frame(&msg).unwrap().as_bytes());
+        }
+    }
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()

@@ -23,7 +23,8 @@ fn input_with_body_len(body_len: usize) -> ClientMessage {
 
 #[test]
 fn constants_are_pinned() {
-    assert_eq!(PROTOCOL_VERSION, 4);
+    assert_eq!(PROTOCOL_VERSION, 5);
+    assert_eq!(fugue_protocol::MIN_PROTOCOL_VERSION, 3);
     assert_eq!(DEFAULT_MAX_FRAME_LEN, 1024 * 1024);
     assert_eq!(LENGTH_PREFIX_LEN, 4);
     assert_eq!(ServerCodec::new().max_frame_len(), DEFAULT_MAX_FRAME_LEN);

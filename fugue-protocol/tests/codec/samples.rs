@@ -34,6 +34,7 @@ pub fn client_variant(msg: &ClientMessage) -> &'static str {
         ClientMessage::Capture { .. } => "Capture",
         ClientMessage::Status { .. } => "Status",
         ClientMessage::KillServer { .. } => "KillServer",
+        ClientMessage::Upgrade { .. } => "Upgrade",
     }
 }
 
@@ -55,6 +56,7 @@ pub fn server_variant(msg: &ServerMessage) -> &'static str {
         ServerMessage::Detached { .. } => "Detached",
         ServerMessage::Captured { .. } => "Captured",
         ServerMessage::Status { .. } => "Status",
+        ServerMessage::Upgraded { .. } => "Upgraded",
     }
 }
 
@@ -172,6 +174,10 @@ pub fn client_samples() -> Vec<ClientMessage> {
         },
         ClientMessage::Status { request_id: 9 },
         ClientMessage::KillServer { request_id: 10 },
+        ClientMessage::Upgrade {
+            request_id: 11,
+            server_binary: "/bin/fs".into(),
+        },
     ]
 }
 
@@ -232,6 +238,14 @@ pub fn server_samples() -> Vec<ServerMessage> {
         ServerMessage::Status {
             request_id: 9,
             status: server_status(),
+        },
+        ServerMessage::Upgraded {
+            request_id: 10,
+            from_version: "0.1.0".into(),
+            to_version: "0.2.0".into(),
+            sessions: 3,
+            clients: 4,
+            pause_ms: 42,
         },
     ]
 }

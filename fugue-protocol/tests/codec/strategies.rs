@@ -52,7 +52,7 @@ pub fn detach_reason() -> impl Strategy<Value = DetachReason> {
     ]
 }
 
-pub const ALL_ERROR_CODES: [ErrorCode; 17] = [
+pub const ALL_ERROR_CODES: [ErrorCode; 18] = [
     ErrorCode::VersionMismatch,
     ErrorCode::ServerBusy,
     ErrorCode::PermissionDenied,
@@ -70,6 +70,7 @@ pub const ALL_ERROR_CODES: [ErrorCode; 17] = [
     ErrorCode::IdleTimeout,
     ErrorCode::Internal,
     ErrorCode::InvalidRequest,
+    ErrorCode::UpgradeRefused,
 ];
 
 pub fn error_code() -> impl Strategy<Value = ErrorCode> {
@@ -246,6 +247,10 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         ),
         id().prop_map(|request_id| ClientMessage::Status { request_id }),
         id().prop_map(|request_id| ClientMessage::KillServer { request_id }),
+        (id(), text()).prop_map(|(request_id, server_binary)| ClientMessage::Upgrade {
+            request_id,
+            server_binary,
+        }),
     ]
 }
 
@@ -306,5 +311,17 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         ),
         (id(), server_status())
             .prop_map(|(request_id, status)| ServerMessage::Status { request_id, status }),
+        (id(), text(), text(), any::<(u32, u32, u32)>()).prop_map(
+            |(request_id, from_version, to_version, (sessions, clients, pause_ms))| {
+                ServerMessage::Upgraded {
+                    request_id,
+                    from_version,
+                    to_version,
+                    sessions,
+                    clients,
+                    pause_ms,
+                }
+            }
+        ),
     ]
 }

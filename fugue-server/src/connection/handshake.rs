@@ -1,7 +1,9 @@
 //! Before a connection is served: refusing it (another user, the client limit), or the
 //! handshake, which turns a good `Hello` into the client's [`ClientMeta`].
 
-use fugue_protocol::{ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};
+use fugue_protocol::{
+    ClientMessage, ErrorCode, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ServerMessage,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::unix::UCred;
 use tokio::time::timeout;
@@ -59,20 +61,22 @@ pub(super) async fn handshake(
             identity,
             role,
         }))) => {
-            if protocol_version == PROTOCOL_VERSION {
-                tracing::debug!(%client_name, ?role, "handshake");
+            if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&protocol_version) {
+                tracing::debug!(%client_name, ?role, protocol_version, "handshake");
                 return Some(ClientMeta {
                     role,
                     identity,
                     pid: cred.and_then(|cred| cred.pid()),
                     uid: cred.map_or(u32::MAX, |cred| cred.uid()),
+                    version: protocol_version,
                 });
             }
             error(
                 None,
                 ErrorCode::VersionMismatch,
                 format!(
-                    "protocol version mismatch: client speaks {protocol_version}, server speaks {PROTOCOL_VERSION}"
+                    "protocol version mismatch: client speaks {protocol_version}, server speaks \
+                     {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
                 ),
             )
         }

@@ -1,37 +1,39 @@
 //! One task per client: the handshake (`handshake.rs`), then a `select!` over the socket,
-//! the client's registry queue, the request it waits on, the ping timer and the shutdown
-//! token; the writing side is `output.rs`.
+//! the client's registry queue, the request it waits on, the ping timer, shutdown and an
+//! upgrade's handoff (`carry.rs`); the writing side is `output.rs`.
 //!
 //! Invariants: the client is unregistered on every exit path, by its [`Membership`], which
 //! wraps the registry's own `Registration` and tells the session it last joined that it
 //! left. Which session the client is attached to is written only by session tasks (an
 //! attach to another session moves it there); the connection holds the handle of the
 //! session it joined, to route input and resizes, and asks the registry whether it is
-//! still a member. A request that must complete before the
-//! next one is read (input waiting for room in a session's queue, a detach waiting for its
-//! `Detached` to be queued) is a `select!` branch of its own, so output keeps flowing to
-//! the client meanwhile: a program that does not read stops this client's input, never its
-//! output. A session never blocks on a connection (pacing waits at most the stall limit,
-//! in a branch of its own), so no wait cycle can form. A client that cannot take a write
-//! within the idle timeout is dropped rather than holding the task forever.
+//! still a member. A request that must complete before the next one is read (input
+//! waiting for room in a session's queue, a detach waiting for its `Detached` to be
+//! queued) is a [`Pending`] the `select!` polls, so output keeps flowing to the client
+//! meanwhile: a program that does not read stops this client's input, never its output.
+//! A session never blocks on a connection (pacing waits at most the stall limit, in a
+//! branch of its own), so no wait cycle can form. A client that cannot take a write within
+//! the idle timeout is dropped rather than holding the task forever.
 
+mod carry;
 mod handshake;
 mod output;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use fugue_protocol::{
-    ClientMessage, CodecError, DetachReason, ErrorCode, PROTOCOL_VERSION, Role, ServerCodec,
-    ServerMessage,
+    ClientMessage, CodecError, DetachReason, ErrorCode, ServerCodec, ServerMessage,
 };
 use fugue_registry::{ClientId, LagFlag};
 use futures_util::StreamExt;
 use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf, UCred};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval_at};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
+pub(crate) use self::carry::{CarriedClient, CarriedConnection, serve_carried};
 pub(crate) use self::handshake::Refuse;
 use crate::clients::{ClientMeta, ClientRegistration, Outbound};
 use crate::handlers::{self, Action, Ctx, Pending};
@@ -45,45 +47,42 @@ type Writer = FramedWrite<OwnedWriteHalf, ServerCodec>;
 /// Whether the connection goes on.
 type Flow = Result<(), ()>;
 
-/// Serves one accepted connection to its end.
+/// Serves one accepted connection to its end; `unread` is what a server this one took
+/// over had received on it before the client's `Hello`.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: UnixStream,
-    cred: Option<UCred>,
     refuse: Option<Refuse>,
+    unread: Bytes,
 ) {
+    let cred = stream.peer_cred().ok();
     let (read_half, write_half) = stream.into_split();
     let codec = ServerCodec::with_max_frame_len(shared.config.max_frame_len);
     let mut reader = FramedRead::new(read_half, codec.clone());
+    reader.read_buffer_mut().extend_from_slice(&unread);
     let mut writer = FramedWrite::new(write_half, codec);
     if let Some(why) = refuse {
         handshake::refuse(&shared, &mut reader, &mut writer, why).await;
         return;
     }
-    let Some(meta) = handshake::handshake(&shared, &mut reader, &mut writer, cred).await else {
+    let handoff = shared.handoff.clone();
+    let meta = tokio::select! {
+        biased;
+        () = handoff.park.cancelled() => {
+            carry::before_hello(&shared, reader, writer);
+            return;
+        }
+        meta = handshake::handshake(&shared, &mut reader, &mut writer, cred) => meta,
+    };
+    let Some(meta) = meta else {
         return;
     };
-    let role = meta.role;
-    let Some((membership, rx)) = register(&shared, meta) else {
+    let Some((membership, rx)) = register(&shared, meta.clone()) else {
         return;
     };
-    let mut conn = Connection {
-        lag: shared.registry.lag_flag(membership.id()),
-        shared,
-        membership,
-        role,
-        writer,
-        resync_requested: false,
-        last_heard: Instant::now(),
-    };
-    let welcome = ServerMessage::Welcome {
-        protocol_version: PROTOCOL_VERSION,
-        server_version: env!("CARGO_PKG_VERSION").to_owned(),
-        client_id: conn.membership.id().get(),
-    };
-    if conn.write(welcome.into()).await.is_ok() {
-        conn.run(reader, rx).await;
-    }
+    let conn = Connection::new(shared, membership, meta, writer);
+    let welcome = conn.welcome();
+    conn.start(reader, rx, None, Some(welcome)).await;
 }
 
 /// Registers the client with a fresh queue; a client of the same identity is replaced.
@@ -96,14 +95,7 @@ fn register(shared: &Shared, meta: ClientMeta) -> Option<(Membership, mpsc::Rece
             if let Some(replaced) = registration.replaced() {
                 tracing::info!(client = %id, %replaced, "client replaced an older connection");
             }
-            let session = None;
-            Some((
-                Membership {
-                    registration,
-                    session,
-                },
-                rx,
-            ))
+            Some((Membership::new(registration, None), rx))
         }
         Err(err) => {
             tracing::error!(client = %id, %err, "cannot register client");
@@ -115,12 +107,19 @@ fn register(shared: &Shared, meta: ClientMeta) -> Option<(Membership, mpsc::Rece
 /// The client's place in the server: its registration (dropping it unregisters the
 /// client, which also takes it out of its session's members) and the session it last
 /// joined, which is told when the client goes.
-struct Membership {
+pub(crate) struct Membership {
     registration: ClientRegistration,
     session: Option<SessionHandle>,
 }
 
 impl Membership {
+    pub(crate) fn new(registration: ClientRegistration, session: Option<SessionHandle>) -> Self {
+        Membership {
+            registration,
+            session,
+        }
+    }
+
     fn id(&self) -> ClientId {
         self.registration.id()
     }
@@ -137,7 +136,7 @@ impl Drop for Membership {
 struct Connection {
     shared: Arc<Shared>,
     membership: Membership,
-    role: Role,
+    meta: ClientMeta,
     writer: Writer,
     /// The registry's lagging mark for this client, read without a map lookup (it is
     /// checked after every message written). `None` only if replaced before we looked.
@@ -145,39 +144,111 @@ struct Connection {
     /// A resync was asked for and has not arrived yet.
     resync_requested: bool,
     last_heard: Instant,
+    /// An upgrade asked this connection to stop reading requests.
+    park_asked: bool,
+    /// It has stopped (nothing it waits on needs a session any more) and said so.
+    parked: bool,
 }
 
 impl Connection {
-    async fn run(&mut self, mut reader: Reader, mut rx: mpsc::Receiver<Outbound>) {
+    fn new(shared: Arc<Shared>, membership: Membership, meta: ClientMeta, writer: Writer) -> Self {
+        Connection {
+            lag: shared.registry.lag_flag(membership.id()),
+            shared,
+            membership,
+            meta,
+            writer,
+            resync_requested: false,
+            last_heard: Instant::now(),
+            park_asked: false,
+            parked: false,
+        }
+    }
+
+    fn welcome(&self) -> ServerMessage {
+        ServerMessage::Welcome {
+            protocol_version: self.meta.version,
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            client_id: self.membership.id().get(),
+        }
+    }
+
+    /// Writes `first` (and whatever is already in the write buffer), then serves; an
+    /// upgrade's handoff ends it by giving the connection to the next server.
+    async fn start(
+        mut self,
+        reader: Reader,
+        rx: mpsc::Receiver<Outbound>,
+        waiting: Option<Pending>,
+        first: Option<ServerMessage>,
+    ) {
+        let written = match first {
+            Some(msg) => self.write(msg.into()).await,
+            None => {
+                let limit = self.shared.config.idle_timeout;
+                tokio::time::timeout(limit, self.flush())
+                    .await
+                    .unwrap_or(Err(()))
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+        if let Some((reader, rx, waiting)) = self.run(reader, rx, waiting).await {
+            let shared = self.shared.clone();
+            if let Some(carried) = self.carry(reader, rx, waiting) {
+                shared.handoff.carried(carried);
+            }
+        }
+    }
+
+    /// Serves until the connection closes (`None`), or until an upgrade's handoff, when it
+    /// gives back what [`Connection::carry`] needs.
+    async fn run(
+        &mut self,
+        mut reader: Reader,
+        mut rx: mpsc::Receiver<Outbound>,
+        mut waiting: Option<Pending>,
+    ) -> Option<(Reader, mpsc::Receiver<Outbound>, Option<Pending>)> {
         let shared = self.shared.clone();
+        let handoff = shared.handoff.clone();
         let period = shared.config.ping_interval;
         let mut ping = interval_at(Instant::now() + period, period);
         let mut nonce = 0u64;
-        // A request that must complete before the next one is read.
-        let mut waiting: Option<Pending> = None;
         loop {
+            let reading = waiting.is_none() && !self.park_asked;
             let flow = tokio::select! {
                 biased;
                 () = shared.shutdown.cancelled() => {
                     self.farewell(&mut rx).await;
                     Err(())
                 }
-                item = rx.recv() => self.deliver(item, &mut rx).await,
-                () = finished(&mut waiting) => {
-                    waiting = None;
+                () = handoff.drain.cancelled(), if self.parked => {
+                    return Some((reader, rx, waiting));
+                }
+                () = handoff.park.cancelled(), if !self.park_asked => {
+                    self.park_asked = true;
                     Ok(())
                 }
-                frame = reader.next(), if waiting.is_none() => {
-                    self.on_frame(frame, &mut waiting).await
+                item = rx.recv() => self.deliver(item, &mut rx).await,
+                reply = handlers::finished(&mut waiting) => {
+                    waiting = None;
+                    match reply {
+                        Some(reply) => self.write(reply.into()).await,
+                        None => Ok(()),
+                    }
                 }
+                frame = reader.next(), if reading => self.on_frame(frame, &mut waiting).await,
                 _ = ping.tick() => self.ping(&mut nonce).await,
             };
             if flow.is_err() {
                 break;
             }
+            self.park_if_asked(waiting.as_ref());
             self.maybe_request_resync(&rx);
         }
         tracing::debug!(client = %self.membership.id(), "connection closed");
+        None
     }
 
     async fn on_frame(
@@ -196,7 +267,7 @@ impl Connection {
                 let mut ctx = Ctx {
                     shared: &self.shared,
                     client: self.membership.id(),
-                    role: self.role,
+                    role: self.meta.role,
                     session: &mut self.membership.session,
                 };
                 match handlers::dispatch(&mut ctx, msg).await {
@@ -241,13 +312,5 @@ impl Connection {
                 Err(())
             }
         }
-    }
-}
-
-/// Completes when the awaited request does; never without one.
-async fn finished(waiting: &mut Option<Pending>) {
-    match waiting {
-        Some(pending) => pending.await,
-        None => std::future::pending().await,
     }
 }

@@ -2,7 +2,7 @@
 //! that pacing relies on, the resync request of a lagging client, and the farewell at
 //! shutdown.
 
-use fugue_protocol::{CodecError, DetachReason, ErrorCode, ServerMessage};
+use fugue_protocol::{CodecError, DetachReason, ErrorCode, PROTOCOL_VERSION, ServerMessage};
 use fugue_registry::LagFlag;
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
@@ -86,10 +86,21 @@ impl Connection {
         timeout(limit, write).await.unwrap_or(Err(()))
     }
 
-    /// Buffers one item; a message too large to encode is answered with an error instead.
+    /// Buffers one item, as the client's protocol version reads it; a message too large to
+    /// encode is answered with an error instead.
     async fn feed(&mut self, item: Outbound) -> Flow {
         let result = match item {
             Outbound::Frame(frame) => self.writer.feed(frame).await,
+            Outbound::Message(msg) if self.meta.version < PROTOCOL_VERSION => {
+                let frame = self
+                    .writer
+                    .encoder()
+                    .encode_for_peer(&msg, self.meta.version);
+                match frame {
+                    Ok(frame) => self.writer.feed(frame).await,
+                    Err(err) => Err(err),
+                }
+            }
             Outbound::Message(msg) => self.writer.feed(msg).await,
         };
         match result {
@@ -107,7 +118,7 @@ impl Connection {
         }
     }
 
-    async fn flush(&mut self) -> Flow {
+    pub(super) async fn flush(&mut self) -> Flow {
         SinkExt::<ServerMessage>::flush(&mut self.writer)
             .await
             .map_err(drop)

@@ -4,7 +4,7 @@
 use fugue_protocol::{RequestId, Role, TermSize};
 use tokio::sync::oneshot;
 
-use super::{Action, Ctx};
+use super::{Action, Ctx, Pending};
 use crate::refusal::{Refusal, check_size};
 use crate::session::SessionCmd;
 
@@ -72,9 +72,7 @@ pub(super) async fn detach(ctx: &mut Ctx<'_>, request_id: RequestId) -> Action {
         // The session ended meanwhile, and its farewell detached the client.
         return Action::None;
     }
-    Action::Wait(Box::pin(async move {
-        let _ = queued.await;
-    }))
+    Action::Wait(Pending::Detach(queued))
 }
 
 pub(super) async fn resize(ctx: &mut Ctx<'_>, size: TermSize) -> Action {

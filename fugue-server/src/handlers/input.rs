@@ -1,17 +1,20 @@
 //! `Input` (from an attached client) and `SendInput` (to any session, without attaching).
+//!
+//! Input goes into its session's bounded queue. When the queue is full, the connection
+//! waits for room ([`Pending::Input`]) before it reads the next request: backpressure on a
+//! program that does not read, which never holds up output to the client.
 
 use bytes::Bytes;
 use fugue_protocol::{RequestId, Role, ServerMessage};
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::{Action, Ctx};
+use super::{Action, Ctx, Pending};
 use crate::refusal::Refusal;
-use crate::session::Input;
+use crate::session::SessionHandle;
 
 const READ_ONLY: &str = "this client is read-only: its input is not sent";
 
-/// Input for the attached session. When its queue is full, the connection waits for room
-/// before it reads the next request: backpressure on a program that does not read.
+/// Input for the attached session.
 pub(super) fn input(ctx: &Ctx<'_>, data: Bytes) -> Action {
     let Some(handle) = ctx.attached() else {
         let refusal = Refusal::NotAttached("input needs an attached client");
@@ -20,23 +23,11 @@ pub(super) fn input(ctx: &Ctx<'_>, data: Bytes) -> Action {
     if ctx.role != Role::Interactive {
         return Action::refused(None, &Refusal::ReadOnly(READ_ONLY));
     }
-    let input = Input {
-        client: Some(ctx.client),
-        data,
-    };
-    match handle.input.try_send(input) {
-        // A closed queue: the session is ending, and will say so.
-        Ok(()) | Err(TrySendError::Closed(_)) => Action::None,
-        Err(TrySendError::Full(input)) => {
-            let sender = handle.input.clone();
-            Action::Wait(Box::pin(async move {
-                let _ = sender.send(input).await;
-            }))
-        }
-    }
+    queue(Pending::input(handle, ctx.client, data, None))
 }
 
-pub(super) async fn send_input(
+/// Input for any session; answered `Done` once the session has taken it.
+pub(super) fn send_input(
     ctx: &Ctx<'_>,
     request_id: RequestId,
     session: &str,
@@ -45,21 +36,36 @@ pub(super) async fn send_input(
     if ctx.role == Role::ReadOnly {
         return Action::refused(Some(request_id), &Refusal::ReadOnly(READ_ONLY));
     }
-    let handle = match ctx.shared.sessions.find(session) {
+    let handle: SessionHandle = match ctx.shared.sessions.find(session) {
         Ok(handle) => handle,
         Err(refusal) => return Action::refused(Some(request_id), &refusal),
     };
-    let input = Input { client: None, data };
-    // Waiting here is the backpressure on a program that does not read its input; a
-    // shutdown cancels the wait.
-    let sent = tokio::select! {
-        sent = handle.input.send(input) => sent.is_ok(),
-        () = ctx.shared.shutdown.cancelled() => false,
+    queue(Pending::input(&handle, ctx.client, data, Some(request_id)))
+}
+
+/// Queues the input now if its session has room, else waits for room.
+fn queue(pending: Pending) -> Action {
+    let Pending::Input {
+        sender,
+        input,
+        reply,
+    } = pending
+    else {
+        return Action::None;
     };
-    if sent {
-        Action::Reply(ServerMessage::Done { request_id })
-    } else {
-        let refusal = Refusal::InputNotTaken(session.to_owned());
-        Action::refused(Some(request_id), &refusal)
+    let answer = |taken: bool| match reply {
+        Some(request_id) if taken => Action::Reply(ServerMessage::Done { request_id }),
+        Some(request_id) => Action::refused(Some(request_id), &Refusal::InputNotTaken),
+        // Input from an attached client whose session is ending: the session says so.
+        None => Action::None,
+    };
+    match sender.try_send(input) {
+        Ok(()) => answer(true),
+        Err(TrySendError::Closed(_)) => answer(false),
+        Err(TrySendError::Full(input)) => Action::Wait(Pending::Input {
+            sender,
+            input,
+            reply,
+        }),
     }
 }

@@ -9,16 +9,17 @@ mod kill;
 mod list;
 mod rename;
 mod status;
+mod upgrade;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use fugue_protocol::{ClientMessage, ErrorCode, RequestId, Role, ServerMessage};
 use fugue_registry::ClientId;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::refusal::{Refusal, error};
-use crate::session::SessionHandle;
+use crate::session::{Input, SessionHandle};
 use crate::state::Shared;
 
 /// What a connection needs to handle a request.
@@ -52,9 +53,71 @@ impl Ctx<'_> {
     }
 }
 
-/// A request that completes later; the connection reads no further request until it has.
-pub(crate) type Pending = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A request that completes later; the connection reads no further request until it has,
+/// and an upgrade carries it to the next server.
+pub(crate) enum Pending {
+    /// Input waiting for room in its session's queue; `reply` is the `SendInput` request to
+    /// answer once it is taken.
+    Input {
+        sender: mpsc::Sender<Input>,
+        input: Input,
+        reply: Option<RequestId>,
+    },
+    /// A detach waiting for its `Detached` to be queued.
+    Detach(oneshot::Receiver<()>),
+}
 
+impl Pending {
+    /// Input for `session` from `client` (`None` for `SendInput`, which attaches nothing).
+    pub(crate) fn input(
+        session: &SessionHandle,
+        client: ClientId,
+        data: Bytes,
+        reply: Option<RequestId>,
+    ) -> Pending {
+        let client = reply.is_none().then_some(client);
+        Pending::Input {
+            sender: session.input.clone(),
+            input: Input { client, data },
+            reply,
+        }
+    }
+}
+
+/// Completes when the awaited request does (never without one), with the reply to send,
+/// if any. Cancel-safe: an input not taken yet stays in `waiting`.
+pub(crate) async fn finished(waiting: &mut Option<Pending>) -> Option<ServerMessage> {
+    match waiting {
+        None => std::future::pending().await,
+        Some(Pending::Detach(done)) => {
+            let _ = done.await;
+            None
+        }
+        Some(Pending::Input {
+            sender,
+            input,
+            reply,
+        }) => {
+            let taken = match sender.reserve().await {
+                Ok(permit) => {
+                    let data = std::mem::take(&mut input.data);
+                    permit.send(Input {
+                        client: input.client,
+                        data,
+                    });
+                    true
+                }
+                Err(_) => false,
+            };
+            let request_id = (*reply)?;
+            Some(if taken {
+                ServerMessage::Done { request_id }
+            } else {
+                Refusal::InputNotTaken.reply(Some(request_id))
+            })
+        }
+    }
+}
 /// What the connection does next.
 pub(crate) enum Action {
     /// Nothing to send.
@@ -109,7 +172,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
             request_id,
             session,
             data,
-        } => input::send_input(ctx, request_id, &session, data).await,
+        } => input::send_input(ctx, request_id, &session, data),
         ClientMessage::Capture {
             request_id,
             session,
@@ -118,5 +181,9 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
         } => capture::capture(ctx, request_id, &session, format, scrollback_lines).await,
         ClientMessage::Status { request_id } => status::status(ctx, request_id),
         ClientMessage::KillServer { request_id } => kill::kill_server(ctx, request_id),
+        ClientMessage::Upgrade {
+            request_id,
+            server_binary,
+        } => upgrade::upgrade(ctx, request_id, &server_binary).await,
     }
 }

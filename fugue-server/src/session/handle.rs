@@ -49,6 +49,10 @@ pub(crate) enum SessionCmd {
     },
     /// Hang up the program; `reply` fires once it has exited and the session is gone.
     Kill { reply: oneshot::Sender<()> },
+    /// Stop, and give everything to the next server (an upgrade): the program runs on.
+    Handoff {
+        reply: oneshot::Sender<super::handoff::CarriedSession>,
+    },
 }
 
 /// A client to attach as a session starts, before its program's first byte is read.
@@ -84,18 +88,36 @@ pub(crate) struct SessionMeta {
 impl SessionMeta {
     pub(crate) fn new(name: String, command: Vec<String>, pid: u32, size: TermSize) -> Self {
         let created = now_unix_ms();
+        Self::with(Uuid::new_v4(), name, command, pid, size, [created, created])
+    }
+
+    /// A session's facts as another server had them: its id, and its creation and last
+    /// attach times (Unix ms).
+    pub(crate) fn with(
+        id: Uuid,
+        name: String,
+        command: Vec<String>,
+        pid: u32,
+        size: TermSize,
+        [created_unix_ms, last_attached_unix_ms]: [u64; 2],
+    ) -> Self {
         let meta = SessionMeta {
-            id: Uuid::new_v4(),
+            id,
             name: Mutex::new(name),
             command,
             pid,
-            created_unix_ms: created,
-            last_attached_unix_ms: AtomicU64::new(created),
+            created_unix_ms,
+            last_attached_unix_ms: AtomicU64::new(last_attached_unix_ms),
             size: AtomicU32::new(0),
             drained: Notify::new(),
         };
         meta.set_size(size);
         meta
+    }
+
+    /// When a client last attached (Unix ms).
+    pub(crate) fn last_attached_unix_ms(&self) -> u64 {
+        self.last_attached_unix_ms.load(Ordering::Relaxed)
     }
 
     pub(crate) fn name(&self) -> String {

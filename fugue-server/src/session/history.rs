@@ -60,6 +60,18 @@ impl History {
         self.lines.clear();
     }
 
+    /// Every line, oldest first (for a handoff to another server).
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|line| &**line)
+    }
+
+    /// Takes `lines` (oldest first) as its own, keeping the last ones if there are more
+    /// than it holds.
+    pub(crate) fn restore(&mut self, lines: Vec<String>) {
+        let skip = lines.len().saturating_sub(self.capacity);
+        self.lines = lines.into_iter().skip(skip).map(Box::from).collect();
+    }
+
     /// The last `n` lines (all of them if it holds fewer), oldest first.
     pub(crate) fn last(&self, n: usize) -> impl Iterator<Item = &str> {
         let skip = self.lines.len().saturating_sub(n);

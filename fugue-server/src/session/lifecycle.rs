@@ -101,6 +101,30 @@ impl Lifecycle {
         self.pty_closed = true;
     }
 
+    /// How the program ended, if it has.
+    pub(super) fn exit(&self) -> Option<ExitStatus> {
+        self.exit
+    }
+
+    /// Whether the program was hung up.
+    pub(super) fn hung_up(&self) -> bool {
+        self.hung_up
+    }
+
+    /// The lifecycle of a session carried over from another server: the program ended
+    /// (`exit`), or was hung up and is due its SIGKILL after `grace`.
+    pub(super) fn restored(exit: Option<ExitStatus>, hung_up: bool, grace: Duration) -> Self {
+        let mut life = Lifecycle {
+            hung_up,
+            kill_deadline: hung_up.then(|| Instant::now() + grace),
+            ..Lifecycle::default()
+        };
+        if exit.is_some() {
+            life.exited(Ok(exit));
+        }
+        life
+    }
+
     /// How the program ended, and the kill requests to answer once the session is gone.
     pub(super) fn end(self) -> (ExitStatus, Vec<oneshot::Sender<()>>) {
         let status = self.exit.unwrap_or(ExitStatus::Code { code: 0 });

@@ -6,6 +6,7 @@
 //! talks to the task through the handle's channels and never touches the PTY.
 
 mod handle;
+mod handoff;
 mod history;
 mod lifecycle;
 mod members;
@@ -22,12 +23,12 @@ mod task;
 use std::sync::Arc;
 
 use fugue_protocol::{SessionInfo, SessionSpec};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 pub(crate) use handle::{InitialAttach, Input, SessionCmd, SessionHandle};
+pub(crate) use screen::ModelState;
 
 use self::handle::SessionMeta;
 use self::pacing::PacingCounters;
@@ -114,24 +115,20 @@ impl Sessions {
             spawned.program.pid(),
             size,
         ));
-        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
-        let (input, input_rx) = mpsc::channel(INPUT_QUEUE_LEN);
-        let handle = SessionHandle {
-            id: meta.id,
-            meta: meta.clone(),
-            commands,
-            input,
-        };
-        self.table.insert(&name, handle.clone());
         tracing::info!(session = %meta.id, %name, pid = meta.pid, "session started");
         let task = task::SessionTask::new(self.clone(), meta.clone(), spawned.master, size);
-        let channels = task::Channels {
-            program: spawned.program,
-            commands: command_rx,
-            input: input_rx,
-        };
-        self.tracker.spawn(task.run(channels, attach));
+        let handle = self.launch(&name, task, Some(spawned.program), attach);
         Ok((meta.info(&self.registry), handle))
+    }
+
+    /// The number the next generated session name starts from (for a handoff).
+    pub(crate) fn next_auto_name(&self) -> u64 {
+        self.table.next_auto()
+    }
+
+    /// Generated names start from `next` (a server carrying on another's sessions).
+    pub(crate) fn set_next_auto_name(&self, next: u64) {
+        self.table.set_next_auto(next);
     }
 
     /// Hangs up every session's program and waits until every session task has ended
@@ -145,5 +142,16 @@ impl Sessions {
     /// Forgets a session that ended.
     fn remove(&self, id: Uuid) {
         self.table.remove(id);
+    }
+}
+
+/// Waits for process `pid`, a child of this process that nothing else waits for (an
+/// upgrade's standby process), and reaps it.
+pub(crate) async fn reap(pid: u32) {
+    match pty::Program::adopt(pid) {
+        Ok(program) => {
+            let _ = program.wait().await;
+        }
+        Err(err) => tracing::debug!(pid, %err, "nothing to reap"),
     }
 }

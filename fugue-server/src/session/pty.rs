@@ -153,6 +153,16 @@ impl Master {
         }
     }
 
+    /// The descriptor's number (for a handoff state).
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self.fd.get_ref())
+    }
+
+    /// The descriptor, no longer registered with the runtime (for a handoff).
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        self.fd.into_inner()
+    }
+
     /// Sets the terminal size the program sees.
     pub(crate) fn resize(&self, size: TermSize) -> io::Result<()> {
         let winsize = rustix::termios::Winsize::from(to_pty_size(size));

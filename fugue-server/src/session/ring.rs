@@ -46,6 +46,21 @@ impl ReplayRing {
         }
     }
 
+    /// A ring holding `chunks` (oldest first) after output up to `newest`.
+    pub(crate) fn restored(max_bytes: usize, chunks: Vec<(u64, Bytes)>, newest: u64) -> Self {
+        let mut ring = ReplayRing::new(max_bytes);
+        for (seq, data) in chunks {
+            ring.push(seq, data);
+        }
+        ring.newest = newest;
+        ring
+    }
+
+    /// The chunks it holds, oldest first.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &(u64, Bytes)> {
+        self.chunks.iter()
+    }
+
     /// The sequence number of the last chunk pushed (0 before any output).
     pub(crate) fn newest_seq(&self) -> u64 {
         self.newest

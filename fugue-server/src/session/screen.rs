@@ -69,6 +69,8 @@ enum ModelCmd {
         scrollback_lines: usize,
         reply: oneshot::Sender<Capture>,
     },
+    /// Everything needed to rebuild the model in another server.
+    Export(oneshot::Sender<ModelState>),
 }
 
 /// A handle to the model thread; dropping it ends the thread.
@@ -124,16 +126,25 @@ struct Model {
 }
 
 impl ScreenModel {
-    /// Starts the model thread for a screen of `size` keeping `scrollback` lines.
-    pub(crate) fn start(name: &str, size: TermSize, scrollback: usize) -> std::io::Result<Self> {
+    /// Starts the model thread for a screen of `size` keeping `scrollback` lines: blank, or
+    /// as `restored` (exported by another server) describes it.
+    pub(crate) fn start(
+        name: &str,
+        size: TermSize,
+        scrollback: usize,
+        restored: Option<ModelState>,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
-        let model = Model {
+        let mut model = Model {
             parser: new_parser(size, scrollback),
             modes: ModeTracker::default(),
             erase: EraseScan::default(),
             backlog: backlog.clone(),
         };
+        if let Some(state) = restored {
+            model.restore(state);
+        }
         thread::Builder::new()
             .name(format!("screen-{name}"))
             .spawn(move || model.run(rx))?;
@@ -161,6 +172,12 @@ impl ScreenModel {
         }
         self.queued_through = seq;
         self.queue(data.len(), ModelCmd::Feed(data))
+    }
+
+    /// The model already shows everything up to chunk `seq` (it was restored from another
+    /// server's export).
+    pub(crate) fn mark_current(&mut self, seq: u64) {
+        self.queued_through = seq;
     }
 
     /// Whether output was skipped since the model was last current.
@@ -217,6 +234,16 @@ impl ScreenModel {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(ModelCmd::Snapshot(reply))
+            .map_err(|_| ModelGone)?;
+        answer.await.map_err(|_| ModelGone)
+    }
+
+    /// Everything needed to rebuild the model in another server, as of everything queued
+    /// so far; call [`ScreenModel::catch_up`] first.
+    pub(crate) async fn export(&self) -> Result<ModelState, ModelGone> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(ModelCmd::Export(reply))
             .map_err(|_| ModelGone)?;
         answer.await.map_err(|_| ModelGone)
     }
@@ -289,6 +316,9 @@ impl Model {
             } => {
                 let _ = reply.send(capture::capture(&mut self.parser, format, scrollback_lines));
             }
+            ModelCmd::Export(reply) => {
+                let _ = reply.send(self.export());
+            }
         }
     }
 
@@ -342,5 +372,8 @@ fn snapshot(parser: &vt100::Parser<Callbacks>, modes: &ModeTracker) -> Bytes {
 }
 
 mod capture;
+mod handoff;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use handoff::ModelState;

@@ -33,6 +33,16 @@ impl SizePolicy {
         self.clients.retain(|(id, _)| *id != client);
     }
 
+    /// Every client's size, least recent first.
+    pub(crate) fn entries(&self) -> &[(ClientId, TermSize)] {
+        &self.clients
+    }
+
+    /// A policy with these sizes, least recent first.
+    pub(crate) fn from_entries(clients: Vec<(ClientId, TermSize)>) -> Self {
+        SizePolicy { clients }
+    }
+
     /// The size the PTY should have, if any interactive client is attached.
     pub(crate) fn current(&self) -> Option<TermSize> {
         self.clients.last().map(|(_, size)| *size)

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::ring::ReplayRing;
-use super::screen::{Capture, ModelGone, ScreenModel};
+use super::screen::{Capture, ModelGone, ModelState, ScreenModel};
 use crate::clients::Outbound;
 use crate::config::Config;
 
@@ -40,21 +40,74 @@ pub(super) struct Stream {
 impl Stream {
     /// An empty stream for a screen of `size`, with its screen model started.
     pub(super) fn new(session: Uuid, name: &str, size: TermSize, config: &Config) -> Self {
-        let model = match ScreenModel::start(name, size, config.scrollback_lines) {
+        let ring = ReplayRing::new(config.replay_ring_bytes);
+        Self::with(session, name, size, config, ring, None)
+    }
+
+    /// The stream of a session carried over from another server: its output up to `seq`,
+    /// the ring's chunks, and the screen model as it exported it.
+    pub(super) fn restored(
+        session: Uuid,
+        name: &str,
+        size: TermSize,
+        config: &Config,
+        (seq, chunks, model): (u64, Vec<(u64, Bytes)>, Option<ModelState>),
+    ) -> Self {
+        let ring = ReplayRing::restored(config.replay_ring_bytes, chunks, seq);
+        let mut stream = Self::with(session, name, size, config, ring, model);
+        stream.seq = seq;
+        stream
+    }
+
+    fn with(
+        session: Uuid,
+        name: &str,
+        size: TermSize,
+        config: &Config,
+        ring: ReplayRing,
+        model: Option<ModelState>,
+    ) -> Self {
+        let restored = model.is_some();
+        let model = match ScreenModel::start(name, size, config.scrollback_lines, model) {
             Ok(model) => Some(model),
             Err(err) => {
                 tracing::error!(%session, %err, "no screen model: screen restore is off");
                 None
             }
-        };
+        }
+        .map(|mut model| {
+            if restored {
+                // The model stands for everything up to the ring's newest chunk.
+                model.mark_current(ring.newest_seq());
+            }
+            model
+        });
         Stream {
             session,
             seq: 0,
-            ring: ReplayRing::new(config.replay_ring_bytes),
+            ring,
             model,
             codec: ServerCodec::with_max_frame_len(config.max_frame_len),
             last_output: Instant::now(),
         }
+    }
+
+    /// Everything another server needs to go on with this stream: the position, the
+    /// ring's chunks, and the screen model brought up to date and exported.
+    pub(super) async fn export(&mut self) -> (u64, Vec<(u64, Bytes)>, Option<ModelState>) {
+        self.catch_up();
+        let model = match &self.model {
+            Some(model) => match model.export().await {
+                Ok(state) => Some(state),
+                Err(ModelGone) => {
+                    self.stop_model();
+                    None
+                }
+            },
+            None => None,
+        };
+        let chunks = self.ring.chunks().cloned().collect();
+        (self.seq, chunks, model)
     }
 
     /// The position of the last chunk.

@@ -59,6 +59,16 @@ impl Table {
         self.lock().by_id.len()
     }
 
+    /// The number the next generated name starts from.
+    pub(crate) fn next_auto(&self) -> u64 {
+        self.lock().next_auto
+    }
+
+    /// Makes generated names start from `next`.
+    pub(crate) fn set_next_auto(&self, next: u64) {
+        self.lock().next_auto = next;
+    }
+
     /// Reserves `name` (or a generated one) so no concurrent create can take it.
     pub(crate) fn reserve_name(&self, name: Option<&str>) -> Result<String, Refusal> {
         let mut maps = self.lock();

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use fugue_protocol::TermSize;
 use futures_util::FutureExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::Sessions;
 use super::handle::{InitialAttach, Input, SessionCmd, SessionMeta};
+use super::handoff::CarriedSession;
 use super::lifecycle::Lifecycle;
 use super::members::Resyncs;
 use super::pacing::Pacing;
@@ -29,7 +30,8 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// What the task listens to besides the PTY.
 pub(super) struct Channels {
-    pub(super) program: Program,
+    /// The program, unless it had exited (and was reaped) before a handoff.
+    pub(super) program: Option<Program>,
     pub(super) commands: mpsc::Receiver<SessionCmd>,
     pub(super) input: mpsc::Receiver<Input>,
 }
@@ -37,16 +39,18 @@ pub(super) struct Channels {
 pub(super) struct SessionTask {
     pub(super) sessions: Arc<Sessions>,
     pub(super) meta: Arc<SessionMeta>,
-    master: Master,
+    pub(super) master: Master,
     /// Input taken from a client and not yet accepted by the PTY.
-    pending_input: Bytes,
+    pub(super) pending_input: Bytes,
     pub(super) stream: Stream,
     /// The PTY's size, and the policy that picks it from the clients' sizes.
-    size: TermSize,
+    pub(super) size: TermSize,
     pub(super) sizes: SizePolicy,
-    life: Lifecycle,
-    pacing: Pacing,
+    pub(super) life: Lifecycle,
+    pub(super) pacing: Pacing,
     pub(super) resyncs: Resyncs,
+    /// An upgrade asked the task to stop and give its state here.
+    pub(super) handoff: Option<oneshot::Sender<CarriedSession>>,
 }
 
 impl SessionTask {
@@ -69,6 +73,7 @@ impl SessionTask {
             life: Lifecycle::default(),
             pacing,
             resyncs: Resyncs::default(),
+            handoff: None,
         }
     }
 
@@ -86,7 +91,7 @@ impl SessionTask {
         let hang_up = self.sessions.hang_up.clone();
         let meta = self.meta.clone();
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        while !self.life.is_over() {
+        while !self.life.is_over() && self.handoff.is_none() {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
@@ -112,7 +117,7 @@ impl SessionTask {
                 Some(chunk) = input.recv(), if self.pending_input.is_empty() => {
                     self.on_input(chunk);
                 }
-                status = program.wait(), if self.life.running() => self.life.exited(status),
+                status = wait_for(program.as_ref()), if self.life.running() => self.life.exited(status),
                 () = sleep_until(self.life.kill_due()) => self.life.kill_now(self.meta.pid),
                 () = sleep_until(self.life.drain_due()) => self.life.pty_closed(),
                 // Only a pause of the program counts, not one of ours while pacing waits.
@@ -128,7 +133,10 @@ impl SessionTask {
                 }
             }
         }
-        self.finish().await;
+        match self.handoff.take() {
+            Some(reply) => self.hand_over(reply, &mut input).await,
+            None => self.finish().await,
+        }
     }
 
     /// Whether output may be read now: always once the program has exited (the rest of its
@@ -223,6 +231,7 @@ impl SessionTask {
                 let grace = self.sessions.config.kill_grace;
                 self.life.kill(reply, self.meta.pid, grace);
             }
+            SessionCmd::Handoff { reply } => self.handoff = Some(reply),
         }
     }
 
@@ -257,6 +266,16 @@ impl SessionTask {
         for reply in kill_replies {
             let _ = reply.send(());
         }
+    }
+}
+
+/// Waits for the program to exit; forever if there is none to wait for.
+async fn wait_for(
+    program: Option<&Program>,
+) -> std::io::Result<Option<fugue_protocol::ExitStatus>> {
+    match program {
+        Some(program) => program.wait().await,
+        None => std::future::pending().await,
     }
 }
 

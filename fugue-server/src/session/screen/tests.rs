@@ -64,7 +64,7 @@ fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
 #[tokio::test]
 async fn a_capture_sees_the_output_queued_before_it_even_if_the_model_then_falls_behind() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 100).expect("model thread");
+    let mut model = ScreenModel::start("test", size, 100, None).expect("model thread");
     let lines = |n: usize| -> Bytes {
         let text: String = (0..n)
             .map(|i| format!("\x1b[3{}mline {i}\r\n", i % 8))
@@ -184,7 +184,7 @@ async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
 /// A model thread keeping 100 lines of scrollback, the replay ring its session would
 /// keep, and a reference parser to be fed all the output.
 fn rig(size: TermSize) -> (ScreenModel, ReplayRing, vt100::Parser<Callbacks>) {
-    let model = ScreenModel::start("test", size, 100).expect("model thread");
+    let model = ScreenModel::start("test", size, 100, None).expect("model thread");
     (model, ReplayRing::new(8 << 20), new_parser(size, 100))
 }
 
@@ -347,7 +347,7 @@ fn the_compact_history_captures_what_the_parser_alone_would() {
 #[tokio::test]
 async fn erasing_the_scrollback_empties_the_history_too() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 300).expect("model thread");
+    let mut model = ScreenModel::start("test", size, 300, None).expect("model thread");
     let before: String = (0..400).map(|i| format!("old {i}\r\n")).collect();
     model.feed(1, Bytes::from(before)).expect("model alive");
     let all = captured(&model, CaptureFormat::Plain, 1_000).await;
@@ -373,7 +373,7 @@ async fn erasing_the_scrollback_empties_the_history_too() {
 #[tokio::test]
 async fn a_reset_empties_the_history_but_an_erase_on_the_alternate_screen_does_not() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = ScreenModel::start("test", size, 300).expect("model thread");
+    let mut model = ScreenModel::start("test", size, 300, None).expect("model thread");
     let lines = |tag: &str| -> Bytes {
         let text: String = (0..400).map(|i| format!("{tag} {i}\r\n")).collect();
         Bytes::from(text)

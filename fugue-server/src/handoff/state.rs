@@ -1,0 +1,250 @@
+//! [`HandoffState`]: everything a server hands to the binary that replaces it, as plain
+//! data with a versioned encoding.
+//!
+//! The bytes are [`MAGIC`], the format number (`u32`, big-endian), then the state encoded
+//! with postcard, which is not self-describing: any change to these types is a new format.
+//! A new format gets a new number, the old types stay (renamed `...V1`) with a conversion,
+//! and [`FORMATS_READ`] grows; a binary reads every format it lists, and an upgrade is
+//! refused before anything changes if the new binary does not list this one's
+//! ([`FORMAT`]). Descriptors travel by number: the old server clears their close-on-exec
+//! flag so they survive `exec`, and the new one adopts each once (`fds.rs`).
+
+use bytes::Bytes;
+use fugue_protocol::{ExitStatus, RequestId, Role, TermSize};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::session::ModelState;
+
+/// The first bytes of a handoff state.
+pub(crate) const MAGIC: [u8; 8] = *b"fugue-ho";
+/// The format this binary writes.
+pub(crate) const FORMAT: u32 = 1;
+/// The formats this binary reads.
+pub(crate) const FORMATS_READ: &[u32] = &[1];
+
+/// A server's state, on its way to the binary that replaces it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HandoffState {
+    /// The version of the server that wrote it.
+    pub(crate) from_version: String,
+    /// How long that server (and those before it) had been up.
+    pub(crate) uptime_ms: u64,
+    pub(crate) config: ConfigState,
+    /// The listening socket's descriptor.
+    pub(crate) listener: i32,
+    /// The standby process that takes over if the new server fails before it confirms.
+    pub(crate) keeper: Option<u32>,
+    /// The next client id and the next generated session name.
+    pub(crate) next_client_id: u64,
+    pub(crate) next_auto_name: u64,
+    /// When the old server stopped serving requests (Unix ms), to tell how long it paused.
+    pub(crate) paused_unix_ms: u64,
+    /// The request that asked for this upgrade, answered by the new server.
+    pub(crate) upgrade: Option<UpgradeNote>,
+    pub(crate) sessions: Vec<SessionState>,
+    pub(crate) connections: Vec<ConnectionState>,
+}
+
+/// The server's configuration (`Config`), field by field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ConfigState {
+    /// Bytes of the path, which need not be UTF-8.
+    pub(crate) socket_path: Vec<u8>,
+    pub(crate) log_file: Option<Vec<u8>>,
+    pub(crate) max_clients: u64,
+    pub(crate) max_frame_len: u64,
+    pub(crate) handshake_timeout_ms: u64,
+    pub(crate) idle_timeout_ms: u64,
+    pub(crate) ping_interval_ms: u64,
+    pub(crate) client_queue_len: u64,
+    pub(crate) scrollback_lines: u64,
+    pub(crate) shutdown_timeout_ms: u64,
+    pub(crate) kill_grace_ms: u64,
+    pub(crate) replay_ring_bytes: u64,
+    pub(crate) pacing_stall_ms: u64,
+}
+
+/// Who asked for the upgrade, to be answered by the new server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UpgradeNote {
+    pub(crate) client: u64,
+    pub(crate) request_id: RequestId,
+    /// Why the server that reads this is not the new binary after all (the exec failed and
+    /// the old binary took its place): the requester gets this as an error.
+    pub(crate) failure: Option<String>,
+}
+
+/// One session: its program, PTY, numbered output and screen.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SessionState {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) command: Vec<String>,
+    pub(crate) pid: u32,
+    /// The PTY master's descriptor.
+    pub(crate) master: i32,
+    pub(crate) created_unix_ms: u64,
+    pub(crate) last_attached_unix_ms: u64,
+    pub(crate) size: TermSize,
+    /// Interactive clients' sizes, least recent first (the size policy).
+    pub(crate) sizes: Vec<(u64, TermSize)>,
+    /// The position of the last chunk, and the replay ring's chunks, oldest first.
+    pub(crate) seq: u64,
+    pub(crate) ring: Vec<(u64, Bytes)>,
+    pub(crate) model: Option<ModelState>,
+    /// Input taken from clients and not yet written to the PTY.
+    pub(crate) pending_input: Bytes,
+    /// How the program ended, if it has (the session was draining its output).
+    pub(crate) exit: Option<ExitStatus>,
+    /// Whether the program was sent SIGHUP (a kill is under way).
+    pub(crate) hung_up: bool,
+}
+
+/// One client connection, cut at a frame boundary: what it had not read yet and what it
+/// had not been sent yet go with it, so it carries on where it stopped.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ConnectionState {
+    /// The socket's descriptor.
+    pub(crate) fd: i32,
+    /// Bytes received and not decoded yet.
+    pub(crate) unread: Bytes,
+    /// Bytes encoded for the client and not written yet.
+    pub(crate) unwritten: Bytes,
+    /// `None` before its `Hello`.
+    pub(crate) client: Option<ClientState>,
+}
+
+/// A registered client, as the registry and its connection knew it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ClientState {
+    pub(crate) id: u64,
+    pub(crate) role: Role,
+    pub(crate) identity: Option<Uuid>,
+    pub(crate) pid: Option<i32>,
+    pub(crate) uid: u32,
+    /// The protocol version it speaks.
+    pub(crate) version: u32,
+    /// The session it last joined, and whether it is still a member.
+    pub(crate) session: Option<Uuid>,
+    pub(crate) member: bool,
+    pub(crate) lagging: bool,
+    /// Input it sent that its session had no room for yet, and the request to answer
+    /// once it is taken (`SendInput`).
+    pub(crate) pending_input: Option<Bytes>,
+    pub(crate) pending_reply: Option<RequestId>,
+}
+
+/// Why a handoff state cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateError {
+    #[error("not a fugue handoff state")]
+    NotAState,
+    #[error("handoff state format {0} is not one this binary reads ({FORMATS_READ:?})")]
+    Format(u32),
+    #[error("the handoff state is damaged: {0}")]
+    Damaged(#[from] postcard::Error),
+}
+
+impl HandoffState {
+    /// The state's bytes, in this binary's format.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT.to_be_bytes());
+        postcard::to_io(self, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Reads a state written in any format this binary reads.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<HandoffState, StateError> {
+        let rest = bytes.strip_prefix(&MAGIC).ok_or(StateError::NotAState)?;
+        let (format, body) = rest.split_first_chunk::<4>().ok_or(StateError::NotAState)?;
+        match u32::from_be_bytes(*format) {
+            1 => match postcard::take_from_bytes(body)? {
+                (state, []) => Ok(state),
+                _ => Err(StateError::Damaged(postcard::Error::DeserializeBadEncoding)),
+            },
+            other => Err(StateError::Format(other)),
+        }
+    }
+
+    /// Every descriptor the state names, in one list.
+    pub(crate) fn descriptors(&self) -> Vec<i32> {
+        let sessions = self.sessions.iter().map(|session| session.master);
+        let connections = self.connections.iter().map(|connection| connection.fd);
+        std::iter::once(self.listener)
+            .chain(sessions)
+            .chain(connections)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> HandoffState {
+        HandoffState {
+            from_version: "0.1.0".into(),
+            uptime_ms: 5,
+            config: ConfigState {
+                socket_path: b"/run/f.sock".to_vec(),
+                log_file: None,
+                max_clients: 1,
+                max_frame_len: 2,
+                handshake_timeout_ms: 3,
+                idle_timeout_ms: 4,
+                ping_interval_ms: 5,
+                client_queue_len: 6,
+                scrollback_lines: 7,
+                shutdown_timeout_ms: 8,
+                kill_grace_ms: 9,
+                replay_ring_bytes: 10,
+                pacing_stall_ms: 11,
+            },
+            listener: 3,
+            keeper: Some(99),
+            next_client_id: 12,
+            next_auto_name: 2,
+            paused_unix_ms: 1,
+            upgrade: None,
+            sessions: Vec::new(),
+            connections: vec![ConnectionState {
+                fd: 7,
+                unread: Bytes::from_static(b"\0\0"),
+                unwritten: Bytes::new(),
+                client: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_state_reads_back_and_names_its_descriptors() {
+        let bytes = state().encode().unwrap();
+        assert!(bytes.starts_with(b"fugue-ho\0\0\0\x01"));
+        let read = HandoffState::decode(&bytes).unwrap();
+        assert_eq!(read.config.socket_path, b"/run/f.sock");
+        assert_eq!(read.keeper, Some(99));
+        assert_eq!(read.descriptors(), [3, 7]);
+    }
+
+    #[test]
+    fn other_formats_and_damage_are_refused() {
+        let mut bytes = state().encode().unwrap();
+        bytes[11] = 2;
+        assert!(matches!(
+            HandoffState::decode(&bytes),
+            Err(StateError::Format(2))
+        ));
+        assert!(matches!(
+            HandoffState::decode(b"nonsense"),
+            Err(StateError::NotAState)
+        ));
+        let whole = state().encode().unwrap();
+        let cut = &whole[..whole.len() - 3];
+        assert!(matches!(
+            HandoffState::decode(cut),
+            Err(StateError::Damaged(_))
+        ));
+    }
+}
