@@ -14,3 +14,4 @@ mod reliability;
 mod screen;
 mod server_lifecycle;
 mod sessions;
+mod upgrade;
