@@ -10,7 +10,7 @@ usage: cargo xtask bench [--quick] [--tools LIST] [--scenarios LIST] [--runs N] 
 
   --quick          3 runs, 16 MiB floods, 100 echo round trips (a few minutes)
   --tools          comma-separated, from fugue,tmux,screen,dtach,raw (default: all)
-  --scenarios      comma-separated, from throughput,latency,fanout,memory,attach
+  --scenarios      comma-separated, from throughput,latency,fanout,memory,attach,upgrade
                    (default: all)
   --runs N         runs of each scenario, overriding the default
   --no-registry    skip the registry microbenchmarks (criterion)
@@ -29,16 +29,19 @@ pub enum Scenario {
     Memory,
     /// Attach to a session with 10,000 lines of history.
     Attach,
+    /// The service gap of `fugue upgrade` (fugue only).
+    Upgrade,
 }
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Throughput,
         Scenario::Latency,
         Scenario::Fanout,
         Scenario::Memory,
         Scenario::Attach,
+        Scenario::Upgrade,
     ];
 
     /// The name used on the command line and in reports.
@@ -49,6 +52,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::Memory => "memory",
             Scenario::Attach => "attach",
+            Scenario::Upgrade => "upgrade",
         }
     }
 }
@@ -87,6 +91,10 @@ pub struct Plan {
     pub memory_clients: usize,
     /// Lines of history before the attach.
     pub history_lines: usize,
+    /// Sessions (and clients, one each) during the upgrade scenario.
+    pub upgrade_clients: usize,
+    /// Upgrades per upgrade run.
+    pub upgrades: usize,
 }
 
 const MIB: usize = 1024 * 1024;
@@ -147,14 +155,16 @@ impl Options {
             echo_round_trips,
             memory_clients: 32,
             history_lines: 10_000,
+            upgrade_clients: 10,
+            upgrades: if self.quick { 5 } else { 10 },
         }
     }
 }
 
 /// Parses a comma-separated list of names from `all`, keeping `all`'s order.
-fn parse_list<T: Copy + PartialEq>(
+fn parse_list<T: Copy + PartialEq, const N: usize>(
     text: &str,
-    all: [T; 5],
+    all: [T; N],
     name: fn(T) -> &'static str,
 ) -> anyhow::Result<Vec<T>> {
     let mut chosen = Vec::new();

@@ -158,6 +158,7 @@ fn markdown(
         );
     }
     fanout_table(&mut md, plan, summaries, raw);
+    upgrade_paragraph(&mut md, plan, summaries);
     md.push_str(
         "\nfugue against the issue's targets:\n\n| target | measured | met |\n|---|---|---|\n",
     );
@@ -199,6 +200,27 @@ fn markdown(
         }
     }
     md
+}
+
+/// The upgrade scenario's result, if it ran.
+fn upgrade_paragraph(md: &mut String, plan: &Plan, summaries: &BTreeMap<Tool, Summary>) {
+    let Some(fugue) = summaries.get(&Tool::Fugue) else {
+        return;
+    };
+    let Some((median, worst)) = fugue.upgrade_gap_ms else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\nUpgrade (`fugue upgrade`, fugue only; {} sessions with a client each, every client \
+         typing): the longest a client waited for an echo while an upgrade ran was {median:.1} ms \
+         for the median upgrade, {worst:.1} ms at worst ({} upgrades per run; `fugue upgrade` \
+         itself took {} ms; an echo otherwise takes {} us).",
+        plan.upgrade_clients,
+        plan.upgrades,
+        fmt(fugue.upgrade_command_ms, 1),
+        fmt(fugue.upgrade_echo_us, 0)
+    );
 }
 
 fn fanout_table(

@@ -70,6 +70,8 @@ pub struct ToolResults {
     pub memory: Vec<Memory>,
     /// Attach runs.
     pub attach: Vec<Attach>,
+    /// Upgrades (fugue).
+    pub upgrades: Vec<super::scenarios::UpgradeGap>,
     /// Measurements that failed, with the reason.
     pub failures: Vec<String>,
     /// Things worth knowing about runs that did not fail (a client that lost output).
@@ -113,6 +115,13 @@ pub struct Summary {
     pub attach_first_ms: Option<f64>,
     /// Median attach time to the restored screen, ms.
     pub attach_restored_ms: Option<f64>,
+    /// Longest a client waited for an echo during an upgrade: the median upgrade and the
+    /// worst, ms (fugue).
+    pub upgrade_gap_ms: Option<(f64, f64)>,
+    /// Median `fugue upgrade` command time, ms.
+    pub upgrade_command_ms: Option<f64>,
+    /// Median echo outside upgrades in the same runs, microseconds.
+    pub upgrade_echo_us: Option<f64>,
 }
 
 fn median_of<T>(items: &[T], value: impl Fn(&T) -> Option<f64>) -> Option<f64> {
@@ -137,6 +146,12 @@ impl ToolResults {
             rss_per_client_kib: median_of(&self.memory, |m| Some(m.per_client_kib())),
             attach_first_ms: median_of(&self.attach, |a| a.first_byte_ms),
             attach_restored_ms: median_of(&self.attach, |a| a.restored_ms),
+            upgrade_gap_ms: median_of(&self.upgrades, |u| Some(u.gap_ms)).map(|median| {
+                let worst = self.upgrades.iter().map(|u| u.gap_ms).fold(0.0, f64::max);
+                (median, worst)
+            }),
+            upgrade_command_ms: median_of(&self.upgrades, |u| Some(u.command_ms)),
+            upgrade_echo_us: median_of(&self.upgrades, |u| Some(u.echo_us)),
             pacing_timeouts: self
                 .throughput
                 .iter()

@@ -246,7 +246,8 @@ impl<'a> Session<'a> {
         self.dir.join(format!("{}.sock", self.tool.name()))
     }
 
-    fn fugue(&self) -> Command {
+    /// The `fugue` CLI talking to this session's server.
+    pub fn fugue(&self) -> Command {
         let mut cmd = self.sandbox.command(self.sandbox.fugue_binary("fugue"));
         cmd.arg("--socket").arg(self.socket());
         cmd

@@ -46,25 +46,43 @@ pub fn echo(sandbox: &Sandbox, tool: Tool, round_trips: usize) -> anyhow::Result
             blank_line(&terminal)?;
         }
         let byte = CYCLE[index % LINE % CYCLE.len()];
-        let mut scanner = Scanner::new([[byte]]);
-        let start = Instant::now();
-        terminal.type_bytes(&[byte])?;
-        while !scanner.done() {
-            let n = terminal.read_until(&mut buf, start + ECHO_TIMEOUT)?;
-            if n == 0 {
-                bail!("echo {index} did not come back within {ECHO_TIMEOUT:?}");
-            }
-            scanner.feed(&buf[..n]);
-        }
-        samples.push(start.elapsed().as_secs_f64() * 1e6);
+        let (_, took) = time_echo(&terminal, byte, &mut buf)?;
+        samples.push(took.as_secs_f64() * 1e6);
     }
     drop(terminal);
     session.stop();
     Ok(samples)
 }
 
+/// Types `byte` and times its echo: when it was typed, and how long it took to come back.
+///
+/// # Errors
+///
+/// When the terminal fails or the echo does not come back within [`ECHO_TIMEOUT`].
+pub(super) fn time_echo(
+    terminal: &Terminal,
+    byte: u8,
+    buf: &mut [u8],
+) -> anyhow::Result<(Instant, Duration)> {
+    let mut scanner = Scanner::new([[byte]]);
+    let start = Instant::now();
+    terminal.type_bytes(&[byte])?;
+    while !scanner.done() {
+        let n = terminal.read_until(buf, start + ECHO_TIMEOUT)?;
+        if n == 0 {
+            bail!("an echo did not come back within {ECHO_TIMEOUT:?}");
+        }
+        scanner.feed(&buf[..n]);
+    }
+    Ok((start, start.elapsed()))
+}
+
 /// Types `probe` until it comes back: the client is attached and the program runs.
-fn wait_for_echo(terminal: &Terminal, probe: &[u8], timeout: Duration) -> anyhow::Result<()> {
+pub(super) fn wait_for_echo(
+    terminal: &Terminal,
+    probe: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     let mut buf = vec![0; 64 * 1024];
     let mut scanner = Scanner::new([probe]);

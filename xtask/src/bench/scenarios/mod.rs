@@ -5,6 +5,7 @@ mod attach;
 mod flood;
 mod latency;
 mod memory;
+mod upgrade;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use super::sandbox::Sandbox;
 use super::tools::Tool;
 
 pub use attach::LINE_FORMAT;
+pub use upgrade::UpgradeGap;
 
 /// The files the sessions print.
 #[derive(Debug, Clone)]
@@ -122,6 +124,23 @@ impl Bench<'_> {
                     ))
                 },
             ),
+            Scenario::Upgrade => {
+                let fugue: Vec<Tool> = self
+                    .tools
+                    .iter()
+                    .copied()
+                    .filter(|&t| t == Tool::Fugue)
+                    .collect();
+                self.each_run(plan.heavy_runs, &fugue, scenario, results, |_, out| {
+                    let gaps =
+                        upgrade::upgrades(self.sandbox, plan.upgrade_clients, plan.upgrades)?;
+                    let worst = gaps.iter().map(|g| g.gap_ms).fold(0.0, f64::max);
+                    out.upgrades.extend(gaps);
+                    Ok(format!(
+                        "longest wait for an echo during an upgrade {worst:.1} ms"
+                    ))
+                });
+            }
             Scenario::Attach => {
                 self.each_run(plan.runs, self.tools, scenario, results, |tool, out| {
                     let history = &self.inputs.history_file;
