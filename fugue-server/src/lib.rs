@@ -61,8 +61,14 @@ pub async fn resume(takeover: Takeover, shutdown: CancellationToken) -> Result<(
 
 /// The standby process of an upgrade (`fugue-server --standby`): waits for the new server
 /// to confirm it took over, or takes over itself if it dies first. Never returns.
-pub fn standby(state_fd: std::os::fd::RawFd, confirm_fd: std::os::fd::RawFd) -> ! {
-    handoff::standby(state_fd, confirm_fd)
+///
+/// # Safety
+///
+/// `confirm_fd` must be the pipe the upgrading server left open for this process, which
+/// nothing in it owns yet.
+pub unsafe fn standby(state_fd: std::os::fd::RawFd, confirm_fd: std::os::fd::RawFd) -> ! {
+    // SAFETY: the caller's guarantee.
+    unsafe { handoff::standby(state_fd, confirm_fd) }
 }
 
 /// What `fugue-server --handoff-probe` prints: this binary's version, the handoff formats
@@ -77,12 +83,13 @@ async fn serve(
     connections: TaskTracker,
 ) -> Result<(), ServerError> {
     let mut socket_identity = socket::SocketIdentity::of(&shared.config.socket_path);
-    let stop = listener::accept_loop(listener, &shared, &connections, &mut socket_identity).await?;
-    if let Stop::Upgrade(listener, request) = stop {
-        // Returns only if the handoff could not begin; the server then shuts down.
-        let Err(err) = handoff::hand_over(&shared, listener, &connections, request).await;
-        tracing::error!(%err, "upgrade: cannot begin; shutting down");
-        shared.shutdown.cancel();
+    let mut listener = listener;
+    while let Stop::Upgrade(accepting, request) =
+        listener::accept_loop(listener, &shared, &connections, &mut socket_identity).await?
+    {
+        // Returns only if the handoff could not begin: the server goes on as it was.
+        let Err(given_back) = handoff::hand_over(&shared, accepting, &connections, request).await;
+        listener = given_back;
     }
     connections.close();
     let drain = shared.config.shutdown_timeout;

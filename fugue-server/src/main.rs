@@ -54,6 +54,9 @@ pub(crate) struct Args {
     /// The pipe on which to tell the standby process that the takeover is done
     #[arg(long, hide = true, value_name = "FD")]
     confirm: Option<i32>,
+    /// The standby process to reap once the takeover is done
+    #[arg(long, hide = true, value_name = "PID")]
+    keeper: Option<u32>,
     /// The takeover is the standby process's, after the new server failed
     #[arg(long, hide = true)]
     recovered: bool,
@@ -84,11 +87,13 @@ fn run(args: Args) -> Result<()> {
         // Everything it inherited must reach the binary it may exec: nothing is marked
         // close-on-exec here.
         let confirm = args.confirm.context("--standby needs --confirm")?;
-        fugue_server::standby(state, confirm);
+        // SAFETY: the upgrading server left this pipe open for this process, and nothing
+        // has opened or taken a descriptor yet.
+        unsafe { fugue_server::standby(state, confirm) };
     }
     fds::keep_inherited_fds_from_children();
     if let Some(state) = args.takeover {
-        return takeover(state, args.confirm, args.recovered);
+        return takeover(state, &args);
     }
     let uid = rustix::process::geteuid().as_raw();
     let socket_path = fugue_protocol::resolve_socket_path(
@@ -109,8 +114,12 @@ fn run(args: Args) -> Result<()> {
 
 /// Carries on from the server that handed over in an upgrade: same socket, sessions and
 /// clients, logging where it logged.
-fn takeover(state: i32, confirm: Option<i32>, recovered: bool) -> Result<()> {
-    let takeover = fugue_server::Takeover::read(state, confirm, recovered)?;
+fn takeover(state: i32, args: &Args) -> Result<()> {
+    // SAFETY: these descriptors (and those the state names) were left open for this process
+    // by the server it replaces; this process has taken none of them yet (the start-up
+    // marking of inherited descriptors close-on-exec borrows them only).
+    let takeover =
+        unsafe { fugue_server::Takeover::read(state, args.confirm, args.keeper, args.recovered) }?;
     init_logging(takeover.log_file().as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,12 +1,15 @@
-//! A connection across an upgrade: parked, cut at a frame boundary, handed to the next
-//! server with what it had not read and not written, and served on from there.
+//! A connection across an upgrade: parked, handed to the next server with what it had not
+//! read and not written, and served on from there.
 //!
-//! Parking comes first (the handoff's `park`): the connection reads no further request
-//! once the one it serves is answered and any detach it waits on is queued, but keeps
-//! writing output. Once every session has stopped (`drain`), nothing more can be queued
-//! for it: it encodes what its queue holds after the bytes its writer had not written yet,
-//! and hands its socket over ([`CarriedConnection`]). The next server registers the client
-//! again under the same id, in the same session, and writes those bytes first.
+//! Parking comes first (the handoff's `park`): the connection reads no further request,
+//! and holds input that waits for room in a session (it goes along, to be queued by the
+//! next server); it parks once no detach it waits on is pending, even in the middle of a
+//! write, and keeps writing output. Once every session has stopped (`drain`), nothing more
+//! can be queued for it, and a write still under way is cut short: the bytes its writer
+//! had not written, the item it held, then what its queue holds are encoded in order, and
+//! it hands its socket over ([`CarriedConnection`]). The bytes it had received and not
+//! decoded go too. The next server registers the client again under the same id, in the
+//! same session, and writes those bytes first.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -15,12 +18,15 @@ use bytes::{Bytes, BytesMut};
 use fugue_protocol::ServerCodec;
 use fugue_registry::ClientId;
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedWrite;
+use uuid::Uuid;
 
+use super::incoming::Incoming;
 use super::{Connection, Membership, Reader, Writer, serve};
 use crate::clients::{ClientMeta, ClientRegistration, Outbound};
 use crate::handlers::Pending;
 use crate::handoff::state::{ClientState, ConnectionState};
+use crate::refusal::Refusal;
 use crate::state::Shared;
 
 /// A connection on its way to the next server: its socket, and its state naming it.
@@ -30,17 +36,17 @@ pub(crate) struct CarriedConnection {
 }
 
 impl Connection {
-    /// Once asked to park and waiting on nothing that needs a session, says so, once.
+    /// Once asked to park and waiting on nothing that needs a session, says so.
     pub(super) fn park_if_asked(&mut self, waiting: Option<&Pending>) {
-        if self.park_asked && !self.parked && !matches!(waiting, Some(Pending::Detach(_))) {
-            self.parked = true;
-            self.shared.handoff.parked();
+        self.detaching = matches!(waiting, Some(Pending::Detach(_)));
+        if self.shared.handoff.park.is_cancelled() && !self.detaching {
+            self.presence.park();
         }
     }
 
     /// Cuts the connection for the next server (see the module doc).
     pub(super) fn carry(
-        self,
+        mut self,
         reader: Reader,
         mut rx: mpsc::Receiver<Outbound>,
         waiting: Option<Pending>,
@@ -48,6 +54,9 @@ impl Connection {
         rx.close();
         let mut unwritten = BytesMut::from(&self.writer.write_buffer()[..]);
         let codec = self.writer.encoder().clone();
+        if let Some(item) = self.in_hand.take() {
+            encode(&codec, item, self.meta.version, &mut unwritten);
+        }
         while let Ok(item) = rx.try_recv() {
             encode(&codec, item, self.meta.version, &mut unwritten);
         }
@@ -55,7 +64,12 @@ impl Connection {
         let registry = &self.shared.registry;
         let session = self.membership.session.as_ref().map(|session| session.id);
         let (pending_input, pending_reply) = match waiting {
-            Some(Pending::Input { input, reply, .. }) => (Some(input.data), reply),
+            Some(Pending::Input {
+                session,
+                input,
+                reply,
+                ..
+            }) => (Some((session, input.data)), reply),
             _ => (None, None),
         };
         let client = ClientState {
@@ -71,7 +85,7 @@ impl Connection {
             pending_input,
             pending_reply,
         };
-        let unread = Bytes::copy_from_slice(reader.read_buffer());
+        let unread = reader.unread();
         let fd = socket_fd(reader, self.writer)?;
         let state = ConnectionState {
             fd: fd.as_raw_fd(),
@@ -103,7 +117,7 @@ fn socket_fd(reader: Reader, writer: Writer) -> Option<OwnedFd> {
 
 /// A connection parked before its `Hello`: handed over with what it had sent so far.
 pub(super) fn before_hello(shared: &Shared, reader: Reader, writer: Writer) {
-    let unread = Bytes::copy_from_slice(reader.read_buffer());
+    let unread = reader.unread();
     let Some(fd) = socket_fd(reader, writer) else {
         return;
     };
@@ -113,7 +127,6 @@ pub(super) fn before_hello(shared: &Shared, reader: Reader, writer: Writer) {
         unwritten: Bytes::new(),
         client: None,
     };
-    shared.handoff.parked();
     shared.handoff.carried(CarriedConnection { fd, state });
 }
 
@@ -151,25 +164,30 @@ pub(crate) async fn serve_carried(
     };
     let (read_half, write_half) = stream.into_split();
     let codec = ServerCodec::with_max_frame_len(shared.config.max_frame_len);
-    let mut reader = FramedRead::new(read_half, codec.clone());
-    reader.read_buffer_mut().extend_from_slice(&state.unread);
+    let reader = Incoming::new(read_half, codec.clone(), &state.unread);
     let mut writer = FramedWrite::new(write_half, codec);
     writer
         .write_buffer_mut()
         .extend_from_slice(&state.unwritten);
-    let session = client_state
-        .session
-        .and_then(|id| shared.sessions.find(&id.to_string()).ok());
-    let waiting = client_state.pending_input.and_then(|data| {
-        let session = session.as_ref()?;
-        Some(Pending::input(
-            session,
-            ClientId::new(client_state.id),
-            data,
-            client_state.pending_reply,
-        ))
-    });
+    let find = |id: Uuid| shared.sessions.find(&id.to_string()).ok();
+    let session = client_state.session.and_then(find);
+    let id = ClientId::new(client_state.id);
+    let reply = client_state.pending_reply;
+    let waiting = client_state
+        .pending_input
+        .and_then(|(target, data)| match find(target) {
+            Some(target) => Some(Pending::input(&target, id, data, reply)),
+            None => {
+                // Its session ended during the upgrade: answer the request as if it had then.
+                let refused = reply.map(|reply| Refusal::InputNotTaken.reply(Some(reply)));
+                if let Some(refused) = refused {
+                    let _ = shared.registry.try_send_to_client(id, refused.into());
+                }
+                None
+            }
+        });
+    let presence = shared.handoff.enter();
     let membership = Membership::new(client.registration, session);
-    let conn = Connection::new(shared, membership, client.meta, writer);
+    let conn = Connection::new(shared, membership, client.meta, writer, presence);
     conn.start(reader, client.rx, waiting, first).await;
 }

@@ -4,7 +4,7 @@
 use fugue_protocol::{
     ClientMessage, ErrorCode, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ServerMessage,
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio::net::unix::UCred;
 use tokio::time::timeout;
 

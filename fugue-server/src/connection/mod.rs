@@ -17,6 +17,7 @@
 
 mod carry;
 mod handshake;
+mod incoming;
 mod output;
 
 use std::sync::Arc;
@@ -26,22 +27,23 @@ use fugue_protocol::{
     ClientMessage, CodecError, DetachReason, ErrorCode, ServerCodec, ServerMessage,
 };
 use fugue_registry::{ClientId, LagFlag};
-use futures_util::StreamExt;
 use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval_at};
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedWrite;
 
 pub(crate) use self::carry::{CarriedClient, CarriedConnection, serve_carried};
 pub(crate) use self::handshake::Refuse;
+use self::incoming::Incoming;
 use crate::clients::{ClientMeta, ClientRegistration, Outbound};
 use crate::handlers::{self, Action, Ctx, Pending};
+use crate::handoff::Presence;
 use crate::refusal::{codec_error, error};
 use crate::session::SessionHandle;
 use crate::state::Shared;
 
-type Reader = FramedRead<OwnedReadHalf, ServerCodec>;
+type Reader = Incoming;
 type Writer = FramedWrite<OwnedWriteHalf, ServerCodec>;
 
 /// Whether the connection goes on.
@@ -58,13 +60,14 @@ pub(crate) async fn serve(
     let cred = stream.peer_cred().ok();
     let (read_half, write_half) = stream.into_split();
     let codec = ServerCodec::with_max_frame_len(shared.config.max_frame_len);
-    let mut reader = FramedRead::new(read_half, codec.clone());
-    reader.read_buffer_mut().extend_from_slice(&unread);
+    let mut reader = Incoming::new(read_half, codec.clone(), &unread);
     let mut writer = FramedWrite::new(write_half, codec);
     if let Some(why) = refuse {
         handshake::refuse(&shared, &mut reader, &mut writer, why).await;
         return;
     }
+    // Refused connections end on their own; an upgrade waits for this one to park.
+    let presence = shared.handoff.enter();
     let handoff = shared.handoff.clone();
     let meta = tokio::select! {
         biased;
@@ -80,7 +83,7 @@ pub(crate) async fn serve(
     let Some((membership, rx)) = register(&shared, meta.clone()) else {
         return;
     };
-    let conn = Connection::new(shared, membership, meta, writer);
+    let conn = Connection::new(shared, membership, meta, writer, presence);
     let welcome = conn.welcome();
     conn.start(reader, rx, None, Some(welcome)).await;
 }
@@ -144,14 +147,23 @@ struct Connection {
     /// A resync was asked for and has not arrived yet.
     resync_requested: bool,
     last_heard: Instant,
-    /// An upgrade asked this connection to stop reading requests.
-    park_asked: bool,
-    /// It has stopped (nothing it waits on needs a session any more) and said so.
-    parked: bool,
+    /// Counted by an upgrade until it parks: once asked to (`park`), it reads no more
+    /// requests, and says so when nothing it waits on needs a session any more.
+    presence: Presence,
+    /// It waits for a detach to be queued (and so cannot park yet).
+    detaching: bool,
+    /// The item being written, until the writer took it (see `carry.rs`).
+    in_hand: Option<Outbound>,
 }
 
 impl Connection {
-    fn new(shared: Arc<Shared>, membership: Membership, meta: ClientMeta, writer: Writer) -> Self {
+    fn new(
+        shared: Arc<Shared>,
+        membership: Membership,
+        meta: ClientMeta,
+        writer: Writer,
+        presence: Presence,
+    ) -> Self {
         Connection {
             lag: shared.registry.lag_flag(membership.id()),
             shared,
@@ -160,8 +172,9 @@ impl Connection {
             writer,
             resync_requested: false,
             last_heard: Instant::now(),
-            park_asked: false,
-            parked: false,
+            presence,
+            detaching: false,
+            in_hand: None,
         }
     }
 
@@ -184,12 +197,7 @@ impl Connection {
     ) {
         let written = match first {
             Some(msg) => self.write(msg.into()).await,
-            None => {
-                let limit = self.shared.config.idle_timeout;
-                tokio::time::timeout(limit, self.flush())
-                    .await
-                    .unwrap_or(Err(()))
-            }
+            None => self.flush_bounded().await,
         };
         if written.is_err() {
             return;
@@ -216,22 +224,24 @@ impl Connection {
         let mut ping = interval_at(Instant::now() + period, period);
         let mut nonce = 0u64;
         loop {
-            let reading = waiting.is_none() && !self.park_asked;
+            // Once an upgrade parks connections, shutdown waits for the next server (it
+            // is carried over), no request is read, and input waiting for room goes along.
+            let parking = handoff.park.is_cancelled();
+            let reading = waiting.is_none() && !parking;
+            let holding_input = parking && matches!(waiting, Some(Pending::Input { .. }));
+            self.park_if_asked(waiting.as_ref());
             let flow = tokio::select! {
                 biased;
-                () = shared.shutdown.cancelled() => {
+                () = shared.shutdown.cancelled(), if !parking => {
                     self.farewell(&mut rx).await;
                     Err(())
                 }
-                () = handoff.drain.cancelled(), if self.parked => {
+                () = handoff.drain.cancelled(), if self.presence.is_parked() => {
                     return Some((reader, rx, waiting));
                 }
-                () = handoff.park.cancelled(), if !self.park_asked => {
-                    self.park_asked = true;
-                    Ok(())
-                }
+                () = handoff.park.cancelled(), if !parking => Ok(()),
                 item = rx.recv() => self.deliver(item, &mut rx).await,
-                reply = handlers::finished(&mut waiting) => {
+                reply = handlers::finished(&mut waiting), if !holding_input => {
                     waiting = None;
                     match reply {
                         Some(reply) => self.write(reply.into()).await,
@@ -244,7 +254,6 @@ impl Connection {
             if flow.is_err() {
                 break;
             }
-            self.park_if_asked(waiting.as_ref());
             self.maybe_request_resync(&rx);
         }
         tracing::debug!(client = %self.membership.id(), "connection closed");
@@ -268,6 +277,7 @@ impl Connection {
                     shared: &self.shared,
                     client: self.membership.id(),
                     role: self.meta.role,
+                    version: self.meta.version,
                     session: &mut self.membership.session,
                 };
                 match handlers::dispatch(&mut ctx, msg).await {

@@ -2,6 +2,10 @@
 //! that pacing relies on, the resync request of a lagging client, and the farewell at
 //! shutdown.
 
+use std::future::{Future, poll_fn};
+use std::sync::Arc;
+use std::time::Duration;
+
 use fugue_protocol::{CodecError, DetachReason, ErrorCode, PROTOCOL_VERSION, ServerMessage};
 use fugue_registry::LagFlag;
 use futures_util::SinkExt;
@@ -10,6 +14,7 @@ use tokio::time::timeout;
 
 use super::{Connection, Flow};
 use crate::clients::Outbound;
+use crate::handoff::{Handoff, Presence};
 use crate::refusal::error;
 use crate::session::SessionCmd;
 use crate::session::pacing::MAX_QUEUED;
@@ -51,7 +56,7 @@ impl Connection {
         }
     }
 
-    /// Writes `first` and whatever else is queued (up to a batch), then flushes once.
+    /// Writes `first` and whatever is queued (up to a batch), then flushes once.
     pub(super) async fn write_batch(
         &mut self,
         first: Outbound,
@@ -59,7 +64,7 @@ impl Connection {
     ) -> Flow {
         // Anything arriving means an earlier resync either came or failed; ask again later.
         self.resync_requested = false;
-        let limit = self.shared.config.idle_timeout;
+        let guard = self.guard();
         let batch = async {
             self.feed(first).await?;
             for _ in 1..BATCH_ITEMS {
@@ -73,35 +78,53 @@ impl Connection {
             }
             self.flush().await
         };
-        timeout(limit, batch).await.unwrap_or(Err(()))
+        guard.run(batch).await
     }
 
-    /// Writes one item now, bounded by the idle timeout.
+    /// Writes one item now.
     pub(super) async fn write(&mut self, item: Outbound) -> Flow {
-        let limit = self.shared.config.idle_timeout;
+        let guard = self.guard();
         let write = async {
             self.feed(item).await?;
             self.flush().await
         };
-        timeout(limit, write).await.unwrap_or(Err(()))
+        guard.run(write).await
+    }
+
+    /// Writes what the writer holds.
+    pub(super) async fn flush_bounded(&mut self) -> Flow {
+        let guard = self.guard();
+        guard.run(self.flush()).await
+    }
+
+    fn guard(&self) -> WriteGuard {
+        WriteGuard {
+            limit: self.shared.config.idle_timeout,
+            handoff: self.shared.handoff.clone(),
+            presence: self.presence.clone(),
+            can_park: !self.detaching,
+        }
     }
 
     /// Buffers one item, as the client's protocol version reads it; a message too large to
-    /// encode is answered with an error instead.
+    /// encode is answered with an error instead. The item stays in hand until the writer
+    /// has room for it, so a write an upgrade cuts short loses nothing.
     async fn feed(&mut self, item: Outbound) -> Flow {
+        self.in_hand = Some(item);
+        poll_fn(|cx| SinkExt::<ServerMessage>::poll_ready_unpin(&mut self.writer, cx))
+            .await
+            .map_err(drop)?;
+        let Some(item) = self.in_hand.take() else {
+            return Ok(());
+        };
         let result = match item {
-            Outbound::Frame(frame) => self.writer.feed(frame).await,
-            Outbound::Message(msg) if self.meta.version < PROTOCOL_VERSION => {
-                let frame = self
-                    .writer
-                    .encoder()
-                    .encode_for_peer(&msg, self.meta.version);
-                match frame {
-                    Ok(frame) => self.writer.feed(frame).await,
-                    Err(err) => Err(err),
-                }
-            }
-            Outbound::Message(msg) => self.writer.feed(msg).await,
+            Outbound::Frame(frame) => self.writer.start_send_unpin(frame),
+            Outbound::Message(msg) if self.meta.version < PROTOCOL_VERSION => self
+                .writer
+                .encoder()
+                .encode_for_peer(&msg, self.meta.version)
+                .and_then(|frame| self.writer.start_send_unpin(frame)),
+            Outbound::Message(msg) => self.writer.start_send_unpin(msg),
         };
         match result {
             Ok(()) => Ok(()),
@@ -141,5 +164,39 @@ impl Connection {
             self.flush().await
         };
         let _ = timeout(limit, drain).await;
+    }
+}
+
+/// What a write watches besides the client: its idle timeout (a client that cannot take a
+/// write by then is dropped), and an upgrade. A write parks the connection if asked to (it
+/// goes on writing), and a drain cuts it short: what is unwritten stays in the writer's
+/// buffer and in hand, for the next server.
+struct WriteGuard {
+    limit: Duration,
+    handoff: Arc<Handoff>,
+    presence: Presence,
+    can_park: bool,
+}
+
+impl WriteGuard {
+    async fn run(self, write: impl Future<Output = Flow>) -> Flow {
+        let write = timeout(self.limit, write);
+        tokio::pin!(write);
+        let mut asked = self.handoff.park.is_cancelled();
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut write => return done.unwrap_or(Err(())),
+                () = self.handoff.park.cancelled(), if !asked => {
+                    asked = true;
+                    if self.can_park {
+                        self.presence.park();
+                    }
+                }
+                () = self.handoff.drain.cancelled(), if self.presence.is_parked() => {
+                    return Ok(());
+                }
+            }
+        }
     }
 }

@@ -46,6 +46,7 @@ pub(super) fn send_input(
 /// Queues the input now if its session has room, else waits for room.
 fn queue(pending: Pending) -> Action {
     let Pending::Input {
+        session,
         sender,
         input,
         reply,
@@ -63,6 +64,7 @@ fn queue(pending: Pending) -> Action {
         Ok(()) => answer(true),
         Err(TrySendError::Closed(_)) => answer(false),
         Err(TrySendError::Full(input)) => Action::Wait(Pending::Input {
+            session,
             sender,
             input,
             reply,

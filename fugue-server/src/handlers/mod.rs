@@ -17,6 +17,7 @@ use bytes::Bytes;
 use fugue_protocol::{ClientMessage, ErrorCode, RequestId, Role, ServerMessage};
 use fugue_registry::ClientId;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use crate::refusal::{Refusal, error};
 use crate::session::{Input, SessionHandle};
@@ -27,6 +28,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) shared: &'a Arc<Shared>,
     pub(crate) client: ClientId,
     pub(crate) role: Role,
+    /// The protocol version it speaks.
+    pub(crate) version: u32,
     /// The session this client last joined (it routes input and resizes there).
     pub(crate) session: &'a mut Option<SessionHandle>,
 }
@@ -59,6 +62,8 @@ pub(crate) enum Pending {
     /// Input waiting for room in its session's queue; `reply` is the `SendInput` request to
     /// answer once it is taken.
     Input {
+        /// The session it is for.
+        session: Uuid,
         sender: mpsc::Sender<Input>,
         input: Input,
         reply: Option<RequestId>,
@@ -77,6 +82,7 @@ impl Pending {
     ) -> Pending {
         let client = reply.is_none().then_some(client);
         Pending::Input {
+            session: session.id,
             sender: session.input.clone(),
             input: Input { client, data },
             reply,
@@ -97,6 +103,7 @@ pub(crate) async fn finished(waiting: &mut Option<Pending>) -> Option<ServerMess
             sender,
             input,
             reply,
+            ..
         }) => {
             let taken = match sender.reserve().await {
                 Ok(permit) => {

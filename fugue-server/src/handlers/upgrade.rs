@@ -4,15 +4,25 @@
 
 use std::path::PathBuf;
 
-use fugue_protocol::{RequestId, Role};
+use fugue_protocol::{ErrorCode, RequestId, Role};
 
 use super::{Action, Ctx};
 use crate::handoff::UpgradeRequest;
 use crate::handoff::probe::probe;
-use crate::refusal::Refusal;
+use crate::refusal::{Refusal, error};
+
+/// The protocol version that brought `Upgrade` (and its answer, `Upgraded`).
+const UPGRADE_SINCE: u32 = 5;
 
 pub(super) async fn upgrade(ctx: &Ctx<'_>, request_id: RequestId, binary: &str) -> Action {
     let refuse = |refusal: Refusal| Action::refused(Some(request_id), &refusal);
+    if ctx.version < UPGRADE_SINCE {
+        let why = format!(
+            "Upgrade is a protocol {UPGRADE_SINCE} request; this client speaks {}",
+            ctx.version
+        );
+        return Action::Reply(error(Some(request_id), ErrorCode::InvalidRequest, why));
+    }
     if ctx.role == Role::ReadOnly {
         return refuse(Refusal::ReadOnly(
             "read-only clients cannot upgrade the server",

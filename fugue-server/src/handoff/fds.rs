@@ -23,13 +23,17 @@ pub(crate) fn set_inheritable(fd: impl AsFd, inheritable: bool) -> io::Result<()
 }
 
 /// Takes ownership of descriptor `raw`, inherited from the server this one replaces, and
-/// marks it close-on-exec again, so that no program a session starts inherits it. The
-/// caller adopts each number once (see [`adopt_all`]).
+/// marks it close-on-exec again, so that no program a session starts inherits it.
+///
+/// # Safety
+///
+/// Nothing else in this process may own `raw`: it must be a number the previous server
+/// left open for this one (named in its state or on the command line), adopted once.
 ///
 /// # Errors
 ///
 /// When `raw` is a standard stream's or not an open descriptor.
-pub(crate) fn adopt(raw: RawFd) -> io::Result<OwnedFd> {
+pub(crate) unsafe fn adopt(raw: RawFd) -> io::Result<OwnedFd> {
     if raw <= 2 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -40,11 +44,8 @@ pub(crate) fn adopt(raw: RawFd) -> io::Result<OwnedFd> {
     // EBADF, and nothing in this process closes descriptors it did not open itself.
     let borrowed = unsafe { BorrowedFd::borrow_raw(raw) };
     rustix::io::fcntl_getfd(borrowed)?;
-    // SAFETY: `raw` is open (checked above) and was left open for this process by the
-    // server it replaces, which recorded its number in the handoff state; this process
-    // opened nothing under that number itself (it inherited it across `exec`), and
-    // `adopt_all` makes sure no number is adopted twice, so this `OwnedFd` is its only
-    // owner.
+    // SAFETY: `raw` is open (checked above), and the caller guarantees that nothing else
+    // owns it, so this `OwnedFd` is its only owner.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_inheritable(&fd, false)?;
     Ok(fd)
@@ -52,10 +53,14 @@ pub(crate) fn adopt(raw: RawFd) -> io::Result<OwnedFd> {
 
 /// Adopts every descriptor in `raws`, each exactly once, in order.
 ///
+/// # Safety
+///
+/// As for [`adopt`], for every number in `raws`.
+///
 /// # Errors
 ///
 /// When a number repeats or cannot be adopted (those adopted before it are closed).
-pub(crate) fn adopt_all(raws: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
+pub(crate) unsafe fn adopt_all(raws: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
     let mut sorted = raws.to_vec();
     sorted.sort_unstable();
     if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
@@ -64,5 +69,7 @@ pub(crate) fn adopt_all(raws: &[RawFd]) -> io::Result<Vec<OwnedFd>> {
             "the handoff state names a descriptor twice",
         ));
     }
-    raws.iter().map(|&raw| adopt(raw)).collect()
+    // SAFETY: the numbers are distinct (checked above), and the caller guarantees that
+    // nothing else in this process owns them.
+    raws.iter().map(|&raw| unsafe { adopt(raw) }).collect()
 }

@@ -23,10 +23,10 @@ pub(crate) mod probe;
 pub(crate) mod state;
 mod takeover;
 
-use std::io;
+use std::convert::Infallible;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +42,7 @@ use self::state::{HandoffState, UpgradeNote};
 pub use self::takeover::Takeover;
 pub(crate) use self::takeover::takeover;
 use crate::connection::CarriedConnection;
+use crate::refusal::Refusal;
 use crate::state::Shared;
 
 /// How long connections get to finish the request they serve.
@@ -64,8 +65,9 @@ pub(crate) struct Handoff {
     pub(crate) park: CancellationToken,
     /// Sessions have stopped: parked connections hand themselves over.
     pub(crate) drain: CancellationToken,
-    parked: AtomicUsize,
-    parked_changed: Notify,
+    /// Connections that have neither parked nor ended (see [`Presence`]).
+    busy: AtomicUsize,
+    busy_changed: Notify,
     carried: Mutex<Vec<CarriedConnection>>,
     request: Mutex<Option<UpgradeRequest>>,
     /// The accept loop waits on this for a request.
@@ -92,10 +94,18 @@ impl Handoff {
             .take()
     }
 
-    /// A connection has parked (it stays alive until `drain`).
-    pub(crate) fn parked(&self) {
-        self.parked.fetch_add(1, Ordering::AcqRel);
-        self.parked_changed.notify_waiters();
+    /// Counts a connection as busy until it parks or ends.
+    pub(crate) fn enter(self: &Arc<Self>) -> Presence {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        Presence(Arc::new(PresenceInner {
+            handoff: self.clone(),
+            parked: AtomicBool::new(false),
+        }))
+    }
+
+    fn leave(&self) {
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+        self.busy_changed.notify_waiters();
     }
 
     /// A connection handed itself over.
@@ -107,21 +117,62 @@ impl Handoff {
     }
 }
 
+/// A connection's place in an upgrade's count of busy connections: it stops counting once,
+/// when it parks or when it ends, whichever comes first.
+#[derive(Clone)]
+pub(crate) struct Presence(Arc<PresenceInner>);
+
+struct PresenceInner {
+    handoff: Arc<Handoff>,
+    parked: AtomicBool,
+}
+
+impl Presence {
+    /// The connection has parked: it reads no more requests (it stays alive until `drain`).
+    pub(crate) fn park(&self) {
+        if !self.0.parked.swap(true, Ordering::AcqRel) {
+            self.0.handoff.leave();
+        }
+    }
+
+    /// Whether it has parked.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.0.parked.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for PresenceInner {
+    fn drop(&mut self) {
+        if !*self.parked.get_mut() {
+            self.handoff.leave();
+        }
+    }
+}
+
 /// Hands the server over to `request.binary` (see the module doc); never returns once it
 /// has begun.
 ///
 /// # Errors
 ///
-/// When the listener cannot be taken out of the runtime, before anything has changed.
+/// When the listener cannot be copied out of the runtime: it is given back, nothing has
+/// changed, and the requester has been told.
 pub(crate) async fn hand_over(
     shared: &Arc<Shared>,
     listener: UnixListener,
     connections: &TaskTracker,
     request: UpgradeRequest,
-) -> io::Result<std::convert::Infallible> {
-    // Out of the runtime first: this is the one step that may fail, and nothing has
-    // changed yet.
-    let listener: OwnedFd = listener.into_std()?.into();
+) -> Result<Infallible, UnixListener> {
+    // A copy out of the runtime first: this is the one step that may fail, and nothing
+    // has changed yet.
+    let copy = match rustix::io::fcntl_dupfd_cloexec(&listener, 3) {
+        Ok(copy) => copy,
+        Err(err) => {
+            refuse(shared, &request, &err);
+            return Err(listener);
+        }
+    };
+    drop(listener);
+    let listener = copy;
     let paused_unix_ms = now_unix_ms();
     tracing::info!(binary = %request.binary.display(), "upgrade: handing over");
     shared.handoff.park.cancel();
@@ -139,7 +190,7 @@ pub(crate) async fn hand_over(
         uptime_ms: u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         config: takeover::config_state(&shared.config),
         listener: listener.as_raw_fd(),
-        keeper: None,
+        shutdown: shared.shutdown.is_cancelled(),
         next_client_id: shared.registry.next_client_id().get(),
         next_auto_name: shared.sessions.next_auto_name(),
         paused_unix_ms,
@@ -156,6 +207,16 @@ pub(crate) async fn hand_over(
         .chain(sockets)
         .collect();
     Ok(keeper::execute(state, descriptors, &request.binary))
+}
+
+/// Answers an upgrade request that could not begin.
+fn refuse(shared: &Shared, request: &UpgradeRequest, err: &rustix::io::Errno) {
+    tracing::error!(%err, "upgrade: cannot begin");
+    let why = format!("the server cannot hand its socket over: {err}");
+    let refused = Refusal::Upgrade(why).reply(Some(request.request_id));
+    let _ = shared
+        .registry
+        .try_send_to_client(request.client, refused.into());
 }
 
 /// Once sessions have stopped: lets parked connections hand themselves over, and gathers
@@ -183,19 +244,17 @@ async fn drain_connections(
         .unzip()
 }
 
-/// Waits until every live connection has parked, for at most [`PARK_TIMEOUT`].
+/// Waits until no connection is busy any more, for at most [`PARK_TIMEOUT`].
 async fn wait_parked(shared: &Shared) {
     let all_parked = async {
         loop {
-            let changed = shared.handoff.parked_changed.notified();
+            let changed = shared.handoff.busy_changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let parked = shared.handoff.parked.load(Ordering::Acquire);
-            if parked >= shared.connections.load(Ordering::Acquire) {
+            if shared.handoff.busy.load(Ordering::Acquire) == 0 {
                 return;
             }
-            // Connections that end instead of parking change the count too.
-            let _ = tokio::time::timeout(Duration::from_millis(20), changed).await;
+            changed.await;
         }
     };
     if tokio::time::timeout(PARK_TIMEOUT, all_parked)

@@ -9,12 +9,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fugue_protocol::{MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
+use tokio::io::AsyncReadExt;
 
 use super::state::{FORMAT, FORMATS_READ};
 use crate::refusal::Refusal;
 
 /// How long a binary gets to answer the probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a binary's answer is read: the line is a few dozen bytes.
+const MAX_ANSWER: u64 = 4096;
 
 /// This binary's answer to the probe.
 pub(crate) fn answer() -> String {
@@ -61,6 +64,24 @@ fn parse(line: &str) -> Option<Answer> {
     })
 }
 
+/// Runs `binary --handoff-probe`; its exit status and the start of what it printed (a
+/// binary that prints more is cut off; one that outlives the caller's timeout is killed).
+async fn run(binary: &Path) -> std::io::Result<(std::process::ExitStatus, Vec<u8>)> {
+    let mut child = tokio::process::Command::new(binary)
+        .arg("--handoff-probe")
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdout = Vec::new();
+    if let Some(pipe) = child.stdout.take() {
+        pipe.take(MAX_ANSWER).read_to_end(&mut stdout).await?;
+    }
+    Ok((child.wait().await?, stdout))
+}
+
 /// Probes `binary`; `versions` are the protocol versions connected clients speak.
 ///
 /// # Errors
@@ -72,19 +93,12 @@ pub(crate) async fn probe(binary: &Path, versions: &[u32]) -> Result<Answer, Ref
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(refuse("not an executable file".into()));
     }
-    let output = tokio::process::Command::new(binary)
-        .arg("--handoff-probe")
-        .env_clear()
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(PROBE_TIMEOUT, output)
+    let (status, stdout) = tokio::time::timeout(PROBE_TIMEOUT, run(binary))
         .await
         .map_err(|_| refuse("it did not answer the probe in time".into()))?
         .map_err(|err| refuse(format!("cannot run it: {err}")))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let answer = match (output.status.success(), parse(&text)) {
+    let text = String::from_utf8_lossy(&stdout);
+    let answer = match (status.success(), parse(&text)) {
         (true, Some(answer)) => answer,
         _ => {
             return Err(refuse(

@@ -33,8 +33,8 @@ pub(crate) struct HandoffState {
     pub(crate) config: ConfigState,
     /// The listening socket's descriptor.
     pub(crate) listener: i32,
-    /// The standby process that takes over if the new server fails before it confirms.
-    pub(crate) keeper: Option<u32>,
+    /// A shutdown was asked for during the handoff: the new server carries it out.
+    pub(crate) shutdown: bool,
     /// The next client id and the next generated session name.
     pub(crate) next_client_id: u64,
     pub(crate) next_auto_name: u64,
@@ -129,9 +129,9 @@ pub(crate) struct ClientState {
     pub(crate) session: Option<Uuid>,
     pub(crate) member: bool,
     pub(crate) lagging: bool,
-    /// Input it sent that its session had no room for yet, and the request to answer
-    /// once it is taken (`SendInput`).
-    pub(crate) pending_input: Option<Bytes>,
+    /// Input it sent that its session had no room for yet, the session it is for, and
+    /// the request to answer once it is taken (`SendInput`).
+    pub(crate) pending_input: Option<(Uuid, Bytes)>,
     pub(crate) pending_reply: Option<RequestId>,
 }
 
@@ -203,7 +203,7 @@ mod tests {
                 pacing_stall_ms: 11,
             },
             listener: 3,
-            keeper: Some(99),
+            shutdown: true,
             next_client_id: 12,
             next_auto_name: 2,
             paused_unix_ms: 1,
@@ -224,7 +224,7 @@ mod tests {
         assert!(bytes.starts_with(b"fugue-ho\0\0\0\x01"));
         let read = HandoffState::decode(&bytes).unwrap();
         assert_eq!(read.config.socket_path, b"/run/f.sock");
-        assert_eq!(read.keeper, Some(99));
+        assert!(read.shutdown);
         assert_eq!(read.descriptors(), [3, 7]);
     }
 

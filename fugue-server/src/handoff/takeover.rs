@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fugue_protocol::ServerMessage;
+use fugue_protocol::{DetachReason, ServerMessage};
 use fugue_registry::ClientId;
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::fds::{adopt, adopt_all};
 use super::keeper::{CONFIRMED, read_state};
 use super::now_unix_ms;
-use super::state::{ClientState, ConfigState, ConnectionState, HandoffState};
+use super::state::{ClientState, ConfigState, ConnectionState, HandoffState, SessionState};
 use crate::clients::{ClientMeta, ClientRegistration};
 use crate::config::Config;
 use crate::connection::{CarriedClient, serve_carried};
@@ -39,34 +39,59 @@ use crate::state::Shared;
 pub struct Takeover {
     state: HandoffState,
     confirm: Option<OwnedFd>,
+    keeper: Option<u32>,
     recovered: bool,
 }
 
 impl Takeover {
     /// Reads the state in the memfd `state_fd`, left by the server this one replaces;
-    /// `confirm` is the pipe to tell its standby process on, and `recovered` says this is
-    /// the standby process taking over after the new server failed.
+    /// `confirm` is the pipe to tell its standby process on, `keeper` that process, and
+    /// `recovered` says this is the standby process taking over after the new server
+    /// failed.
+    ///
+    /// # Safety
+    ///
+    /// `state_fd`, `confirm` and every descriptor the state names must be descriptors the
+    /// previous server left open for this process, which nothing in it owns yet.
     ///
     /// # Errors
     ///
-    /// When a descriptor is not open, or the state is not one this binary reads.
-    pub fn read(
+    /// When a descriptor is not open or named twice, or the state is not one this binary
+    /// reads.
+    pub unsafe fn read(
         state_fd: RawFd,
         confirm: Option<RawFd>,
+        keeper: Option<u32>,
         recovered: bool,
     ) -> Result<Takeover, ServerError> {
         let handoff = |why: String| ServerError::Handoff { reason: why };
-        let memfd = adopt(state_fd).map_err(|err| handoff(format!("state descriptor: {err}")))?;
+        if confirm == Some(state_fd) {
+            return Err(handoff(
+                "the state and confirm descriptors are the same".into(),
+            ));
+        }
+        // SAFETY: the caller's guarantee.
+        let memfd = unsafe { adopt(state_fd) }
+            .map_err(|err| handoff(format!("state descriptor: {err}")))?;
         let bytes =
             read_state(&memfd).map_err(|err| handoff(format!("reading the state: {err}")))?;
         let state = HandoffState::decode(&bytes).map_err(|err| handoff(err.to_string()))?;
+        let named = state.descriptors();
+        if named
+            .iter()
+            .any(|&fd| fd == state_fd || Some(fd) == confirm)
+        {
+            return Err(handoff("the state names a descriptor given apart".into()));
+        }
+        // SAFETY: the caller's guarantee; it is not the state's (checked above).
         let confirm = confirm
-            .map(adopt)
+            .map(|fd| unsafe { adopt(fd) })
             .transpose()
             .map_err(|err| handoff(format!("confirm descriptor: {err}")))?;
         Ok(Takeover {
             state,
             confirm,
+            keeper,
             recovered,
         })
     }
@@ -133,53 +158,80 @@ pub(crate) fn takeover(
     shutdown: CancellationToken,
 ) -> Result<(Arc<Shared>, UnixListener, TaskTracker), ServerError> {
     let Takeover {
-        state,
+        mut state,
         confirm,
+        keeper,
         recovered,
     } = takeover;
     let handoff = |err: std::io::Error| ServerError::Handoff {
         reason: err.to_string(),
     };
-    let mut fds = adopt_all(&state.descriptors())
+    // SAFETY: `Takeover::read`'s caller guaranteed that nothing owns these yet, and
+    // `takeover` consumes the state, so they are adopted once.
+    let mut fds = unsafe { adopt_all(&state.descriptors()) }
         .map_err(handoff)?
         .into_iter();
     let listener_fd = fds
         .next()
         .ok_or_else(|| handoff(std::io::ErrorKind::InvalidData.into()))?;
+    let shared = rebuild_shared(&state, shutdown);
+    let sessions = std::mem::take(&mut state.sessions);
+    let session_ids: HashSet<Uuid> = sessions.iter().map(|session| session.id).collect();
+    let connections = std::mem::take(&mut state.connections);
+    let clients: Vec<Option<CarriedClient>> = connections
+        .iter()
+        .map(|connection| register(&shared, connection.client.as_ref(), &session_ids))
+        .collect();
+    let masters: Vec<OwnedFd> = fds.by_ref().take(sessions.len()).collect();
+    let restored = restore_sessions(&shared, sessions, masters);
+    let registered = clients.iter().flatten().count();
+    let reply = upgrade_reply(&state, recovered, [restored, registered]);
+    let tracker = spawn_connections(
+        &shared,
+        connections.into_iter().zip(fds).zip(clients),
+        reply,
+    );
+    let listener = std::os::unix::net::UnixListener::from(listener_fd);
+    listener.set_nonblocking(true).map_err(handoff)?;
+    let listener = UnixListener::from_std(listener).map_err(handoff)?;
+    confirm_to_standby(confirm, keeper);
+    if state.shutdown {
+        shared.shutdown.cancel();
+    }
+    tracing::info!(sessions = restored, clients = registered, from = %state.from_version, "took over");
+    Ok((shared, listener, tracker))
+}
+
+/// The server's shared state as the previous server left it, without sessions or clients.
+fn rebuild_shared(state: &HandoffState, shutdown: CancellationToken) -> Arc<Shared> {
     let mut shared = Shared::new(config_from(&state.config), shutdown);
     let uptime = Duration::from_millis(state.uptime_ms);
     shared.started = std::time::Instant::now()
         .checked_sub(uptime)
         .unwrap_or_else(std::time::Instant::now);
-    let shared = Arc::new(shared);
     let last_id = state.next_client_id.saturating_sub(1);
     shared
         .registry
         .skip_client_ids_through(ClientId::new(last_id));
     shared.sessions.set_next_auto_name(state.next_auto_name);
-    let session_ids: HashSet<Uuid> = state.sessions.iter().map(|session| session.id).collect();
-    let clients: Vec<Option<CarriedClient>> = state
-        .connections
-        .iter()
-        .map(|connection| register(&shared, connection.client.as_ref(), &session_ids))
-        .collect();
-    let masters: Vec<OwnedFd> = fds.by_ref().take(state.sessions.len()).collect();
-    let n_sessions = state.sessions.len();
-    let reply = upgrade_reply(&state, recovered, [n_sessions, state.connections.len()]);
-    for (session, master) in state.sessions.into_iter().zip(masters) {
+    Arc::new(shared)
+}
+
+/// Restores and starts every session; how many it could. The members of one it could not
+/// are told that it ended.
+fn restore_sessions(shared: &Shared, sessions: Vec<SessionState>, masters: Vec<OwnedFd>) -> usize {
+    let mut restored = 0;
+    for (session, master) in sessions.into_iter().zip(masters) {
         let id = session.id;
-        if let Err(err) = shared.sessions.restore(session, master) {
-            tracing::error!(session = %id, %err, "cannot carry a session over");
+        match shared.sessions.restore(session, master) {
+            Ok(_) => restored += 1,
+            Err(err) => {
+                tracing::error!(session = %id, %err, "cannot carry a session over");
+                detach_members(shared, id);
+            }
         }
     }
-    let carried = state.connections.into_iter().zip(fds).zip(clients);
-    let tracker = spawn_connections(&shared, carried, reply);
-    let listener = std::os::unix::net::UnixListener::from(listener_fd);
-    listener.set_nonblocking(true).map_err(handoff)?;
-    let listener = UnixListener::from_std(listener).map_err(handoff)?;
-    confirm_to_standby(confirm, state.keeper);
-    tracing::info!(sessions = n_sessions, from = %state.from_version, "took over");
-    Ok((shared, listener, tracker))
+    restored
 }
 
 /// Serves every carried connection; the upgrade's requester gets `reply` first.
@@ -234,6 +286,20 @@ fn register(
         rx,
         meta,
     })
+}
+
+/// Tells the clients of a session that could not be carried over that it ended.
+fn detach_members(shared: &Shared, session: Uuid) {
+    let detached = ServerMessage::Detached {
+        reason: DetachReason::SessionEnded,
+    };
+    for client in shared.registry.get_session_clients(&session) {
+        if shared.registry.detach_if_attached_to(client, &session) {
+            let _ = shared
+                .registry
+                .try_send_to_client(client, detached.clone().into());
+        }
+    }
 }
 
 /// The answer to the upgrade request, and the client to send it to.

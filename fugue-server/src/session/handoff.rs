@@ -26,8 +26,9 @@ use super::stream::Stream;
 use super::task::{Channels, SessionTask};
 use crate::handoff::state::SessionState;
 
-/// How long a session gets to hand its state over.
-const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sessions get to hand their states over (a screen model's export, the longest
+/// step, gives up sooner).
+const HANDOFF_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A session on its way to the next server: its PTY master, and its state naming it.
 pub(crate) struct CarriedSession {
@@ -43,6 +44,8 @@ impl SessionTask {
         input: &mut mpsc::Receiver<Input>,
     ) {
         let mut pending = BytesMut::from(&self.pending_input[..]);
+        // Closed first: input sent from now on is refused, not lost with this task.
+        input.close();
         while let Ok(chunk) = input.try_recv() {
             pending.extend_from_slice(&chunk.data);
         }
@@ -88,13 +91,15 @@ impl Sessions {
                 answers.push(answer);
             }
         }
-        let mut carried = Vec::with_capacity(answers.len());
-        for answer in answers {
-            if let Ok(Ok(session)) = tokio::time::timeout(HANDOFF_TIMEOUT, answer).await {
-                carried.push(session);
-            }
-        }
-        carried
+        let deadline = tokio::time::Instant::now() + HANDOFF_TIMEOUT;
+        let answers = answers
+            .into_iter()
+            .map(|answer| tokio::time::timeout_at(deadline, answer));
+        futures_util::future::join_all(answers)
+            .await
+            .into_iter()
+            .filter_map(|answer| answer.ok()?.ok())
+            .collect()
     }
 
     /// Restores a session carried over from another server and starts its task.

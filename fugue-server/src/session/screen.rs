@@ -180,6 +180,12 @@ impl ScreenModel {
         self.queued_through = seq;
     }
 
+    /// The model starts behind: the output already in the ring (carried over by an upgrade
+    /// whose model could not be exported) is parsed at the first catch-up.
+    pub(crate) fn mark_behind(&mut self) {
+        self.behind = true;
+    }
+
     /// Whether output was skipped since the model was last current.
     pub(crate) fn is_behind(&self) -> bool {
         self.behind

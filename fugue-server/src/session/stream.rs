@@ -19,6 +19,9 @@ use super::screen::{Capture, ModelGone, ModelState, ScreenModel};
 use crate::clients::Outbound;
 use crate::config::Config;
 
+/// How long an upgrade waits for the screen model's export.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Largest piece of replayed output per `Output` frame when a client resumes.
 const REPLAY_PIECE: usize = 256 * 1024;
 /// A screen model that skipped output in a flood catches up once the output has paused
@@ -79,6 +82,8 @@ impl Stream {
             if restored {
                 // The model stands for everything up to the ring's newest chunk.
                 model.mark_current(ring.newest_seq());
+            } else if ring.newest_seq() > 0 {
+                model.mark_behind();
             }
             model
         });
@@ -97,9 +102,10 @@ impl Stream {
     pub(super) async fn export(&mut self) -> (u64, Vec<(u64, Bytes)>, Option<ModelState>) {
         self.catch_up();
         let model = match &self.model {
-            Some(model) => match model.export().await {
-                Ok(state) => Some(state),
-                Err(ModelGone) => {
+            Some(model) => match tokio::time::timeout(EXPORT_TIMEOUT, model.export()).await {
+                Ok(Ok(state)) => Some(state),
+                // The next server rebuilds the screen from the ring instead.
+                Ok(Err(ModelGone)) | Err(_) => {
                     self.stop_model();
                     None
                 }

@@ -28,7 +28,7 @@ fn counter() -> String {
 }
 
 /// Types a line into `session`.
-async fn send_line(control: &mut TestClient, session: &str) {
+pub(super) async fn send_line(control: &mut TestClient, session: &str) {
     let session = session.to_owned();
     control
         .request(|request_id| ClientMessage::SendInput {

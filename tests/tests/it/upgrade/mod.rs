@@ -6,10 +6,12 @@
 //! - `refuse`: binaries that are missing, not a fugue-server, or cannot read the state; a
 //!   new binary that dies before it takes over; a read-only client.
 //! - `compat`: a client of the previous protocol version, with pinned frames.
+//! - `stuck`: a client that stopped reading, and input waiting for room, carried whole.
 
 mod carry;
 mod compat;
 mod refuse;
+mod stuck;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
