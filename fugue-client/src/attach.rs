@@ -85,7 +85,8 @@ impl Screen {
                 self.seq = seq;
                 self.write(&snapshot)?;
             }
-            Event::OutputLost { .. } => {}
+            // Not subscribed: no session events come.
+            Event::OutputLost { .. } | Event::Session(_) | Event::EventsLost { .. } => {}
             Event::SessionExited { session, status } => {
                 self.name = session;
                 self.exit_status = Some(status);

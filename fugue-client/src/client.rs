@@ -46,6 +46,8 @@ struct Inner {
     pending: Arc<Pending>,
     next_request_id: AtomicU32,
     welcome: Welcome,
+    /// How it connected, for the second connections of `wait_after` and `run`.
+    options: ConnectOptions,
 }
 
 impl Client {
@@ -83,6 +85,7 @@ impl Client {
             pending,
             next_request_id: AtomicU32::new(1),
             welcome,
+            options: options.clone(),
         };
         let client = Client {
             inner: Arc::new(inner),
@@ -93,6 +96,11 @@ impl Client {
     /// The server's version, from the handshake.
     pub fn server_version(&self) -> &str {
         &self.inner.welcome.server_version
+    }
+
+    /// The options this client connected with.
+    pub(crate) fn options(&self) -> &ConnectOptions {
+        &self.inner.options
     }
 
     /// The id the server gave this connection.
@@ -258,25 +266,6 @@ impl Client {
         .await
     }
 
-    /// Writes input to a session without attaching, in chunks of at most
-    /// [`crate::MAX_INPUT_CHUNK`] bytes, each confirmed by the server before the next is sent.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
-    pub async fn send_to_session(&self, session: &str, data: Bytes) -> Result<(), ClientError> {
-        for chunk in chunks(data) {
-            let session = session.to_owned();
-            self.request_done(|request_id| ClientMessage::SendInput {
-                request_id,
-                session,
-                data: chunk,
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Reads a session's screen, with up to `scrollback_lines` lines of history above it.
     ///
     /// # Errors
@@ -299,12 +288,17 @@ impl Client {
             .await?;
         match reply {
             ServerMessage::Captured {
-                text, cursor, size, ..
+                text,
+                cursor,
+                size,
+                seq,
+                ..
             } => Ok(Capture {
                 text,
                 cursor_row: cursor.0,
                 cursor_col: cursor.1,
                 size,
+                seq,
             }),
             other => Err(unexpected(&other)),
         }
@@ -357,7 +351,7 @@ impl Client {
 
     /// Sends a request built for a fresh id and returns its reply; an `Error` reply becomes
     /// [`ClientError::Server`].
-    async fn request(
+    pub(crate) async fn request(
         &self,
         build: impl FnOnce(RequestId) -> ClientMessage,
     ) -> Result<ServerMessage, ClientError> {
@@ -369,7 +363,7 @@ impl Client {
     }
 
     /// A request whose success reply is `Done`.
-    async fn request_done(
+    pub(crate) async fn request_done(
         &self,
         build: impl FnOnce(RequestId) -> ClientMessage,
     ) -> Result<(), ClientError> {

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use fugue_protocol::{CodecError, ErrorCode};
+use fugue_protocol::{CodecError, ErrorCode, ExitStatus};
 
 use crate::peer::ServerProcess;
 
@@ -76,6 +76,46 @@ pub enum ClientError {
     /// Framing or encoding failed, or the socket failed while reading or writing.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// `wait_after` was given a position the session's output has not reached.
+    #[error("position {after} is ahead of session {session}'s output (at {current})")]
+    PositionAhead {
+        /// The session.
+        session: String,
+        /// The position asked for.
+        after: u64,
+        /// Where the output stood.
+        current: u64,
+    },
+    /// The server no longer holds the output after the position (its replay ring moved
+    /// on), or this watcher fell behind and lost some of it: nothing can be matched
+    /// exactly any more.
+    #[error("the output of session {session} after position {after} is no longer held")]
+    OutputGone {
+        /// The session.
+        session: String,
+        /// The position from which output is missing.
+        after: u64,
+    },
+    /// The session ended while waiting or running.
+    #[error("session {session} ended{}", match status {
+        Some(status) => format!(" (its program exited with status {})", status.shell_code()),
+        None => String::new(),
+    })]
+    SessionEnded {
+        /// The session.
+        session: String,
+        /// How its program ended, if that was seen.
+        status: Option<ExitStatus>,
+    },
+    /// `run` cannot type the command: it is empty, too long or holds control characters,
+    /// or the session is running something else.
+    #[error("cannot run in session {session}: {reason}")]
+    CannotRun {
+        /// The session.
+        session: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {

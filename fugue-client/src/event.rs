@@ -1,7 +1,7 @@
 //! `Event` and `Events`: what the server says without being asked, delivered in order.
 
 use bytes::Bytes;
-use fugue_protocol::{DetachReason, ErrorCode, ExitStatus};
+use fugue_protocol::{DetachReason, ErrorCode, ExitStatus, SessionEvent};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -44,6 +44,16 @@ pub enum Event {
     Detached {
         /// Why.
         reason: DetachReason,
+    },
+    /// Something happened to a session this client subscribed to
+    /// ([`crate::Client::subscribe`]).
+    Session(SessionEvent),
+    /// Session events the server (or this library, while a request waited for its reply)
+    /// dropped because this client did not keep up; a subscriber should re-read what it
+    /// needs (`list_sessions`).
+    EventsLost {
+        /// How many events were dropped.
+        count: u64,
     },
     /// A connection-level error (e.g. idle timeout); the server closes after it.
     ServerError {

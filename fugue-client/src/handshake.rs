@@ -121,5 +121,8 @@ pub(crate) fn message_name(msg: &ServerMessage) -> &'static str {
         ServerMessage::Captured { .. } => "captured",
         ServerMessage::Status { .. } => "status",
         ServerMessage::Upgraded { .. } => "upgraded",
+        ServerMessage::InputTaken { .. } => "input-taken",
+        ServerMessage::Event { .. } => "event",
+        ServerMessage::EventsLost { .. } => "events-lost",
     }
 }

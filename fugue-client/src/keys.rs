@@ -8,9 +8,6 @@ use std::str::FromStr;
 pub struct DetachKey(Option<u8>);
 
 impl DetachKey {
-    /// The default key's spelling: Ctrl-\ (0x1c), which hardly any program uses.
-    pub const DEFAULT_SPELLING: &str = "ctrl-\\";
-
     /// Splits a chunk of typed input at the detach key: the bytes before it, and whether
     /// the key was pressed. Bytes after the key are dropped: the client is leaving.
     pub fn split(self, input: &[u8]) -> (&[u8], bool) {
@@ -20,6 +17,25 @@ impl DetachKey {
         match position {
             Some(index) => (&input[..index], true),
             None => (input, false),
+        }
+    }
+}
+
+impl Default for DetachKey {
+    /// Ctrl-\\ (0x1c), which hardly any program uses.
+    fn default() -> Self {
+        DetachKey(Some(0x1c))
+    }
+}
+
+impl fmt::Display for DetachKey {
+    /// The `ctrl-X` spelling, or `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("none"),
+            Some(0) => f.write_str("ctrl-space"),
+            Some(0x7f) => f.write_str("ctrl-?"),
+            Some(byte) => write!(f, "ctrl-{}", char::from(byte + 0x40).to_ascii_lowercase()),
         }
     }
 }
@@ -108,7 +124,15 @@ mod tests {
 
     #[test]
     fn default_is_ctrl_backslash() {
-        assert_eq!(key(DetachKey::DEFAULT_SPELLING), Some(0x1c));
+        assert_eq!(DetachKey::default().to_string(), "ctrl-\\");
+    }
+
+    #[test]
+    fn every_key_prints_as_it_parses() {
+        for spelling in ["ctrl-a", "ctrl-]", "ctrl-space", "ctrl-?", "ctrl-_", "none"] {
+            let parsed: DetachKey = spelling.parse().unwrap();
+            assert_eq!(parsed.to_string(), spelling);
+        }
     }
 
     #[test]
@@ -124,7 +148,7 @@ mod tests {
 
     #[test]
     fn split_stops_at_the_key() {
-        let key: DetachKey = DetachKey::DEFAULT_SPELLING.parse().unwrap();
+        let key: DetachKey = "ctrl-\\".parse().unwrap();
         assert_eq!(key.split(b"abc"), (&b"abc"[..], false));
         assert_eq!(key.split(b"ab\x1ccd"), (&b"ab"[..], true));
         assert_eq!(key.split(b"\x1c"), (&b""[..], true));

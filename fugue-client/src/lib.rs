@@ -26,9 +26,18 @@
 //! it keeps reading and drops output instead ([`Event::OutputLost`]). So awaiting a request
 //! never deadlocks against an unread event stream. The reader's module docs give the rules.
 //!
+//! # Automation
+//!
+//! Every chunk of a session's output has a sequence number, its position. Scripts and
+//! agents use positions instead of polling: [`Client::send_to_session`] returns the
+//! position at which the input reached the program, [`Client::wait_after`] matches only
+//! output after a position, [`Client::run`] types a command into the session's shell and
+//! returns its exit status and exactly its output, and [`Client::subscribe`] streams
+//! events ([`Event::Session`]). `examples/agent.rs` drives a session as an agent would.
+//!
 //! The `fugue` binary in this package is a thin CLI over this library; its files are
-//! `main.rs`, `cli.rs`, `commands/`, `attach.rs`, `input.rs`, `terminal.rs`, `keys.rs`,
-//! `modes.rs`, `readable.rs` and `table.rs`. The library's are the rest.
+//! `main.rs`, `cli/`, `settings.rs`, `commands/`, `attach.rs`, `input.rs`, `terminal.rs`,
+//! `keys.rs`, `modes.rs`, `readable.rs` and `table.rs`. The library's are the rest.
 
 mod chunk;
 mod client;
@@ -39,8 +48,12 @@ mod handshake;
 mod options;
 mod peer;
 mod pending;
+mod plain;
 mod reader;
 mod replies;
+mod run;
+mod scripting;
+mod watch;
 mod writer;
 
 pub use client::Client;
@@ -50,8 +63,10 @@ pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_KEEPALIVE, socket_path};
 pub use peer::ServerProcess;
 pub use replies::{Attachment, Capture, Upgrade};
+pub use run::RunOutcome;
+pub use watch::Match;
 
 pub use fugue_protocol::{
-    CaptureFormat, DetachReason, ErrorCode, ExitStatus, MAX_INPUT_CHUNK, Role, ServerStatus,
-    SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground, MAX_INPUT_CHUNK,
+    Role, ServerStatus, SessionEvent, SessionInfo, SessionSpec, TermSize,
 };

@@ -115,7 +115,8 @@ fn route(
         | ServerMessage::Attached { request_id: id, .. }
         | ServerMessage::Captured { request_id: id, .. }
         | ServerMessage::Status { request_id: id, .. }
-        | ServerMessage::Upgraded { request_id: id, .. } => {
+        | ServerMessage::Upgraded { request_id: id, .. }
+        | ServerMessage::InputTaken { request_id: id, .. } => {
             pending.complete(id, msg);
             return;
         }
@@ -128,6 +129,8 @@ fn route(
         ServerMessage::SessionExited { session, status } => {
             Event::SessionExited { session, status }
         }
+        ServerMessage::Event { event } => Event::Session(event),
+        ServerMessage::EventsLost { count } => Event::EventsLost { count },
     };
     if let Some(backlog) = backlog {
         backlog.push(event);
@@ -157,15 +160,21 @@ impl Backlog {
         self.events.clear();
     }
 
-    /// Queues `event`; output beyond the limit is dropped and counted instead.
+    /// Queues `event`; output and session events beyond the limit are dropped and
+    /// counted instead.
     fn push(&mut self, event: Event) {
-        let is_output = matches!(event, Event::Output { .. } | Event::Resync { .. });
-        if !is_output || self.events.len() < BACKLOG_LIMIT {
+        let droppable = matches!(
+            event,
+            Event::Output { .. } | Event::Resync { .. } | Event::Session(_)
+        );
+        if !droppable || self.events.len() < BACKLOG_LIMIT {
             self.events.push_back(event);
             return;
         }
-        match self.events.back_mut() {
-            Some(Event::OutputLost { frames }) => *frames += 1,
+        match (&event, self.events.back_mut()) {
+            (Event::Session(_), Some(Event::EventsLost { count })) => *count += 1,
+            (Event::Session(_), _) => self.events.push_back(Event::EventsLost { count: 1 }),
+            (_, Some(Event::OutputLost { frames })) => *frames += 1,
             _ => self.events.push_back(Event::OutputLost { frames: 1 }),
         }
     }

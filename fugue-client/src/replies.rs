@@ -30,6 +30,9 @@ pub struct Capture {
     pub cursor_col: u16,
     /// The screen size.
     pub size: TermSize,
+    /// The output position the capture stands for: the sequence number of the last output
+    /// chunk drawn on it.
+    pub seq: u64,
 }
 
 /// What an upgrade did, as the new server reports it.

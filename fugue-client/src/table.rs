@@ -146,6 +146,9 @@ mod tests {
             last_attached_unix_ms: created_unix_ms,
             attached_clients: 1,
             size: TermSize { rows: 24, cols: 80 },
+            seq: 0,
+            foreground: None,
+            shell_marks: false,
         }
     }
 

@@ -159,6 +159,7 @@ async fn unread_output_never_blocks_a_reply() {
             text,
             cursor: (0, 5),
             size,
+            seq: 0,
         };
         server.send(reply).await.unwrap();
         server

@@ -3,17 +3,23 @@
 //!
 //! Variants are append-only, so a message an old client knows has the same variant index
 //! in every version; only the fields a later version appended to its parts differ. Here
-//! each such message is written with the fields the peer's version had. Messages a version
-//! lacks altogether are never sent to it: they only answer requests that version cannot
-//! make.
+//! each such message is written with the fields the peer's version had, and a reply a
+//! version lacks is written as the one it had instead (`InputTaken` as `Done`). Other
+//! messages a version lacks are never sent to it: they only answer requests that version
+//! cannot make.
 
 use serde::Serialize;
-use serde::ser::{SerializeStruct, SerializeStructVariant, Serializer};
+use serde::ser::{SerializeSeq, SerializeStruct, SerializeStructVariant, Serializer};
 
 use crate::message::ServerMessage;
-use crate::types::ServerStatus;
+use crate::types::{ServerStatus, SessionInfo};
 
-/// The variant index of `ServerMessage::Status` (pinned by the golden-bytes tests).
+/// Variant indices of `ServerMessage` (pinned by the golden-bytes tests).
+const DONE_INDEX: u32 = 4;
+const SESSIONS_INDEX: u32 = 5;
+const CREATED_INDEX: u32 = 6;
+const ATTACHED_INDEX: u32 = 7;
+const CAPTURED_INDEX: u32 = 12;
 const STATUS_INDEX: u32 = 13;
 
 /// `msg` as a peer of protocol `version` reads it.
@@ -30,21 +36,126 @@ impl<'a> ForPeer<'a> {
 
 impl Serialize for ForPeer<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.version >= 6 {
+            return self.msg.serialize(serializer);
+        }
+        // Version 6 appended `seq`, `foreground` and `shell_marks` to `SessionInfo`, `seq`
+        // to `Captured`, and answers `SendInput` with `InputTaken` instead of `Done`.
         match self.msg {
+            ServerMessage::InputTaken { request_id, .. } => {
+                let mut out = variant(serializer, DONE_INDEX, "Done", 1)?;
+                out.serialize_field("request_id", request_id)?;
+                out.end()
+            }
+            ServerMessage::Sessions {
+                request_id,
+                sessions,
+            } => {
+                let mut out = variant(serializer, SESSIONS_INDEX, "Sessions", 2)?;
+                out.serialize_field("request_id", request_id)?;
+                out.serialize_field("sessions", &SessionsV5(sessions))?;
+                out.end()
+            }
+            ServerMessage::Created {
+                request_id,
+                session,
+            } => {
+                let mut out = variant(serializer, CREATED_INDEX, "Created", 2)?;
+                out.serialize_field("request_id", request_id)?;
+                out.serialize_field("session", &SessionInfoV5(session))?;
+                out.end()
+            }
+            ServerMessage::Attached { .. } | ServerMessage::Captured { .. } => {
+                serialize_v5_screen(self.msg, serializer)
+            }
             // Version 4 appended `pacing_missed_wake_ups` to `ServerStatus`.
             ServerMessage::Status { request_id, status } if self.version < 4 => {
-                let mut variant = serializer.serialize_struct_variant(
-                    "ServerMessage",
-                    STATUS_INDEX,
-                    "Status",
-                    2,
-                )?;
-                variant.serialize_field("request_id", request_id)?;
-                variant.serialize_field("status", &StatusV3(status))?;
-                variant.end()
+                let mut out = variant(serializer, STATUS_INDEX, "Status", 2)?;
+                out.serialize_field("request_id", request_id)?;
+                out.serialize_field("status", &StatusV3(status))?;
+                out.end()
             }
             msg => msg.serialize(serializer),
         }
+    }
+}
+
+/// `Attached` and `Captured` as protocol 5 had them.
+fn serialize_v5_screen<S: Serializer>(
+    msg: &ServerMessage,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match msg {
+        ServerMessage::Attached {
+            request_id,
+            session,
+            seq,
+            snapshot,
+        } => {
+            let mut out = variant(serializer, ATTACHED_INDEX, "Attached", 4)?;
+            out.serialize_field("request_id", request_id)?;
+            out.serialize_field("session", &SessionInfoV5(session))?;
+            out.serialize_field("seq", seq)?;
+            out.serialize_field("snapshot", snapshot)?;
+            out.end()
+        }
+        ServerMessage::Captured {
+            request_id,
+            text,
+            cursor,
+            size,
+            ..
+        } => {
+            let mut out = variant(serializer, CAPTURED_INDEX, "Captured", 4)?;
+            out.serialize_field("request_id", request_id)?;
+            out.serialize_field("text", text)?;
+            out.serialize_field("cursor", cursor)?;
+            out.serialize_field("size", size)?;
+            out.end()
+        }
+        msg => msg.serialize(serializer),
+    }
+}
+
+/// Starts writing variant `name` of `ServerMessage`, at `index`, with `len` fields.
+fn variant<S: Serializer>(
+    serializer: S,
+    index: u32,
+    name: &'static str,
+    len: usize,
+) -> Result<S::SerializeStructVariant, S::Error> {
+    serializer.serialize_struct_variant("ServerMessage", index, name, len)
+}
+
+/// A list of sessions as protocol 5 (and 3 and 4) had them.
+struct SessionsV5<'a>(&'a [SessionInfo]);
+
+impl Serialize for SessionsV5<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_seq(Some(self.0.len()))?;
+        for session in self.0 {
+            out.serialize_element(&SessionInfoV5(session))?;
+        }
+        out.end()
+    }
+}
+
+/// `SessionInfo` as protocol 5 had it: every field before `seq`.
+struct SessionInfoV5<'a>(&'a SessionInfo);
+
+impl Serialize for SessionInfoV5<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let info = self.0;
+        let mut out = serializer.serialize_struct("SessionInfo", 8)?;
+        out.serialize_field("id", &info.id)?;
+        out.serialize_field("name", &info.name)?;
+        out.serialize_field("command", &info.command)?;
+        out.serialize_field("pid", &info.pid)?;
+        out.serialize_field("created_unix_ms", &info.created_unix_ms)?;
+        out.serialize_field("last_attached_unix_ms", &info.last_attached_unix_ms)?;
+        out.serialize_field("attached_clients", &info.attached_clients)?;
+        out.serialize_field("size", &info.size)?;
+        out.end()
     }
 }
 

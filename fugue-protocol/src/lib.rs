@@ -24,11 +24,14 @@
 //! existing variant, a changed type) bumps [`PROTOCOL_VERSION`], which the handshake checks.
 //! The golden-bytes tests pin today's encoding of every message.
 //!
-//! This crate does no I/O.
+//! The user's configuration file's schema lives here too ([`ConfigFile`]), as both binaries
+//! read it. This crate does no I/O.
 
 mod codec;
 mod compat;
+mod config_file;
 mod error;
+mod events;
 mod message;
 mod paths;
 mod types;
@@ -36,20 +39,24 @@ mod types;
 pub use codec::{
     ClientCodec, DEFAULT_MAX_FRAME_LEN, EncodedFrame, LENGTH_PREFIX_LEN, MessageCodec, ServerCodec,
 };
+pub use config_file::{CONFIG_ENV, ConfigError, ConfigFile, ServerSettings, config_path};
 pub use error::CodecError;
+pub use events::{EventKind, SessionEvent};
 pub use message::{ClientMessage, ServerMessage};
 pub use paths::{SOCKET_ENV, SOCKET_FILE_NAME, resolve_socket_path};
 pub use types::{
-    CaptureFormat, DetachReason, ErrorCode, ExitStatus, RequestId, Role, ServerStatus, SessionInfo,
-    SessionSpec, TermSize,
+    CaptureFormat, DetachReason, ErrorCode, ExitStatus, Foreground, RequestId, Role, ServerStatus,
+    SessionInfo, SessionSpec, TermSize,
 };
 
 /// The protocol version; both sides must agree on it in the handshake.
 ///
 /// History: 1, the first wire format; 2, `CreateSession` gained `attach`; 3,
 /// `ServerStatus` gained `pacing_timeouts`; 4, `ServerStatus` gained
-/// `pacing_missed_wake_ups`; 5, `Upgrade`, `Upgraded` and `ErrorCode::UpgradeRefused`.
-pub const PROTOCOL_VERSION: u32 = 5;
+/// `pacing_missed_wake_ups`; 5, `Upgrade`, `Upgraded` and `ErrorCode::UpgradeRefused`; 6,
+/// positions and events: `InputTaken`, `seq` in `Captured` and `SessionInfo` (with
+/// `foreground` and `shell_marks`), `Subscribe`, `Event`, `EventsLost`, `Claim`, `Release`.
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The oldest protocol version a server accepts. A client of an older version still
 /// attached when its server is upgraded (the `fugue` processes keep running the old binary)

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::events::SessionEvent;
 use crate::types::{
     CaptureFormat, DetachReason, ErrorCode, ExitStatus, RequestId, Role, ServerStatus, SessionInfo,
     SessionSpec, TermSize,
@@ -134,6 +135,30 @@ pub enum ClientMessage {
         /// The new `fugue-server` executable, an absolute path.
         server_binary: String,
     },
+    /// Stream this session's events (or every session's) to this client as `Event`
+    /// messages, until it disconnects; answered by `Done` (protocol 6).
+    Subscribe {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// The session's name or id; `None` for every session, those created later too.
+        session: Option<String>,
+    },
+    /// Take a session for this client alone (`fugue run` takes it while its command runs);
+    /// answered by `Done` once no other client holds it. Released by `Release` or when the
+    /// client disconnects (protocol 6).
+    Claim {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// The session's name or id.
+        session: String,
+    },
+    /// Give a claimed session back; answered by `Done` (protocol 6).
+    Release {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// The session's name or id.
+        session: String,
+    },
 }
 
 /// A message from the server to a client.
@@ -238,6 +263,8 @@ pub enum ServerMessage {
         cursor: (u16, u16),
         /// The screen size.
         size: TermSize,
+        /// The output position the capture stands for (protocol 6).
+        seq: u64,
     },
     /// The answer to `Status`.
     Status {
@@ -260,5 +287,24 @@ pub enum ServerMessage {
         clients: u32,
         /// Milliseconds from the old server's last request served to the new one's first.
         pause_ms: u32,
+    },
+    /// The answer to `SendInput` (protocol 6; older clients get `Done`): the input was
+    /// written to the program when the session's output stood at `seq`, so everything the
+    /// program printed in response comes after it.
+    InputTaken {
+        /// The request.
+        request_id: RequestId,
+        /// The sequence number of the last output chunk before the input.
+        seq: u64,
+    },
+    /// Something happened to a session this client subscribed to (protocol 6).
+    Event {
+        /// What, where and when.
+        event: SessionEvent,
+    },
+    /// This subscriber fell behind and `count` events were not sent to it (protocol 6).
+    EventsLost {
+        /// How many.
+        count: u64,
     },
 }

@@ -164,6 +164,24 @@ pub struct SessionInfo {
     pub attached_clients: u32,
     /// The PTY's current size.
     pub size: TermSize,
+    /// The output position: the sequence number of the last output chunk (protocol 6).
+    pub seq: u64,
+    /// The job that has the terminal when it is not the session's program (a command its
+    /// shell runs, an editor); `None` when the program itself has it (protocol 6).
+    pub foreground: Option<Foreground>,
+    /// Whether the program marks its commands' ends with their status (OSC 133 `D`, from
+    /// shell integration, fugue's or the shell's own), so `fugue run` can tell when a
+    /// command finished without typing a marker (protocol 6).
+    pub shell_marks: bool,
+}
+
+/// A process group that has a session's terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Foreground {
+    /// Its leader's process id.
+    pub pid: u32,
+    /// Its leader's command name, as the kernel reports it.
+    pub command: String,
 }
 
 /// How `Capture` renders the screen.

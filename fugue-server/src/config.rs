@@ -40,6 +40,12 @@ pub struct Config {
     /// How long a session waits for a client to make room in its queue before it marks the
     /// clients it waited for lagging and reads on (see the server's pacing).
     pub pacing_stall: Duration,
+    /// A session that printed something and then nothing for this long is idle (the
+    /// `idle` event of `fugue events`).
+    pub idle_after: Duration,
+    /// Start shells fugue knows (bash, zsh, fish, sh) with its shell integration, which
+    /// marks prompts and commands' ends (OSC 133) for `fugue run`.
+    pub shell_integration: bool,
 }
 
 impl Config {
@@ -59,6 +65,8 @@ impl Config {
             kill_grace: Duration::from_secs(2),
             replay_ring_bytes: 4 << 20,
             pacing_stall: Duration::from_millis(250),
+            idle_after: Duration::from_secs(3),
+            shell_integration: true,
         }
     }
 }

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::Args;
+use crate::settings::Settings;
 
 /// How long the parent waits for the daemon's socket.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Re-executes this binary without `--daemon`, in a new session, with stdio on /dev/null
 /// and logs in a file; waits until the socket accepts or the child fails.
-pub(crate) fn start(args: &Args, socket_path: &Path) -> Result<()> {
+pub(crate) fn start(settings: &Settings) -> Result<()> {
+    let socket_path = settings.socket_path.as_path();
     if std::os::unix::net::UnixStream::connect(socket_path).is_ok() {
         bail!(
             "fugue-server is already running on {}",
@@ -23,7 +24,7 @@ pub(crate) fn start(args: &Args, socket_path: &Path) -> Result<()> {
     }
     let dir = socket_path.parent().unwrap_or(Path::new("."));
     fugue_server::socket::prepare_dir(dir)?;
-    let log_file = args
+    let log_file = settings
         .log_file
         .clone()
         .unwrap_or_else(|| dir.join("fugue-server.log"));
@@ -34,11 +35,14 @@ pub(crate) fn start(args: &Args, socket_path: &Path) -> Result<()> {
         .arg("--log-file")
         .arg(&log_file)
         .arg("--max-clients")
-        .arg(args.max_clients.to_string())
+        .arg(settings.max_clients.to_string())
         .arg("--idle-timeout")
-        .arg(args.idle_timeout.to_string())
+        .arg(settings.idle_timeout.to_string())
         .arg("--scrollback")
-        .arg(args.scrollback.to_string())
+        .arg(settings.scrollback.to_string())
+        .arg("--idle-after")
+        .arg(settings.idle_after.to_string())
+        .args((!settings.shell_integration).then_some("--no-shell-integration"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

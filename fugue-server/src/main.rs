@@ -5,6 +5,7 @@
 
 mod daemon;
 mod fds;
+mod settings;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ use tracing_subscriber::EnvFilter;
 /// The fugue session server: owns terminal sessions that `fugue` clients attach to.
 ///
 /// Usually started for you by `fugue`; run it by hand to see its logs in the foreground.
+/// Settings not given as flags come from the `[server]` table of the user's configuration
+/// file ($FUGUE_CONFIG, else $XDG_CONFIG_HOME/fugue/config.toml), else the defaults.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 pub(crate) struct Args {
@@ -35,15 +38,23 @@ pub(crate) struct Args {
     /// next to the socket)
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
-    /// Refuse connections beyond this many clients
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    max_clients: usize,
-    /// Drop clients that send nothing for this many seconds
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    idle_timeout: u64,
-    /// Lines of scrollback kept per session
-    #[arg(long, value_name = "LINES", default_value_t = 10_000)]
-    scrollback: usize,
+    /// Refuse connections beyond this many clients [default: 1024]
+    #[arg(long, value_name = "N")]
+    max_clients: Option<usize>,
+    /// Drop clients that send nothing for this many seconds [default: 60]
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
+    /// Lines of scrollback kept per session [default: 10000]
+    #[arg(long, value_name = "LINES")]
+    scrollback: Option<usize>,
+    /// A session that printed nothing for this many seconds is idle (`fugue events`)
+    /// [default: 3]
+    #[arg(long, value_name = "SECS")]
+    idle_after: Option<f64>,
+    /// Start shells as they are, without fugue's shell integration (the prompt and
+    /// command-end marks `fugue run` uses; without them it types a marker)
+    #[arg(long)]
+    no_shell_integration: bool,
     /// Say which handoff formats and protocol versions this binary supports, and exit (a
     /// running server asks this of a new binary before an upgrade)
     #[arg(long, hide = true)]
@@ -95,21 +106,16 @@ fn run(args: Args) -> Result<()> {
     if let Some(state) = args.takeover {
         return takeover(state, &args);
     }
-    let uid = rustix::process::geteuid().as_raw();
-    let socket_path = fugue_protocol::resolve_socket_path(
-        args.socket.clone(),
-        |name| std::env::var_os(name),
-        uid,
-    );
+    let settings = settings::Settings::resolve(&args)?;
     if args.daemon {
-        return daemon::start(&args, &socket_path);
+        return daemon::start(&settings);
     }
-    init_logging(args.log_file.as_deref())?;
+    init_logging(settings.log_file.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, socket_path))
+    runtime.block_on(serve(settings))
 }
 
 /// Carries on from the server that handed over in an upgrade: same socket, sessions and
@@ -133,22 +139,25 @@ fn takeover(state: i32, args: &Args) -> Result<()> {
     })
 }
 
-async fn serve(args: Args, socket_path: PathBuf) -> Result<()> {
+async fn serve(settings: settings::Settings) -> Result<()> {
     // Signals first: a SIGTERM right after the socket appears must shut down cleanly, not
     // kill the process by the default action and leave the socket behind.
     let token = CancellationToken::new();
     spawn_signal_handler(token.clone())?;
+    let socket_path = settings.socket_path.clone();
     let listener = fugue_server::socket::bind(&socket_path).map_err(|err| match err {
         ServerError::AlreadyRunning { .. } => anyhow::anyhow!("{err}"),
         other => anyhow::Error::new(other),
     })?;
     tracing::info!(path = %socket_path.display(), pid = std::process::id(), "listening");
     let mut config = Config::new(socket_path);
-    config.log_file = args.log_file.clone();
-    config.max_clients = args.max_clients;
-    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.log_file = settings.log_file;
+    config.max_clients = settings.max_clients;
+    config.idle_timeout = Duration::from_secs(settings.idle_timeout.max(1));
     config.ping_interval = config.ping_interval.min(config.idle_timeout / 2);
-    config.scrollback_lines = args.scrollback;
+    config.scrollback_lines = settings.scrollback;
+    config.idle_after = Duration::from_secs_f64(settings.idle_after);
+    config.shell_integration = settings.shell_integration;
     fugue_server::run(listener, config, token).await?;
     Ok(())
 }

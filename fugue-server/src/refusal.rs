@@ -58,6 +58,9 @@ pub(crate) enum Refusal {
     /// The client's queue could not take the answer.
     #[error("the client's queue is full or closed")]
     QueueFull,
+    /// `Release` of a session this client has not claimed.
+    #[error("this client has not claimed session {0:?}")]
+    NotClaimed(String),
 }
 
 impl Refusal {
@@ -75,6 +78,7 @@ impl Refusal {
             Refusal::NotAttached(_) => ErrorCode::NotAttached,
             Refusal::ReadOnly(_) => ErrorCode::ReadOnly,
             Refusal::QueueFull => ErrorCode::Internal,
+            Refusal::NotClaimed(_) => ErrorCode::InvalidRequest,
             Refusal::Upgrade(_) => ErrorCode::UpgradeRefused,
         }
     }

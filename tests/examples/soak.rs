@@ -429,11 +429,10 @@ async fn control(socket: &Path, figures: &Figures, rng: &mut Rng) -> Result<(), 
                     .capture(session, CaptureFormat::Plain, 0)
                     .await
                     .map(drop),
-                _ => {
-                    client
-                        .send_to_session("shell", Bytes::from_static(b"echo soak\r"))
-                        .await
-                }
+                _ => client
+                    .send_to_session("shell", Bytes::from_static(b"echo soak\r"))
+                    .await
+                    .map(drop),
             }
         };
         tokio::time::timeout(DEADLINE, request)

@@ -261,7 +261,8 @@ pub fn reply_id(msg: &ServerMessage) -> Option<RequestId> {
         | ServerMessage::Attached { request_id, .. }
         | ServerMessage::Captured { request_id, .. }
         | ServerMessage::Status { request_id, .. }
-        | ServerMessage::Upgraded { request_id, .. } => Some(*request_id),
+        | ServerMessage::Upgraded { request_id, .. }
+        | ServerMessage::InputTaken { request_id, .. } => Some(*request_id),
         _ => None,
     }
 }

@@ -96,6 +96,9 @@ mod tests {
             last_attached_unix_ms,
             attached_clients: 0,
             size: TermSize::DEFAULT,
+            seq: 0,
+            foreground: None,
+            shell_marks: false,
         }
     }
 

@@ -2,8 +2,11 @@
 
 mod attach;
 mod capture;
+mod config;
+mod events;
 mod manage;
 mod new;
+mod run;
 mod send;
 mod status;
 mod upgrade;
@@ -12,10 +15,11 @@ mod wait;
 use std::io::Write;
 use std::path::PathBuf;
 
-use fugue_client::{Client, ConnectOptions, Events, Role, socket_path};
+use fugue_client::{Client, ConnectOptions, Events, Role};
 
 use crate::cli::{Cli, Command};
 use crate::keys::DetachKey;
+use crate::settings::Settings;
 
 /// What every command needs from the global options.
 #[derive(Debug, Clone)]
@@ -32,12 +36,10 @@ pub struct Globals {
 ///
 /// Any failure the command does not turn into an exit code itself; `main` prints it and
 /// exits with 1.
-pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    // An empty --socket / $FUGUE_SOCKET counts as unset, as in the socket rule.
-    let explicit = cli.socket.filter(|path| !path.as_os_str().is_empty());
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
     let globals = Globals {
-        socket: socket_path(explicit),
-        detach_key: cli.detach_key,
+        socket: settings.socket.value.clone(),
+        detach_key: settings.detach_key.value,
     };
     match cli.command {
         None => new::run(&globals, Default::default()).await,
@@ -52,6 +54,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Status(args)) => status::status(&globals, args).await,
         Some(Command::KillServer) => manage::kill_server(&globals).await,
         Some(Command::Upgrade(args)) => upgrade::run(&globals, args).await,
+        Some(Command::Run(args)) => run::run(&globals, args).await,
+        Some(Command::Events(args)) => events::run(&globals, args).await,
+        Some(Command::Completions { shell }) => config::completions(shell),
+        Some(Command::Config(args)) => config::show(&settings, &args),
+        Some(Command::Man { dir }) => config::man(dir.as_deref()),
     }
 }
 

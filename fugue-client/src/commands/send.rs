@@ -5,7 +5,7 @@ use std::io::Read;
 use bytes::Bytes;
 use fugue_client::{Client, MAX_INPUT_CHUNK, Role};
 
-use super::{Globals, connect};
+use super::{Globals, connect, print};
 use crate::cli::SendArgs;
 
 /// What a terminal sends for Enter.
@@ -23,21 +23,27 @@ pub async fn run(globals: &Globals, args: SendArgs) -> anyhow::Result<u8> {
         "nothing to send: give TEXT, - to read standard input, or --enter"
     );
     let (client, _events) = connect(globals, Role::Control, false).await?;
+    let mut seq = None;
     if from_stdin {
-        send_stdin(&client, &args.session).await?;
+        seq = send_stdin(&client, &args.session).await?;
     } else if !args.text.is_empty() {
         let text = Bytes::from(args.text.join(" "));
-        client.send_to_session(&args.session, text).await?;
+        seq = Some(client.send_to_session(&args.session, text).await?);
     }
     if args.enter {
         let enter = Bytes::from_static(ENTER);
-        client.send_to_session(&args.session, enter).await?;
+        seq = Some(client.send_to_session(&args.session, enter).await?);
+    }
+    if args.json {
+        // Empty standard input sends nothing: there is no position to report.
+        print(&format!("{}\n", serde_json::json!({ "seq": seq })))?;
     }
     Ok(0)
 }
 
-/// Streams standard input to the session, one chunk at a time.
-async fn send_stdin(client: &Client, session: &str) -> anyhow::Result<()> {
+/// Streams standard input to the session, one chunk at a time; returns the position after
+/// the last.
+async fn send_stdin(client: &Client, session: &str) -> anyhow::Result<Option<u64>> {
     let (chunk_tx, mut chunk_rx) = tokio::sync::mpsc::channel(4);
     // Standard input may be a pipe that stays open; a blocking thread keeps the runtime free.
     let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -58,9 +64,10 @@ async fn send_stdin(client: &Client, session: &str) -> anyhow::Result<()> {
             }
         }
     });
+    let mut seq = None;
     while let Some(chunk) = chunk_rx.recv().await {
-        client.send_to_session(session, chunk).await?;
+        seq = Some(client.send_to_session(session, chunk).await?);
     }
     reader.await??;
-    Ok(())
+    Ok(seq)
 }

@@ -4,16 +4,22 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use fugue_client::{CaptureFormat, Client, DetachReason, Event, Events, Role, TermSize};
+use fugue_client::{
+    CaptureFormat, Client, ClientError, DetachReason, Event, Events, Role, TermSize,
+};
 use regex::{Regex, RegexBuilder};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
-use super::{Globals, connect};
+use super::{Globals, connect, print};
 use crate::attach::EXIT_SERVER_GONE;
 use crate::cli::WaitArgs;
 
 /// Exit code when `--timeout` passes first (the code `timeout(1)` uses).
 pub const EXIT_TIMEOUT: u8 = 124;
+
+/// Exit code when the output after `--after` cannot be matched exactly: the server no
+/// longer holds it, or the position is ahead of the output.
+pub const EXIT_OUTPUT_GONE: u8 = 4;
 
 /// The shortest time between two screen checks while output keeps coming.
 const CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -29,7 +35,12 @@ pub async fn run(globals: &Globals, args: WaitArgs) -> anyhow::Result<u8> {
         .map(|pattern| RegexBuilder::new(pattern).multi_line(true).build())
         .transpose()
         .context("invalid --for regex")?;
-    let waiting = wait(globals, &args.session, regex.as_ref());
+    let waiting = async {
+        match (args.after, regex.as_ref()) {
+            (Some(after), Some(regex)) => after_position(globals, &args, regex, after).await,
+            _ => wait(globals, &args.session, regex.as_ref()).await,
+        }
+    };
     let Some(limit) = args.timeout else {
         return waiting.await;
     };
@@ -47,6 +58,37 @@ pub async fn run(globals: &Globals, args: WaitArgs) -> anyhow::Result<u8> {
             );
             Ok(EXIT_TIMEOUT)
         }
+    }
+}
+
+/// `--for REGEX --after SEQ`: matches the output after the position, line by line.
+async fn after_position(
+    globals: &Globals,
+    args: &WaitArgs,
+    regex: &Regex,
+    after: u64,
+) -> anyhow::Result<u8> {
+    let (client, _events) = connect(globals, Role::Control, false).await?;
+    match client.wait_after(&args.session, regex, after).await {
+        Ok(found) => {
+            if args.json {
+                print(&format!("{}\n", serde_json::to_string(&found)?))?;
+            }
+            Ok(0)
+        }
+        Err(err @ (ClientError::OutputGone { .. } | ClientError::PositionAhead { .. })) => {
+            eprintln!("fugue: {err}");
+            Ok(EXIT_OUTPUT_GONE)
+        }
+        Err(err @ ClientError::SessionEnded { .. }) => {
+            eprintln!("fugue: {err} before the output matched");
+            Ok(1)
+        }
+        Err(ClientError::Closed) => {
+            eprintln!("fugue: lost connection to fugue-server");
+            Ok(EXIT_SERVER_GONE)
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -94,7 +136,7 @@ impl Watched<'_> {
                         }
                         return Ok(self.ended(event, "before the screen matched"));
                     }
-                    Some(Event::ServerError { .. }) => {}
+                    Some(Event::ServerError { .. } | Event::Session(_) | Event::EventsLost { .. }) => {}
                     Some(Event::Closed { .. }) | None => return Ok(self.ended(None, "")),
                 },
                 () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {

@@ -22,7 +22,7 @@ use crate::samples::{self, client_variant, server_variant};
 use crate::strategies::ALL_ERROR_CODES;
 
 /// `ClientMessage` frames, in declaration order.
-const CLIENT_GOLDEN: [(&str, &str); 16] = [
+const CLIENT_GOLDEN: [(&str, &str); 19] = [
     (
         "Hello",
         "0000002100010b667567756520302e312e300110feedfacecafebeef0123456789abcdef01",
@@ -45,22 +45,24 @@ const CLIENT_GOLDEN: [(&str, &str); 16] = [
     ("Status", "000000020d09"),
     ("KillServer", "000000020e0a"),
     ("Upgrade", "0000000a0f0b072f62696e2f6673"),
+    ("Subscribe", "00000008100c0104776f726b"),
+    ("Claim", "00000007110d04776f726b"),
+    ("Release", "00000007120e04706c6179"),
 ];
 
 /// The `SessionInfo` sample's encoding, shared by three server lines below.
-const SESSION_INFO: &str =
-    "1000112233445566778899aabbccddeeff04776f726b010462617368922180d095ffbc31f4d395ffbc31021e64";
+const SESSION_INFO: &str = "1000112233445566778899aabbccddeeff04776f726b010462617368922180d095ffbc31f4d395ffbc31021e64ed0701f7210376696d01";
 
 /// `ServerMessage` frames, in declaration order; `{info}` stands for [`SESSION_INFO`].
-const SERVER_GOLDEN: [(&str, &str); 15] = [
+const SERVER_GOLDEN: [(&str, &str); 18] = [
     ("Welcome", "00000009000105302e312e304d"),
     ("Ping", "0000000a01888e98a8c0e0808101"),
     ("Pong", "0000000302ac02"),
     ("Error", "00000014030103070f6e6f20737563682073657373696f6e"),
     ("Done", "000000020404"),
-    ("Sessions", "00000030050501{info}"),
-    ("Created", "0000002f0606{info}"),
-    ("Attached", "000000360707{info}e80701031b5b48"),
+    ("Sessions", "0000003a050501{info}"),
+    ("Created", "000000390606{info}"),
+    ("Attached", "000000400707{info}e80701031b5b48"),
     (
         "Output",
         "00000018081000112233445566778899aabbccddeeffeb070368690a",
@@ -68,40 +70,63 @@ const SERVER_GOLDEN: [(&str, &str); 15] = [
     ("Resync", "0000000809d00f041b5b324a"),
     ("SessionExited", "000000080a04776f726b0112"),
     ("Detached", "000000020b02"),
-    ("Captured", "0000000c0c080524206c730a01021850"),
+    ("Captured", "0000000d0c080524206c730a0102185063"),
     (
         "Status",
         "0000002b0d0905302e312e300163d2090b2f72756e2f662e736f636b0302040107636f6e74726f6c01f40306070809",
     ),
     ("Upgraded", "000000110e0a05302e312e3005302e322e3003042a"),
+    ("InputTaken", "000000040f0bf207"),
+    (
+        "Event",
+        "00000023101000112233445566778899aabbccddeeff04776f726b01fc07e8d795ffbc31030006",
+    ),
+    ("EventsLost", "00000002110c"),
 ];
 
-/// `Status` as a client of protocol 3 reads it (the line above, before version 4 appended
+/// The `SessionInfo` sample as protocol 5 (and 3 and 4) reads it: the fields before `seq`.
+const SESSION_INFO_V5: &str =
+    "1000112233445566778899aabbccddeeff04776f726b010462617368922180d095ffbc31f4d395ffbc31021e64";
+
+/// What a server sends a client of protocol 5 or older instead of the current lines, pinned:
+/// the messages whose parts version 6 appended to (`{info}` is [`SESSION_INFO_V5`]), and
+/// `InputTaken`, which such a client gets as `Done`.
+const BEFORE_V6: [(&str, &str); 5] = [
+    ("Sessions", "00000030050501{info}"),
+    ("Created", "0000002f0606{info}"),
+    ("Attached", "000000360707{info}e80701031b5b48"),
+    ("Captured", "0000000c0c080524206c730a01021850"),
+    ("InputTaken", "00000002040b"),
+];
+
+/// `Status` as a client of protocol 3 reads it (before version 4 appended
 /// `pacing_missed_wake_ups`): the bytes a server sends such a client, pinned.
 const STATUS_V3: &str =
     "0000002a0d0905302e312e300163d2090b2f72756e2f662e736f636b0302040107636f6e74726f6c01f403060708";
 
-#[test]
-fn a_client_of_protocol_3_gets_status_without_the_field_it_lacks() {
-    let codec = ServerCodec::new();
-    let status = ServerMessage::Status {
-        request_id: 9,
-        status: samples::server_status(),
-    };
-    let v3 = codec.encode_for_peer(&status, 3).unwrap();
-    assert_eq!(hex(v3.as_bytes()), STATUS_V3);
-    for version in 4..=fugue_protocol::PROTOCOL_VERSION {
-        let current = codec.encode_for_peer(&status, version).unwrap();
-        assert_eq!(
-            current.as_bytes(),
-            codec.encode_frame(&status).unwrap().as_bytes()
-        );
+/// What a client of protocol `version` gets for `msg`, if not the current encoding.
+fn pinned_for(msg: &ServerMessage, version: u32) -> Option<String> {
+    let name = server_variant(msg);
+    if version < 4 && name == "Status" {
+        return Some(STATUS_V3.to_owned());
     }
-    // Every other message reads the same in every version it exists in.
-    for msg in samples::server_samples() {
-        if !matches!(msg, ServerMessage::Status { .. }) {
-            let v3 = codec.encode_for_peer(&msg, 3).unwrap();
-            assert_eq!(v3.as_bytes(), codec.encode_frame(&msg).unwrap().as_bytes());
+    let (_, line) = BEFORE_V6.iter().find(|(pinned, _)| *pinned == name)?;
+    (version < 6).then(|| line.replace("{info}", SESSION_INFO_V5))
+}
+
+#[test]
+fn clients_of_older_protocols_get_messages_as_their_version_reads_them() {
+    let codec = ServerCodec::new();
+    for version in fugue_protocol::MIN_PROTOCOL_VERSION..=fugue_protocol::PROTOCOL_VERSION {
+        for msg in samples::server_samples() {
+            let name = server_variant(&msg);
+            if version < 6 && matches!(name, "Event" | "EventsLost") {
+                continue; // never sent to a client that cannot subscribe
+            }
+            let sent = hex(codec.encode_for_peer(&msg, version).unwrap().as_bytes());
+            let expected = pinned_for(&msg, version)
+                .unwrap_or_else(|| hex(codec.encode_frame(&msg).unwrap().as_bytes()));
+            assert_eq!(sent, expected, "{name} for a client of protocol {version}");
         }
     }
 }

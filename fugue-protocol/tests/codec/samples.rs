@@ -5,8 +5,9 @@
 
 use bytes::{Bytes, BytesMut};
 use fugue_protocol::{
-    CaptureFormat, ClientMessage, DetachReason, ErrorCode, ExitStatus, MessageCodec, Role,
-    ServerMessage, ServerStatus, SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, ClientMessage, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground,
+    MessageCodec, Role, ServerMessage, ServerStatus, SessionEvent, SessionInfo, SessionSpec,
+    TermSize,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,6 +36,9 @@ pub fn client_variant(msg: &ClientMessage) -> &'static str {
         ClientMessage::Status { .. } => "Status",
         ClientMessage::KillServer { .. } => "KillServer",
         ClientMessage::Upgrade { .. } => "Upgrade",
+        ClientMessage::Subscribe { .. } => "Subscribe",
+        ClientMessage::Claim { .. } => "Claim",
+        ClientMessage::Release { .. } => "Release",
     }
 }
 
@@ -57,6 +61,9 @@ pub fn server_variant(msg: &ServerMessage) -> &'static str {
         ServerMessage::Captured { .. } => "Captured",
         ServerMessage::Status { .. } => "Status",
         ServerMessage::Upgraded { .. } => "Upgraded",
+        ServerMessage::InputTaken { .. } => "InputTaken",
+        ServerMessage::Event { .. } => "Event",
+        ServerMessage::EventsLost { .. } => "EventsLost",
     }
 }
 
@@ -95,6 +102,12 @@ pub fn session_info() -> SessionInfo {
             rows: 30,
             cols: 100,
         },
+        seq: 1005,
+        foreground: Some(Foreground {
+            pid: 4343,
+            command: "vim".into(),
+        }),
+        shell_marks: true,
     }
 }
 
@@ -178,6 +191,18 @@ pub fn client_samples() -> Vec<ClientMessage> {
             request_id: 11,
             server_binary: "/bin/fs".into(),
         },
+        ClientMessage::Subscribe {
+            request_id: 12,
+            session: Some("work".into()),
+        },
+        ClientMessage::Claim {
+            request_id: 13,
+            session: "work".into(),
+        },
+        ClientMessage::Release {
+            request_id: 14,
+            session: "play".into(),
+        },
     ]
 }
 
@@ -234,6 +259,7 @@ pub fn server_samples() -> Vec<ServerMessage> {
             text: "$ ls\n".into(),
             cursor: (1, 2),
             size: TermSize { rows: 24, cols: 80 },
+            seq: 99,
         },
         ServerMessage::Status {
             request_id: 9,
@@ -247,6 +273,22 @@ pub fn server_samples() -> Vec<ServerMessage> {
             clients: 4,
             pause_ms: 42,
         },
+        ServerMessage::InputTaken {
+            request_id: 11,
+            seq: 1010,
+        },
+        ServerMessage::Event {
+            event: SessionEvent {
+                session: session_uuid(),
+                name: "work".into(),
+                seq: Some(1020),
+                unix_ms: 1_700_000_001_000,
+                kind: EventKind::Exited {
+                    status: ExitStatus::Code { code: 3 },
+                },
+            },
+        },
+        ServerMessage::EventsLost { count: 12 },
     ]
 }
 

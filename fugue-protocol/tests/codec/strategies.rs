@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use fugue_protocol::{
-    CaptureFormat, ClientMessage, DetachReason, ErrorCode, ExitStatus, Role, ServerMessage,
-    ServerStatus, SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, ClientMessage, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground, Role,
+    ServerMessage, ServerStatus, SessionEvent, SessionInfo, SessionSpec, TermSize,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -110,6 +110,7 @@ pub fn session_info() -> impl Strategy<Value = SessionInfo> {
         any::<u64>(),
         any::<u32>(),
         term_size(),
+        (any::<u64>(), option::of(foreground()), any::<bool>()),
     )
         .prop_map(
             |(
@@ -121,6 +122,7 @@ pub fn session_info() -> impl Strategy<Value = SessionInfo> {
                 last_attached_unix_ms,
                 attached_clients,
                 size,
+                (seq, foreground, shell_marks),
             )| {
                 SessionInfo {
                     id,
@@ -131,9 +133,49 @@ pub fn session_info() -> impl Strategy<Value = SessionInfo> {
                     last_attached_unix_ms,
                     attached_clients,
                     size,
+                    seq,
+                    foreground,
+                    shell_marks,
                 }
             },
         )
+}
+
+pub fn foreground() -> impl Strategy<Value = Foreground> {
+    (any::<u32>(), text()).prop_map(|(pid, command)| Foreground { pid, command })
+}
+
+pub fn event_kind() -> impl Strategy<Value = EventKind> {
+    prop_oneof![
+        Just(EventKind::Created),
+        text().prop_map(|from| EventKind::Renamed { from }),
+        Just(EventKind::Killed),
+        exit_status().prop_map(|status| EventKind::Exited { status }),
+        (any::<u64>(), role()).prop_map(|(client, role)| EventKind::Attached { client, role }),
+        any::<u64>().prop_map(|client| EventKind::Detached { client }),
+        term_size().prop_map(|size| EventKind::Resized { size }),
+        text().prop_map(|title| EventKind::Title { title }),
+        Just(EventKind::Bell),
+        Just(EventKind::Activity),
+        Just(EventKind::Idle),
+    ]
+}
+
+pub fn session_event() -> impl Strategy<Value = SessionEvent> {
+    (
+        uuid(),
+        text(),
+        option::of(any::<u64>()),
+        any::<u64>(),
+        event_kind(),
+    )
+        .prop_map(|(session, name, seq, unix_ms, kind)| SessionEvent {
+            session,
+            name,
+            seq,
+            unix_ms,
+            kind,
+        })
 }
 
 pub fn server_status() -> impl Strategy<Value = ServerStatus> {
@@ -251,6 +293,18 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             request_id,
             server_binary,
         }),
+        (id(), option::of(text())).prop_map(|(request_id, session)| ClientMessage::Subscribe {
+            request_id,
+            session
+        }),
+        (id(), text()).prop_map(|(request_id, session)| ClientMessage::Claim {
+            request_id,
+            session
+        }),
+        (id(), text()).prop_map(|(request_id, session)| ClientMessage::Release {
+            request_id,
+            session
+        }),
     ]
 }
 
@@ -301,12 +355,13 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         (text(), exit_status())
             .prop_map(|(session, status)| ServerMessage::SessionExited { session, status }),
         detach_reason().prop_map(|reason| ServerMessage::Detached { reason }),
-        (id(), text(), any::<(u16, u16)>(), term_size()).prop_map(
-            |(request_id, text, cursor, size)| ServerMessage::Captured {
+        (id(), text(), any::<(u16, u16)>(), term_size(), any::<u64>()).prop_map(
+            |(request_id, text, cursor, size, seq)| ServerMessage::Captured {
                 request_id,
                 text,
                 cursor,
                 size,
+                seq,
             }
         ),
         (id(), server_status())
@@ -323,5 +378,9 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                 }
             }
         ),
+        (id(), any::<u64>())
+            .prop_map(|(request_id, seq)| ServerMessage::InputTaken { request_id, seq }),
+        session_event().prop_map(|event| ServerMessage::Event { event }),
+        any::<u64>().prop_map(|count| ServerMessage::EventsLost { count }),
     ]
 }

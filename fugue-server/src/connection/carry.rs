@@ -63,14 +63,19 @@ impl Connection {
         let id = self.membership.id();
         let registry = &self.shared.registry;
         let session = self.membership.session.as_ref().map(|session| session.id);
-        let (pending_input, pending_reply) = match waiting {
+        let (pending_input, pending_reply, pending_claim) = match waiting {
             Some(Pending::Input {
                 session,
                 input,
                 reply,
                 ..
-            }) => (Some((session, input.data)), reply),
-            _ => (None, None),
+            }) => (Some((session, input.data)), reply, None),
+            Some(Pending::Claim {
+                session,
+                request_id,
+                ..
+            }) => (None, None, Some((session.id, request_id))),
+            _ => (None, None, None),
         };
         let client = ClientState {
             id: id.get(),
@@ -84,6 +89,8 @@ impl Connection {
             lagging: registry.is_lagging(id),
             pending_input,
             pending_reply,
+            subscription: self.shared.sessions.events.subscription(id),
+            pending_claim,
         };
         let unread = reader.unread();
         let fd = socket_fd(reader, self.writer)?;
@@ -172,22 +179,44 @@ pub(crate) async fn serve_carried(
     let find = |id: Uuid| shared.sessions.find(&id.to_string()).ok();
     let session = client_state.session.and_then(find);
     let id = ClientId::new(client_state.id);
-    let reply = client_state.pending_reply;
-    let waiting = client_state
-        .pending_input
-        .and_then(|(target, data)| match find(target) {
-            Some(target) => Some(Pending::input(&target, id, data, reply)),
-            None => {
-                // Its session ended during the upgrade: answer the request as if it had then.
-                let refused = reply.map(|reply| Refusal::InputNotTaken.reply(Some(reply)));
-                if let Some(refused) = refused {
-                    let _ = shared.registry.try_send_to_client(id, refused.into());
-                }
-                None
-            }
-        });
+    if let Some(filter) = client_state.subscription {
+        shared.sessions.events.subscribe(id, filter);
+    }
+    let waiting = waiting_again(&shared, id, client_state);
     let presence = shared.handoff.enter();
     let membership = Membership::new(client.registration, session);
     let conn = Connection::new(shared, membership, client.meta, writer, presence);
     conn.start(reader, client.rx, waiting, first).await;
+}
+
+/// What a carried client waited on, waited on again; a request whose session ended during
+/// the upgrade is answered as if it had ended before.
+fn waiting_again(shared: &Shared, id: ClientId, client: ClientState) -> Option<Pending> {
+    let find = |session: Uuid| shared.sessions.find(&session.to_string());
+    let reply = client.pending_reply;
+    let (pending, refusal) = if let Some((target, data)) = client.pending_input {
+        match find(target) {
+            Ok(target) => (Some(Pending::input(&target, id, data, reply)), None),
+            Err(_) => (None, reply.map(|reply| (reply, Refusal::InputNotTaken))),
+        }
+    } else if let Some((target, request_id)) = client.pending_claim {
+        match find(target) {
+            Ok(session) => {
+                let claim = Pending::Claim {
+                    session,
+                    client: id,
+                    request_id,
+                };
+                (Some(claim), None)
+            }
+            Err(refusal) => (None, Some((request_id, refusal))),
+        }
+    } else {
+        (None, None)
+    };
+    if let Some((request_id, refusal)) = refusal {
+        let refused = refusal.reply(Some(request_id));
+        let _ = shared.registry.try_send_to_client(id, refused.into());
+    }
+    pending
 }

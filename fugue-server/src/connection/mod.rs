@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fugue_protocol::{
-    ClientMessage, CodecError, DetachReason, ErrorCode, ServerCodec, ServerMessage,
+    ClientMessage, CodecError, DetachReason, ErrorCode, EventKind, ServerCodec, ServerMessage,
 };
 use fugue_registry::{ClientId, LagFlag};
 use tokio::net::UnixStream;
@@ -207,7 +207,18 @@ impl Connection {
             if let Some(carried) = self.carry(reader, rx, waiting) {
                 shared.handoff.carried(carried);
             }
+            return;
         }
+        // What the client held goes with it (an upgrade carries it instead, above).
+        let id = self.membership.id();
+        if let Some(session) = &self.membership.session
+            && self.shared.registry.get_attached_session(id) == Some(session.id)
+        {
+            let detached = EventKind::Detached { client: id.get() };
+            self.shared.sessions.publish(session, detached);
+        }
+        self.shared.sessions.release_claims(id);
+        self.shared.sessions.events.unsubscribe(id);
     }
 
     /// Serves until the connection closes (`None`), or until an upgrade's handoff, when it
@@ -228,7 +239,7 @@ impl Connection {
             // is carried over), no request is read, and input waiting for room goes along.
             let parking = handoff.park.is_cancelled();
             let reading = waiting.is_none() && !parking;
-            let holding_input = parking && matches!(waiting, Some(Pending::Input { .. }));
+            let holding = parking && waiting.as_ref().is_some_and(Pending::held_while_parked);
             self.park_if_asked(waiting.as_ref());
             let flow = tokio::select! {
                 biased;
@@ -241,7 +252,7 @@ impl Connection {
                 }
                 () = handoff.park.cancelled(), if !parking => Ok(()),
                 item = rx.recv() => self.deliver(item, &mut rx).await,
-                reply = handlers::finished(&mut waiting), if !holding_input => {
+                reply = handlers::finished(&mut waiting), if !holding => {
                     waiting = None;
                     match reply {
                         Some(reply) => self.write(reply.into()).await,
@@ -255,6 +266,9 @@ impl Connection {
                 break;
             }
             self.maybe_request_resync(&rx);
+            if self.report_lost_events(&rx).await.is_err() {
+                break;
+            }
         }
         tracing::debug!(client = %self.membership.id(), "connection closed");
         None

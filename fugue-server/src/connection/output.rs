@@ -56,6 +56,18 @@ impl Connection {
         }
     }
 
+    /// A subscriber whose queue has drained hears how many events it missed, if any.
+    pub(super) async fn report_lost_events(&mut self, rx: &mpsc::Receiver<Outbound>) -> Flow {
+        let events = &self.shared.sessions.events;
+        if !rx.is_empty() || !events.any() {
+            return Ok(());
+        }
+        match events.take_lost(self.membership.id()) {
+            0 => Ok(()),
+            count => self.write(ServerMessage::EventsLost { count }.into()).await,
+        }
+    }
+
     /// Writes `first` and whatever is queued (up to a batch), then flushes once.
     pub(super) async fn write_batch(
         &mut self,

@@ -32,6 +32,7 @@ pub(super) async fn capture(
             text: capture.text,
             cursor: capture.cursor,
             size: capture.size,
+            seq: capture.seq,
         });
     }
     let refusal = Refusal::NoScreen(session.to_owned());

@@ -5,7 +5,7 @@
 //! program that does not read, which never holds up output to the client.
 
 use bytes::Bytes;
-use fugue_protocol::{RequestId, Role, ServerMessage};
+use fugue_protocol::{RequestId, Role};
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::{Action, Ctx, Pending};
@@ -26,7 +26,7 @@ pub(super) fn input(ctx: &Ctx<'_>, data: Bytes) -> Action {
     queue(Pending::input(handle, ctx.client, data, None))
 }
 
-/// Input for any session; answered `Done` once the session has taken it.
+/// Input for any session; answered `InputTaken` by the session once it is written.
 pub(super) fn send_input(
     ctx: &Ctx<'_>,
     request_id: RequestId,
@@ -54,15 +54,14 @@ fn queue(pending: Pending) -> Action {
     else {
         return Action::None;
     };
-    let answer = |taken: bool| match reply {
-        Some(request_id) if taken => Action::Reply(ServerMessage::Done { request_id }),
-        Some(request_id) => Action::refused(Some(request_id), &Refusal::InputNotTaken),
-        // Input from an attached client whose session is ending: the session says so.
-        None => Action::None,
-    };
     match sender.try_send(input) {
-        Ok(()) => answer(true),
-        Err(TrySendError::Closed(_)) => answer(false),
+        // The session answers a `SendInput` once the input is written.
+        Ok(()) => Action::None,
+        Err(TrySendError::Closed(_)) => match reply {
+            Some(request_id) => Action::refused(Some(request_id), &Refusal::InputNotTaken),
+            // Input from an attached client whose session is ending: the session says so.
+            None => Action::None,
+        },
         Err(TrySendError::Full(input)) => Action::Wait(Pending::Input {
             session,
             sender,

@@ -1,6 +1,6 @@
 //! `KillSession` and `KillServer`.
 
-use fugue_protocol::{RequestId, ServerMessage};
+use fugue_protocol::{EventKind, RequestId, ServerMessage};
 use tokio::sync::oneshot;
 
 use super::{Action, Ctx};
@@ -11,6 +11,7 @@ pub(super) async fn kill_session(ctx: &Ctx<'_>, request_id: RequestId, session: 
         Ok(handle) => handle,
         Err(refusal) => return Action::refused(Some(request_id), &refusal),
     };
+    ctx.shared.sessions.publish(&handle, EventKind::Killed);
     let (reply, done) = oneshot::channel();
     if handle
         .commands

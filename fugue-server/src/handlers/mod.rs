@@ -3,24 +3,25 @@
 
 mod attach;
 mod capture;
+mod claim;
 mod create;
 mod input;
 mod kill;
 mod list;
+mod pending;
 mod rename;
 mod status;
+mod subscribe;
 mod upgrade;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use fugue_protocol::{ClientMessage, ErrorCode, RequestId, Role, ServerMessage};
+use fugue_protocol::{ClientMessage, ErrorCode, EventKind, RequestId, Role, ServerMessage};
 use fugue_registry::ClientId;
-use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
+pub(crate) use self::pending::{Pending, finished};
 use crate::refusal::{Refusal, error};
-use crate::session::{Input, SessionHandle};
+use crate::session::SessionHandle;
 use crate::state::Shared;
 
 /// What a connection needs to handle a request.
@@ -51,80 +52,15 @@ impl Ctx<'_> {
         if let Some(old) = self.session.replace(handle)
             && old.id != new_id
         {
+            let client = self.client.get();
+            self.shared
+                .sessions
+                .publish(&old, EventKind::Detached { client });
             old.left(self.client).await;
         }
     }
 }
 
-/// A request that completes later; the connection reads no further request until it has,
-/// and an upgrade carries it to the next server.
-pub(crate) enum Pending {
-    /// Input waiting for room in its session's queue; `reply` is the `SendInput` request to
-    /// answer once it is taken.
-    Input {
-        /// The session it is for.
-        session: Uuid,
-        sender: mpsc::Sender<Input>,
-        input: Input,
-        reply: Option<RequestId>,
-    },
-    /// A detach waiting for its `Detached` to be queued.
-    Detach(oneshot::Receiver<()>),
-}
-
-impl Pending {
-    /// Input for `session` from `client` (`None` for `SendInput`, which attaches nothing).
-    pub(crate) fn input(
-        session: &SessionHandle,
-        client: ClientId,
-        data: Bytes,
-        reply: Option<RequestId>,
-    ) -> Pending {
-        let client = reply.is_none().then_some(client);
-        Pending::Input {
-            session: session.id,
-            sender: session.input.clone(),
-            input: Input { client, data },
-            reply,
-        }
-    }
-}
-
-/// Completes when the awaited request does (never without one), with the reply to send,
-/// if any. Cancel-safe: an input not taken yet stays in `waiting`.
-pub(crate) async fn finished(waiting: &mut Option<Pending>) -> Option<ServerMessage> {
-    match waiting {
-        None => std::future::pending().await,
-        Some(Pending::Detach(done)) => {
-            let _ = done.await;
-            None
-        }
-        Some(Pending::Input {
-            sender,
-            input,
-            reply,
-            ..
-        }) => {
-            let taken = match sender.reserve().await {
-                Ok(permit) => {
-                    let data = std::mem::take(&mut input.data);
-                    permit.send(Input {
-                        client: input.client,
-                        data,
-                    });
-                    true
-                }
-                Err(_) => false,
-            };
-            let request_id = (*reply)?;
-            Some(if taken {
-                ServerMessage::Done { request_id }
-            } else {
-                Refusal::InputNotTaken.reply(Some(request_id))
-            })
-        }
-    }
-}
 /// What the connection does next.
 pub(crate) enum Action {
     /// Nothing to send.
@@ -192,5 +128,28 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
             request_id,
             server_binary,
         } => upgrade::upgrade(ctx, request_id, &server_binary).await,
+        msg @ (ClientMessage::Subscribe { .. }
+        | ClientMessage::Claim { .. }
+        | ClientMessage::Release { .. }) => automation(ctx, msg),
+    }
+}
+
+/// Routes the requests scripts use to follow and take sessions (protocol 6).
+fn automation(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
+    match msg {
+        ClientMessage::Subscribe {
+            request_id,
+            session,
+        } => subscribe::subscribe(ctx, request_id, session.as_deref()),
+        ClientMessage::Claim {
+            request_id,
+            session,
+        } => claim::claim(ctx, request_id, &session),
+        ClientMessage::Release {
+            request_id,
+            session,
+        } => claim::release(ctx, request_id, &session),
+        // `dispatch` sends nothing else here.
+        _ => Action::Reply(error(None, ErrorCode::Internal, "misrouted request")),
     }
 }

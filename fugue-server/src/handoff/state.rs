@@ -19,9 +19,9 @@ use crate::session::ModelState;
 /// The first bytes of a handoff state.
 pub(crate) const MAGIC: [u8; 8] = *b"fugue-ho";
 /// The format this binary writes.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 /// The formats this binary reads.
-pub(crate) const FORMATS_READ: &[u32] = &[1];
+pub(crate) const FORMATS_READ: &[u32] = &[2];
 
 /// A server's state, on its way to the binary that replaces it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,6 +63,8 @@ pub(crate) struct ConfigState {
     pub(crate) kill_grace_ms: u64,
     pub(crate) replay_ring_bytes: u64,
     pub(crate) pacing_stall_ms: u64,
+    pub(crate) idle_after_ms: u64,
+    pub(crate) shell_integration: bool,
 }
 
 /// Who asked for the upgrade, to be answered by the new server.
@@ -93,8 +95,15 @@ pub(crate) struct SessionState {
     pub(crate) seq: u64,
     pub(crate) ring: Vec<(u64, Bytes)>,
     pub(crate) model: Option<ModelState>,
-    /// Input taken from clients and not yet written to the PTY.
+    /// Input taken from clients and not yet written to the PTY, and the `SendInput`
+    /// requests to answer once the first `offset` bytes of it are: (client, request,
+    /// offset).
     pub(crate) pending_input: Bytes,
+    pub(crate) input_replies: Vec<(u64, RequestId, u64)>,
+    /// The client that had claimed the session.
+    pub(crate) claimed_by: Option<u64>,
+    /// Whether the program had marked a command's end (OSC 133).
+    pub(crate) shell_marks: bool,
     /// How the program ended, if it has (the session was draining its output).
     pub(crate) exit: Option<ExitStatus>,
     /// Whether the program was sent SIGHUP (a kill is under way).
@@ -133,6 +142,9 @@ pub(crate) struct ClientState {
     /// the request to answer once it is taken (`SendInput`).
     pub(crate) pending_input: Option<(Uuid, Bytes)>,
     pub(crate) pending_reply: Option<RequestId>,
+    /// Its event subscription (`Some(None)`: every session), and a claim it waited for.
+    pub(crate) subscription: Option<Option<Uuid>>,
+    pub(crate) pending_claim: Option<(Uuid, RequestId)>,
 }
 
 /// Why a handoff state cannot be read.
@@ -160,7 +172,7 @@ impl HandoffState {
         let rest = bytes.strip_prefix(&MAGIC).ok_or(StateError::NotAState)?;
         let (format, body) = rest.split_first_chunk::<4>().ok_or(StateError::NotAState)?;
         match u32::from_be_bytes(*format) {
-            1 => match postcard::take_from_bytes(body)? {
+            FORMAT => match postcard::take_from_bytes(body)? {
                 (state, []) => Ok(state),
                 _ => Err(StateError::Damaged(postcard::Error::DeserializeBadEncoding)),
             },
@@ -201,6 +213,8 @@ mod tests {
                 kill_grace_ms: 9,
                 replay_ring_bytes: 10,
                 pacing_stall_ms: 11,
+                idle_after_ms: 12,
+                shell_integration: true,
             },
             listener: 3,
             shutdown: true,
@@ -221,7 +235,7 @@ mod tests {
     #[test]
     fn a_state_reads_back_and_names_its_descriptors() {
         let bytes = state().encode().unwrap();
-        assert!(bytes.starts_with(b"fugue-ho\0\0\0\x01"));
+        assert!(bytes.starts_with(b"fugue-ho\0\0\0\x02"));
         let read = HandoffState::decode(&bytes).unwrap();
         assert_eq!(read.config.socket_path, b"/run/f.sock");
         assert!(read.shutdown);
@@ -231,10 +245,11 @@ mod tests {
     #[test]
     fn other_formats_and_damage_are_refused() {
         let mut bytes = state().encode().unwrap();
-        bytes[11] = 2;
+        // Format 1 (before protocol 6's claims, input replies and subscriptions) is not read.
+        bytes[11] = 1;
         assert!(matches!(
             HandoffState::decode(&bytes),
-            Err(StateError::Format(2))
+            Err(StateError::Format(1))
         ));
         assert!(matches!(
             HandoffState::decode(b"nonsense"),

@@ -124,6 +124,8 @@ pub(crate) fn config_state(config: &Config) -> ConfigState {
         kill_grace_ms: ms(config.kill_grace),
         replay_ring_bytes: count(config.replay_ring_bytes),
         pacing_stall_ms: ms(config.pacing_stall),
+        idle_after_ms: ms(config.idle_after),
+        shell_integration: config.shell_integration,
     }
 }
 
@@ -144,6 +146,8 @@ fn config_from(state: &ConfigState) -> Config {
     config.kill_grace = ms(state.kill_grace_ms);
     config.replay_ring_bytes = count(state.replay_ring_bytes);
     config.pacing_stall = ms(state.pacing_stall_ms);
+    config.idle_after = ms(state.idle_after_ms);
+    config.shell_integration = state.shell_integration;
     config
 }
 

@@ -2,16 +2,17 @@
 //! channels), the requests it takes ([`SessionCmd`], [`Input`]) and the facts anyone may
 //! read without asking it ([`SessionMeta`]).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use fugue_protocol::{CaptureFormat, RequestId, SessionInfo, TermSize};
+use fugue_protocol::{CaptureFormat, Foreground, RequestId, SessionInfo, TermSize};
 use fugue_registry::ClientId;
 use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
+use super::claim::Claim;
 use super::screen::Capture;
 use crate::clients::ClientRegistry;
 use crate::refusal::Refusal;
@@ -68,6 +69,8 @@ pub(crate) struct InitialAttach {
 pub(crate) struct Input {
     pub(crate) client: Option<ClientId>,
     pub(crate) data: Bytes,
+    /// The `SendInput` to answer once `data` is written: its client and request.
+    pub(crate) reply: Option<(ClientId, RequestId)>,
 }
 
 /// Facts about a session that other tasks read without asking the session task.
@@ -80,6 +83,12 @@ pub(crate) struct SessionMeta {
     last_attached_unix_ms: AtomicU64,
     /// Rows in the high half, columns in the low half.
     size: AtomicU32,
+    /// The sequence number of the last output chunk.
+    seq: AtomicU64,
+    /// Whether the program has marked a command's end with its status (OSC 133 `D`).
+    shell_marks: AtomicBool,
+    /// The client that has the session to itself, if any (`fugue run`).
+    pub(crate) claim: Claim,
     /// Notified when a client writes out part of its queue: a session pacing its output to
     /// its clients (see `pacing`) checks for room again.
     pub(crate) drained: Notify,
@@ -109,6 +118,9 @@ impl SessionMeta {
             created_unix_ms,
             last_attached_unix_ms: AtomicU64::new(last_attached_unix_ms),
             size: AtomicU32::new(0),
+            seq: AtomicU64::new(0),
+            shell_marks: AtomicBool::new(false),
+            claim: Claim::default(),
             drained: Notify::new(),
         };
         meta.set_size(size);
@@ -144,6 +156,24 @@ impl SessionMeta {
         self.size.store(packed, Ordering::Relaxed);
     }
 
+    /// The sequence number of the last output chunk.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_seq(&self, seq: u64) {
+        self.seq.store(seq, Ordering::Relaxed);
+    }
+
+    /// Whether the program marks its commands' ends (see `SessionInfo::shell_marks`).
+    pub(crate) fn shell_marks(&self) -> bool {
+        self.shell_marks.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_shell_marks(&self) {
+        self.shell_marks.store(true, Ordering::Relaxed);
+    }
+
     pub(crate) fn touch_attached(&self) {
         self.last_attached_unix_ms
             .store(now_unix_ms(), Ordering::Relaxed);
@@ -161,8 +191,28 @@ impl SessionMeta {
             last_attached_unix_ms: self.last_attached_unix_ms.load(Ordering::Relaxed),
             attached_clients: u32::try_from(attached).unwrap_or(u32::MAX),
             size: self.size(),
+            seq: self.seq(),
+            foreground: foreground(self.pid),
+            shell_marks: self.shell_marks(),
         }
     }
+}
+
+/// The process group that has the terminal of session leader `pid`, if not its own (as
+/// `/proc` reports it: field 8 of `stat` is the terminal's foreground group).
+fn foreground(pid: u32) -> Option<Foreground> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields follow the last `)`.
+    let fields = stat.rsplit_once(')')?.1;
+    let group: u32 = fields.split_whitespace().nth(5)?.parse().ok()?;
+    if group == pid || group == 0 {
+        return None;
+    }
+    let command = std::fs::read_to_string(format!("/proc/{group}/comm")).unwrap_or_default();
+    Some(Foreground {
+        pid: group,
+        command: command.trim_end().to_owned(),
+    })
 }
 
 /// A cheap, cloneable way to reach a session task.
@@ -191,7 +241,7 @@ impl SessionHandle {
     }
 }
 
-fn now_unix_ms() -> u64 {
+pub(super) fn now_unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))

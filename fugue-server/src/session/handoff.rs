@@ -11,16 +11,17 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use fugue_registry::ClientId;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Sessions;
 use super::handle::{Input, SessionCmd, SessionHandle, SessionMeta};
+use super::input::PendingInput;
 use super::lifecycle::Lifecycle;
 use super::members::Resyncs;
 use super::pacing::Pacing;
 use super::pty::{Master, Program};
+use super::scan::OutputScan;
 use super::size::SizePolicy;
 use super::stream::Stream;
 use super::task::{Channels, SessionTask};
@@ -43,12 +44,13 @@ impl SessionTask {
         reply: oneshot::Sender<CarriedSession>,
         input: &mut mpsc::Receiver<Input>,
     ) {
-        let mut pending = BytesMut::from(&self.pending_input[..]);
         // Closed first: input sent from now on is refused, not lost with this task.
         input.close();
-        while let Ok(chunk) = input.try_recv() {
-            pending.extend_from_slice(&chunk.data);
-        }
+        let queued = std::iter::from_fn(|| input.try_recv().ok());
+        let pending = std::mem::take(&mut self.pending_input);
+        let (pending_input, replies) = pending.export(queued);
+        let input_replies = replies.into_iter();
+        let input_replies = input_replies.map(|(client, id, at)| (client.get(), id, at));
         let (seq, ring, model) = self.stream.export().await;
         let meta = &self.meta;
         let sizes = self.sizes.entries().iter();
@@ -65,7 +67,10 @@ impl SessionTask {
             seq,
             ring,
             model,
-            pending_input: pending.freeze(),
+            pending_input,
+            input_replies: input_replies.collect(),
+            claimed_by: meta.claim.holder().map(ClientId::get),
+            shell_marks: meta.shell_marks(),
             exit: self.life.exit(),
             hung_up: self.life.hung_up(),
         };
@@ -127,6 +132,15 @@ impl Sessions {
             state.size,
             times,
         ));
+        if let Some(client) = state.claimed_by {
+            meta.claim.try_take(ClientId::new(client));
+        }
+        if state.shell_marks {
+            meta.set_shell_marks();
+        }
+        meta.set_seq(state.seq);
+        let replies = state.input_replies.into_iter();
+        let replies = replies.map(|(client, id, at)| (ClientId::new(client), id, at));
         let stream = Stream::restored(
             meta.id,
             &state.name,
@@ -138,7 +152,9 @@ impl Sessions {
             sessions: self.clone(),
             meta: meta.clone(),
             master,
-            pending_input: state.pending_input,
+            pending_input: PendingInput::restored(state.pending_input, replies.collect()),
+            scan: OutputScan::default(),
+            active: false,
             stream,
             size: state.size,
             sizes: SizePolicy::from_entries(

@@ -11,7 +11,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use fugue_protocol::{DetachReason, ExitStatus, RequestId, ServerMessage, TermSize};
+use fugue_protocol::{
+    DetachReason, EventKind, ExitStatus, RequestId, Role, ServerMessage, TermSize,
+};
 use fugue_registry::{ClientId, SendError};
 use futures_util::future::join_all;
 use tokio::sync::oneshot;
@@ -105,6 +107,14 @@ impl SessionTask {
             let _ = room.send(msg.into());
         }
         registry.clear_lagging(client);
+        // Control clients never attach, and only interactive ones give a size.
+        let role = if size.is_some() {
+            Role::Interactive
+        } else {
+            Role::ReadOnly
+        };
+        let client = client.get();
+        self.publish(EventKind::Attached { client, role });
         Ok(())
     }
 
@@ -119,6 +129,9 @@ impl SessionTask {
             // No longer a member: its session ended, and said so, meanwhile.
             return;
         }
+        self.publish(EventKind::Detached {
+            client: client.get(),
+        });
         let detached = ServerMessage::Detached {
             reason: DetachReason::Requested,
         };

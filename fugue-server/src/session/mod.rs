@@ -5,15 +5,21 @@
 //! tracker). [`Sessions::start`] spawns a program and its task (`task.rs`); everyone else
 //! talks to the task through the handle's channels and never touches the PTY.
 
+mod claim;
+mod events;
 mod handle;
 mod handoff;
 mod history;
+mod input;
+mod integration;
 mod lifecycle;
 mod members;
 mod modes;
+mod notice;
 pub(crate) mod pacing;
 mod pty;
 mod ring;
+mod scan;
 mod screen;
 mod size;
 mod stream;
@@ -22,7 +28,8 @@ mod task;
 
 use std::sync::Arc;
 
-use fugue_protocol::{SessionInfo, SessionSpec};
+use fugue_protocol::{EventKind, SessionInfo, SessionSpec};
+use fugue_registry::ClientId;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -30,6 +37,7 @@ use uuid::Uuid;
 pub(crate) use handle::{InitialAttach, Input, SessionCmd, SessionHandle};
 pub(crate) use screen::ModelState;
 
+pub(crate) use self::events::EventHub;
 use self::handle::SessionMeta;
 use self::pacing::PacingCounters;
 use self::table::Table;
@@ -53,6 +61,8 @@ pub(crate) struct Sessions {
     tracker: TaskTracker,
     /// Pacing waits that ran to their limit, over all sessions.
     pub(crate) pacing: PacingCounters,
+    /// Who is told what happens to sessions (`Subscribe`).
+    pub(crate) events: EventHub,
 }
 
 impl Sessions {
@@ -64,6 +74,7 @@ impl Sessions {
             hang_up: CancellationToken::new(),
             tracker: TaskTracker::new(),
             pacing: PacingCounters::default(),
+            events: EventHub::default(),
         }
     }
 
@@ -84,7 +95,32 @@ impl Sessions {
 
     /// Renames a session; the id stays.
     pub(crate) fn rename(&self, name_or_id: &str, new_name: &str) -> Result<(), Refusal> {
-        self.table.rename(name_or_id, new_name)
+        let handle = self.table.find(name_or_id)?;
+        let from = handle.meta.name();
+        self.table.rename(name_or_id, new_name)?;
+        self.publish(&handle, EventKind::Renamed { from });
+        Ok(())
+    }
+
+    /// Where the shell-integration scripts go: next to the socket, in the server's private
+    /// directory; `None` when the integration is off.
+    fn integration_dir(&self) -> Option<std::path::PathBuf> {
+        let socket_dir = self.config.socket_path.parent()?;
+        let dir = socket_dir.join("shell-integration");
+        self.config.shell_integration.then_some(dir)
+    }
+
+    /// Tells event subscribers about `handle`'s session, at its current output position.
+    pub(crate) fn publish(&self, handle: &SessionHandle, kind: EventKind) {
+        let seq = Some(handle.meta.seq());
+        self.events.publish(&self.registry, &handle.meta, seq, kind);
+    }
+
+    /// Gives back every session `client` claimed (its connection ended).
+    pub(crate) fn release_claims(&self, client: ClientId) {
+        for handle in self.all() {
+            handle.meta.claim.release(client);
+        }
     }
 
     /// The session as `ListSessions` reports it.
@@ -102,7 +138,7 @@ impl Sessions {
     ) -> Result<(SessionInfo, SessionHandle), Refusal> {
         let size = check_size(spec.size)?;
         let name = self.table.reserve_name(spec.name.as_deref())?;
-        let spawned = match pty::spawn(&spec, &name) {
+        let spawned = match pty::spawn(&spec, &name, self.integration_dir().as_deref()) {
             Ok(spawned) => spawned,
             Err(err) => {
                 self.table.release_name(&name);
@@ -118,6 +154,7 @@ impl Sessions {
         tracing::info!(session = %meta.id, %name, pid = meta.pid, "session started");
         let task = task::SessionTask::new(self.clone(), meta.clone(), spawned.master, size);
         let handle = self.launch(&name, task, Some(spawned.program), attach);
+        self.publish(&handle, EventKind::Created);
         Ok((meta.info(&self.registry), handle))
     }
 

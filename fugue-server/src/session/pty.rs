@@ -15,6 +15,7 @@ use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use super::integration;
 use crate::refusal::SpawnError;
 
 /// A program just started on a PTY.
@@ -45,8 +46,18 @@ fn command_line(spec: &SessionSpec) -> Vec<String> {
 /// # Errors
 ///
 /// What could not be started, and why.
-pub(crate) fn spawn(spec: &SessionSpec, name: &str) -> Result<Spawned, SpawnError> {
+pub(crate) fn spawn(
+    spec: &SessionSpec,
+    name: &str,
+    integration_dir: Option<&Path>,
+) -> Result<Spawned, SpawnError> {
     let command = command_line(spec);
+    let integration = integration_dir.and_then(|dir| {
+        integration::for_command(&command, &spec.env, dir)
+            .inspect_err(|err| tracing::warn!(%err, "no shell integration"))
+            .ok()
+            .flatten()
+    });
     let (program, args) = command.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(cwd) = &spec.cwd
         && !Path::new(cwd).is_dir()
@@ -61,9 +72,12 @@ pub(crate) fn spawn(spec: &SessionSpec, name: &str) -> Result<Spawned, SpawnErro
     pty.resize(to_pty_size(spec.size))
         .map_err(pty_error("size"))?;
     let term = spec.term.as_deref().unwrap_or(DEFAULT_TERM);
+    let integration = integration.unwrap_or_default();
     let mut cmd = pty_process::blocking::Command::new(program)
         .args(args)
+        .args(&integration.args)
         .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .envs(integration.env.iter().map(|(key, value)| (key, value)))
         .env("TERM", term)
         .env("FUGUE_SESSION", name);
     if let Some(cwd) = &spec.cwd {

@@ -56,6 +56,8 @@ pub(crate) struct Capture {
     pub(crate) text: String,
     pub(crate) cursor: (u16, u16),
     pub(crate) size: TermSize,
+    /// The output position the capture stands for.
+    pub(crate) seq: u64,
 }
 
 enum ModelCmd {
@@ -67,6 +69,7 @@ enum ModelCmd {
     Capture {
         format: CaptureFormat,
         scrollback_lines: usize,
+        seq: u64,
         reply: oneshot::Sender<Capture>,
     },
     /// Everything needed to rebuild the model in another server.
@@ -260,11 +263,13 @@ impl ScreenModel {
         &self,
         format: CaptureFormat,
         scrollback_lines: usize,
+        seq: u64,
         reply: oneshot::Sender<Capture>,
     ) -> Result<(), ModelGone> {
         let cmd = ModelCmd::Capture {
             format,
             scrollback_lines,
+            seq,
             reply,
         };
         self.tx.send(cmd).map_err(|_| ModelGone)
@@ -318,9 +323,12 @@ impl Model {
             ModelCmd::Capture {
                 format,
                 scrollback_lines,
+                seq,
                 reply,
             } => {
-                let _ = reply.send(capture::capture(&mut self.parser, format, scrollback_lines));
+                let mut capture = capture::capture(&mut self.parser, format, scrollback_lines);
+                capture.seq = seq;
+                let _ = reply.send(capture);
             }
             ModelCmd::Export(reply) => {
                 let _ = reply.send(self.export());

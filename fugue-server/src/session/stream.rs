@@ -121,6 +121,11 @@ impl Stream {
         self.seq
     }
 
+    /// When the last chunk came (or the stream started).
+    pub(super) fn last_output(&self) -> Instant {
+        self.last_output
+    }
+
     /// Records the next chunk and returns it as an `Output` message, encoded once for
     /// every client (as a plain message in the unlikely case it cannot be encoded).
     pub(super) fn push(&mut self, data: Bytes) -> Outbound {
@@ -202,9 +207,10 @@ impl Stream {
         scrollback_lines: usize,
         reply: oneshot::Sender<Capture>,
     ) {
+        let seq = self.seq;
         self.with_model(|model, ring| {
             model.catch_up(ring)?;
-            model.capture(format, scrollback_lines, reply)
+            model.capture(format, scrollback_lines, seq, reply)
         });
     }
 

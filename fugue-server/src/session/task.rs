@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
-use fugue_protocol::TermSize;
+use bytes::BytesMut;
+use fugue_protocol::{EventKind, TermSize};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -18,12 +18,15 @@ use tokio::time::Instant;
 use super::Sessions;
 use super::handle::{InitialAttach, Input, SessionCmd, SessionMeta};
 use super::handoff::CarriedSession;
+use super::input::{self, PendingInput};
 use super::lifecycle::Lifecycle;
 use super::members::Resyncs;
 use super::pacing::Pacing;
 use super::pty::{Master, Program};
+use super::scan::OutputScan;
 use super::size::SizePolicy;
 use super::stream::Stream;
+use crate::refusal::Refusal;
 
 /// Bytes asked of the PTY per read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -41,7 +44,11 @@ pub(super) struct SessionTask {
     pub(super) meta: Arc<SessionMeta>,
     pub(super) master: Master,
     /// Input taken from a client and not yet accepted by the PTY.
-    pub(super) pending_input: Bytes,
+    pub(super) pending_input: PendingInput,
+    /// What the output holds besides text (bell, title, shell marks).
+    pub(super) scan: OutputScan,
+    /// Output came since the session was last idle (for activity events).
+    pub(super) active: bool,
     pub(super) stream: Stream,
     /// The PTY's size, and the policy that picks it from the clients' sizes.
     pub(super) size: TermSize,
@@ -66,7 +73,9 @@ impl SessionTask {
             sessions,
             meta,
             master,
-            pending_input: Bytes::new(),
+            pending_input: PendingInput::default(),
+            scan: OutputScan::default(),
+            active: false,
             stream,
             size,
             sizes: SizePolicy::default(),
@@ -79,63 +88,73 @@ impl SessionTask {
 
     /// Runs the session until its program has exited and its output is drained, then says
     /// goodbye to its clients.
-    pub(super) async fn run(mut self, channels: Channels, first: Option<InitialAttach>) {
-        let Channels {
-            program,
-            mut commands,
-            mut input,
-        } = channels;
+    pub(super) async fn run(mut self, mut channels: Channels, first: Option<InitialAttach>) {
         if let Some(first) = first {
             self.attach_creator(first).await;
         }
-        let hang_up = self.sessions.hang_up.clone();
-        let meta = self.meta.clone();
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         while !self.life.is_over() && self.handoff.is_none() {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
             self.send_resyncs_if_current().await;
-            // Armed before the queues are looked at, so a client draining in between still
-            // wakes this loop.
-            let drained = meta.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            let may_read = self.may_read();
-            let reading = self.life.reading();
-            let waiting_for_room = reading && !may_read;
-            tokio::select! {
-                biased;
-                () = hang_up.cancelled(), if self.life.may_hang_up() => self.hang_up(),
-                Some(cmd) = commands.recv() => self.handle(cmd).await,
-                read = self.master.read_buf(&mut buf), if reading && may_read => {
-                    self.on_read(read, &mut buf);
-                }
-                written = self.master.write(&self.pending_input), if !self.pending_input.is_empty() => {
-                    self.wrote(written);
-                }
-                Some(chunk) = input.recv(), if self.pending_input.is_empty() => {
-                    self.on_input(chunk);
-                }
-                status = wait_for(program.as_ref()), if self.life.running() => self.life.exited(status),
-                () = sleep_until(self.life.kill_due()) => self.life.kill_now(self.meta.pid),
-                () = sleep_until(self.life.drain_due()) => self.life.pty_closed(),
-                // Only a pause of the program counts, not one of ours while pacing waits.
-                () = sleep_until(self.stream.catch_up_due().filter(|_| may_read)) => {
-                    if self.stream.catch_up_if_idle() {
-                        self.send_resyncs().await;
-                    }
-                }
-                () = sleep_until(self.resyncs.due()) => self.send_resyncs().await,
-                () = &mut drained, if waiting_for_room => {}
-                () = sleep_until(self.pacing.stall_deadline().filter(|_| waiting_for_room)) => {
-                    self.pacing.deadline_fired();
-                }
-            }
+            self.turn(&mut channels, &mut buf).await;
         }
         match self.handoff.take() {
-            Some(reply) => self.hand_over(reply, &mut input).await,
-            None => self.finish().await,
+            Some(reply) => self.hand_over(reply, &mut channels.input).await,
+            None => {
+                self.refuse_input(&mut channels.input);
+                self.finish().await;
+            }
+        }
+    }
+
+    /// Waits for the first thing to happen (a command, output, room for input, the
+    /// program's exit, a deadline) and handles it.
+    async fn turn(&mut self, channels: &mut Channels, buf: &mut BytesMut) {
+        let Channels {
+            program,
+            commands,
+            input,
+        } = channels;
+        let hang_up = self.sessions.hang_up.clone();
+        let meta = self.meta.clone();
+        // Armed before the queues are looked at, so a client draining in between still
+        // wakes this loop.
+        let drained = meta.drained.notified();
+        tokio::pin!(drained);
+        drained.as_mut().enable();
+        let may_read = self.may_read();
+        let reading = self.life.reading();
+        let waiting_for_room = reading && !may_read;
+        tokio::select! {
+            biased;
+            () = hang_up.cancelled(), if self.life.may_hang_up() => self.hang_up(),
+            Some(cmd) = commands.recv() => self.handle(cmd).await,
+            read = self.master.read_buf(buf), if reading && may_read => {
+                self.on_read(read, buf);
+            }
+            written = self.master.write(self.pending_input.bytes()), if !self.pending_input.is_empty() => {
+                self.wrote(written);
+            }
+            Some(chunk) = input.recv(), if self.pending_input.is_empty() => {
+                self.on_input(chunk);
+            }
+            status = wait_for(program.as_ref()), if self.life.running() => self.life.exited(status),
+            () = sleep_until(self.life.kill_due()) => self.life.kill_now(self.meta.pid),
+            () = sleep_until(self.life.drain_due()) => self.life.pty_closed(),
+            // Only a pause of the program counts, not one of ours while pacing waits.
+            () = sleep_until(self.stream.catch_up_due().filter(|_| may_read)) => {
+                if self.stream.catch_up_if_idle() {
+                    self.send_resyncs().await;
+                }
+            }
+            () = sleep_until(self.resyncs.due()) => self.send_resyncs().await,
+            () = sleep_until(self.idle_due()) => self.went_idle(),
+            () = &mut drained, if waiting_for_room => {}
+            () = sleep_until(self.pacing.stall_deadline().filter(|_| waiting_for_room)) => {
+                self.pacing.deadline_fired();
+            }
         }
     }
 
@@ -156,7 +175,10 @@ impl SessionTask {
             Ok(0) | Err(_) => self.life.pty_closed(),
             Ok(_) => {
                 self.read_more(buf);
-                let frame = self.stream.push(buf.split().freeze());
+                let data = buf.split().freeze();
+                let found = self.scan.scan(&data);
+                let frame = self.stream.push(data);
+                self.meta.set_seq(self.stream.seq());
                 let report = self
                     .sessions
                     .registry
@@ -164,6 +186,7 @@ impl SessionTask {
                 if !report.disconnected.is_empty() {
                     tracing::debug!(session = %self.meta.id, gone = report.disconnected.len(), "clients left during output");
                 }
+                self.noticed(found);
             }
         }
     }
@@ -184,22 +207,48 @@ impl SessionTask {
 
     /// Input is taken one chunk at a time, and only once the PTY has accepted the last:
     /// a program that does not read its input holds up its writers, never its output.
-    /// Once the PTY has closed, input has nowhere to go and is dropped, so that its
-    /// writers are never held up for good.
+    /// Once the PTY has closed, input has nowhere to go and is dropped (and a `SendInput`
+    /// refused), so that its writers are never held up for good.
     fn on_input(&mut self, chunk: Input) {
         if let Some(client) = chunk.client {
             self.sizes.touch(client);
             self.apply_size();
         }
-        if self.life.reading() {
-            self.pending_input = chunk.data;
+        if !self.life.reading() {
+            if let Some((client, request_id)) = chunk.reply {
+                let refused = Refusal::InputNotTaken.reply(Some(request_id));
+                let _ = self
+                    .sessions
+                    .registry
+                    .try_send_to_client(client, refused.into());
+            }
+            return;
+        }
+        if let Some(due) = self.pending_input.take(chunk) {
+            input::answer(&self.sessions.registry, due, Some(self.stream.seq()));
         }
     }
 
     fn wrote(&mut self, written: std::io::Result<usize>) {
-        match written {
-            Ok(n) => self.pending_input.advance(n),
-            Err(_) => self.pending_input.clear(),
+        let (done, seq) = match written {
+            Ok(n) => (self.pending_input.wrote(n), Some(self.stream.seq())),
+            Err(_) => (self.pending_input.drop_all(), None),
+        };
+        for due in done {
+            input::answer(&self.sessions.registry, due, seq);
+        }
+    }
+
+    /// The session ends: input it never wrote is refused.
+    fn refuse_input(&mut self, queue: &mut mpsc::Receiver<Input>) {
+        queue.close();
+        let mut dues = self.pending_input.drop_all();
+        while let Ok(chunk) = queue.try_recv() {
+            dues.extend(self.pending_input.take(chunk));
+            dues.extend(self.pending_input.drop_all());
+        }
+        for due in dues {
+            input::answer(&self.sessions.registry, due, None);
         }
     }
 
@@ -256,11 +305,18 @@ impl SessionTask {
         self.size = size;
         self.meta.set_size(size);
         self.stream.resize(size);
+        self.publish(EventKind::Resized { size });
     }
 
     /// Says goodbye to the clients, forgets the session and answers kill requests.
     async fn finish(self) {
         let (status, kill_replies) = self.life.end();
+        let exited = EventKind::Exited { status };
+        let seq = Some(self.stream.seq());
+        let sessions = &self.sessions;
+        sessions
+            .events
+            .publish(&sessions.registry, &self.meta, seq, exited);
         self.sessions.remove(self.meta.id);
         super::members::farewell(&self.sessions.registry, &self.meta, status).await;
         for reply in kill_replies {

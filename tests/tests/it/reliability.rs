@@ -185,7 +185,7 @@ async fn send_text(client: &mut TestClient, session: &str, text: &str) {
         })
         .await
     {
-        ServerMessage::Done { .. } => {}
-        other => panic!("expected Done, got {other:?}"),
+        ServerMessage::InputTaken { .. } => {}
+        other => panic!("expected InputTaken, got {other:?}"),
     }
 }

@@ -63,6 +63,7 @@ pub(super) fn capture(
         text,
         cursor,
         size: TermSize { rows, cols },
+        seq: 0,
     }
 }
 

@@ -78,7 +78,7 @@ async fn a_capture_sees_the_output_queued_before_it_even_if_the_model_then_falls
         .expect("model alive");
     let (reply, answer) = oneshot::channel();
     model
-        .capture(CaptureFormat::Plain, 0, reply)
+        .capture(CaptureFormat::Plain, 0, 0, reply)
         .expect("model alive");
     // More than the backlog bound on its own: the model falls behind at once.
     model.feed(3, lines(20_000)).expect("model alive");
@@ -118,7 +118,7 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
     // scrollback.
     let (reply, answer) = oneshot::channel();
     model
-        .capture(CaptureFormat::Plain, 100, reply)
+        .capture(CaptureFormat::Plain, 100, 0, reply)
         .expect("model alive");
     let captured = answer.await.expect("capture");
     let expected = capture(&mut reference, CaptureFormat::Plain, 100);
@@ -211,7 +211,7 @@ fn flood(
 /// What the model captures, in `format` with `lines` of scrollback.
 async fn captured(model: &ScreenModel, format: CaptureFormat, lines: usize) -> String {
     let (reply, answer) = oneshot::channel();
-    model.capture(format, lines, reply).expect("model alive");
+    model.capture(format, lines, 0, reply).expect("model alive");
     answer.await.expect("capture").text
 }
 

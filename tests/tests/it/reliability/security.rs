@@ -252,7 +252,7 @@ async fn no_input_or_output_payload_is_written_to_the_log_even_at_trace() {
             data: Bytes::from(format!("{SENT_SECRET}\r")),
         })
         .await;
-    assert!(matches!(sent, ServerMessage::Done { .. }), "{sent:?}");
+    assert!(matches!(sent, ServerMessage::InputTaken { .. }), "{sent:?}");
     client
         .output_until(|bytes| contains(bytes, SENT_SECRET.as_bytes()))
         .await;

@@ -63,7 +63,7 @@ async fn type_into_sink(
     let mut answered = Vec::new();
     while answered.len() < CHUNKS {
         match typist.next().await.expect("open") {
-            ServerMessage::Done { request_id } => answered.push(request_id),
+            ServerMessage::InputTaken { request_id, .. } => answered.push(request_id),
             msg @ ServerMessage::Error { .. } => panic!("input refused: {msg:?}"),
             _ => {}
         }

@@ -20,15 +20,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "FUGUE_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
-    /// The key that detaches from a session: ctrl-X, ^X, or none.
-    #[arg(
-        long,
-        global = true,
-        env = "FUGUE_DETACH_KEY",
-        value_name = "KEY",
-        default_value = DetachKey::DEFAULT_SPELLING
-    )]
-    pub detach_key: DetachKey,
+    /// The key that detaches from a session: ctrl-X, ^X, or none [default: the
+    /// configuration file's `detach_key`, else ctrl-\\].
+    #[arg(long, global = true, env = "FUGUE_DETACH_KEY", value_name = "KEY")]
+    pub detach_key: Option<DetachKey>,
 
     /// What to do; without one, `fugue new`.
     #[command(subcommand)]
@@ -72,6 +67,50 @@ pub enum Command {
     /// Replace the running server with a new fugue-server binary: every session, program
     /// and attached client carries on.
     Upgrade(UpgradeArgs),
+    /// Type a command into a session's shell, wait for it to finish, print its output and
+    /// exit with its status.
+    Run(RunArgs),
+    /// Stream events (created, exited, attached, title, bell, idle, …) one per line.
+    Events(EventsArgs),
+    /// Print a completion script for a shell (e.g. `fugue completions bash > ~/.local/share/bash-completion/completions/fugue`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the effective settings and where each comes from.
+    Config(JsonArgs),
+    /// Write the man pages (roff) into DIR, or fugue(1) to standard output.
+    #[command(hide = true)]
+    Man {
+        /// Where to write fugue.1 and a page per subcommand.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `fugue run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The session's name or id.
+    pub session: String,
+    /// Interrupt the command (Ctrl-C) after this many seconds and exit with 124.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+    /// Print JSON (status, output, positions) instead of the output.
+    #[arg(long)]
+    pub json: bool,
+    /// The command line, joined by spaces and typed as one line.
+    #[arg(value_name = "COMMAND", required = true, last = true)]
+    pub command: Vec<String>,
+}
+
+/// `fugue events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this session's events (and stop when it ends) [default: every session's].
+    pub session: Option<String>,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fugue upgrade`.
@@ -134,6 +173,9 @@ pub struct SendArgs {
     /// Press Enter afterwards (sends a carriage return).
     #[arg(long)]
     pub enter: bool,
+    /// Print JSON with `seq`, the output position when the input reached the program.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fugue capture`.
@@ -163,6 +205,18 @@ pub struct WaitArgs {
     /// Give up after this many seconds (exit code 124).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
+    /// Match only output produced after this position (a `seq` from `send --json`,
+    /// `capture --json` or `ls --json`), line by line, not the screen.
+    #[arg(
+        long,
+        value_name = "SEQ",
+        requires = "pattern",
+        conflicts_with = "exit"
+    )]
+    pub after: Option<u64>,
+    /// With --after: print JSON (the matching line and its position) for scripts.
+    #[arg(long, requires = "after")]
+    pub json: bool,
 }
 
 /// Exactly one of `--for` and `--exit`.
@@ -200,98 +254,4 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("fugue").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn no_arguments_means_new() {
-        let cli = parse(&[]).unwrap();
-        assert!(cli.command.is_none());
-        assert_eq!(cli.detach_key, DetachKey::DEFAULT_SPELLING.parse().unwrap());
-    }
-
-    #[test]
-    fn new_takes_options_then_the_command() {
-        let cli = parse(&[
-            "new", "-s", "work", "-d", "-e", "A=1", "-e", "B=x=y", "--", "ls", "-la",
-        ]);
-        let Some(Command::New(args)) = cli.unwrap().command else {
-            panic!("not new")
-        };
-        assert_eq!(args.name.as_deref(), Some("work"));
-        assert!(args.detached);
-        assert_eq!(
-            args.env,
-            [("A".into(), "1".into()), ("B".into(), "x=y".into())]
-        );
-        assert_eq!(args.command, ["ls", "-la"]);
-    }
-
-    #[test]
-    fn new_command_without_double_dash_keeps_its_flags() {
-        let Some(Command::New(args)) = parse(&["new", "vim", "-u", "NONE"]).unwrap().command else {
-            panic!("not new")
-        };
-        assert_eq!(args.command, ["vim", "-u", "NONE"]);
-    }
-
-    #[test]
-    fn env_var_parsing() {
-        assert_eq!(parse_env_var("K=V"), Ok(("K".into(), "V".into())));
-        assert_eq!(parse_env_var("K="), Ok(("K".into(), String::new())));
-        assert!(parse_env_var("K").is_err());
-        assert!(parse_env_var("=V").is_err());
-    }
-
-    #[test]
-    fn global_options_work_after_the_subcommand() {
-        let cli = parse(&["ls", "--socket", "/tmp/s.sock", "--detach-key", "^a"]).unwrap();
-        assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s.sock")));
-        assert_eq!(cli.detach_key, "ctrl-a".parse().unwrap());
-    }
-
-    #[test]
-    fn bad_detach_key_is_a_usage_error() {
-        let err = parse(&["--detach-key", "alt-x"]).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-    }
-
-    #[test]
-    fn send_accepts_dash_for_stdin() {
-        let Some(Command::Send(args)) = parse(&["send", "s", "-", "--enter"]).unwrap().command
-        else {
-            panic!("not send")
-        };
-        assert_eq!(args.text, ["-"]);
-        assert!(args.enter);
-    }
-
-    #[test]
-    fn wait_needs_exactly_one_condition() {
-        assert!(parse(&["wait", "s"]).is_err());
-        assert!(parse(&["wait", "s", "--for", "x", "--exit"]).is_err());
-        let cli = parse(&["wait", "s", "--for", "\\$ $", "--timeout", "1.5"]).unwrap();
-        let Some(Command::Wait(args)) = cli.command else {
-            panic!("not wait")
-        };
-        assert_eq!(args.condition.pattern.as_deref(), Some("\\$ $"));
-        assert_eq!(args.timeout, Some(Duration::from_millis(1500)));
-    }
-
-    #[test]
-    fn kill_needs_a_name() {
-        assert!(parse(&["kill"]).is_err());
-        assert!(parse(&["kill", "a", "b"]).is_ok());
-    }
-}
+mod tests;

@@ -1,0 +1,254 @@
+//! `Plain`: terminal output as plain text, line by line, for matching (`wait_after`) and for
+//! what `run` prints. Escape sequences are dropped, except OSC 133 marks, which are handed
+//! on in order with the lines around them. A carriage return moves back to the line's
+//! start and what follows overwrites it, as on a terminal (progress bars end up as their
+//! last state); backspace moves back one character, `CSI K` erases to the line's end.
+
+/// One piece of rendered output, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// A line ended by a line feed (without it).
+    Line(String),
+    /// An OSC 133 shell-integration mark: its letter, its parameters after the letter
+    /// (`D;0` gives `'D'` and `"0"`), and the line being written when it came.
+    Mark(char, String, String),
+}
+
+const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
+/// The longest OSC string kept; longer ones (images, clipboard copies) are skipped.
+const MAX_OSC: usize = 256;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    #[default]
+    Ground,
+    Esc,
+    /// Inside `ESC [`: ends at a byte in `@`..=`~`.
+    Csi,
+    /// Inside an OSC string: ends at BEL or ST.
+    Osc,
+    /// Inside a DCS, SOS, PM or APC string: ends at ST.
+    Str,
+    /// An ESC inside a string: `\` ends it.
+    StrEsc {
+        osc: bool,
+    },
+    /// `ESC (` and the like: one more byte.
+    Charset,
+}
+
+/// The renderer, with the line being written and what it carries between chunks.
+#[derive(Debug, Default)]
+pub(crate) struct Plain {
+    state: State,
+    line: Vec<char>,
+    col: usize,
+    /// Printable bytes not yet decoded (a UTF-8 character may span chunks).
+    text: Vec<u8>,
+    osc: Vec<u8>,
+    csi: Vec<u8>,
+}
+
+impl Plain {
+    /// Renders `data`, appending what it completed to `out`.
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<Piece>) {
+        for &byte in data {
+            self.byte(byte, out);
+        }
+    }
+
+    /// The line being written (not yet ended by a line feed).
+    pub(crate) fn partial(&mut self) -> String {
+        self.flush_text();
+        self.line.iter().collect()
+    }
+
+    fn byte(&mut self, byte: u8, out: &mut Vec<Piece>) {
+        match self.state {
+            State::Ground => self.ground(byte, out),
+            State::Esc => {
+                self.state = match byte {
+                    b'[' => {
+                        self.csi.clear();
+                        State::Csi
+                    }
+                    b']' => {
+                        self.osc.clear();
+                        State::Osc
+                    }
+                    b'P' | b'X' | b'^' | b'_' => State::Str,
+                    b'(' | b')' | b'*' | b'+' | b'#' | b'%' => State::Charset,
+                    ESC => State::Esc,
+                    _ => State::Ground,
+                }
+            }
+            State::Csi => {
+                if (0x40..=0x7e).contains(&byte) {
+                    self.state = State::Ground;
+                    self.csi_final(byte);
+                } else if self.csi.len() < 32 {
+                    self.csi.push(byte);
+                }
+            }
+            State::Osc | State::Str => self.string_byte(byte, out),
+            State::StrEsc { osc } => {
+                self.state = State::Ground;
+                if byte == b'\\' {
+                    if osc {
+                        self.osc_end(out);
+                    }
+                } else {
+                    // The ESC began a new sequence.
+                    self.state = State::Esc;
+                    self.byte(byte, out);
+                }
+            }
+            State::Charset => self.state = State::Ground,
+        }
+    }
+
+    fn ground(&mut self, byte: u8, out: &mut Vec<Piece>) {
+        if byte >= 0x20 && byte != 0x7f {
+            self.text.push(byte);
+            return;
+        }
+        self.flush_text();
+        match byte {
+            ESC => self.state = State::Esc,
+            b'\n' => {
+                out.push(Piece::Line(self.line.iter().collect()));
+                self.line.clear();
+                self.col = 0;
+            }
+            b'\r' => self.col = 0,
+            0x08 => self.col = self.col.saturating_sub(1),
+            b'\t' => self.put('\t'),
+            _ => {}
+        }
+    }
+
+    fn string_byte(&mut self, byte: u8, out: &mut Vec<Piece>) {
+        let osc = self.state == State::Osc;
+        match byte {
+            BEL if osc => {
+                self.state = State::Ground;
+                self.osc_end(out);
+            }
+            ESC => self.state = State::StrEsc { osc },
+            _ if osc && self.osc.len() < MAX_OSC => self.osc.push(byte),
+            _ => {}
+        }
+    }
+
+    fn osc_end(&mut self, out: &mut Vec<Piece>) {
+        let Some(rest) = self.osc.strip_prefix(b"133;") else {
+            return;
+        };
+        let text = String::from_utf8_lossy(rest);
+        let mut chars = text.chars();
+        if let Some(letter) = chars.next() {
+            let params = chars.as_str().strip_prefix(';').unwrap_or(chars.as_str());
+            let params = params.to_owned();
+            out.push(Piece::Mark(letter, params, self.partial()));
+        }
+    }
+
+    fn csi_final(&mut self, byte: u8) {
+        // `CSI K` / `CSI 0 K`: erase from the cursor to the line's end.
+        if byte == b'K' && matches!(self.csi.as_slice(), b"" | b"0") {
+            self.flush_text();
+            self.line.truncate(self.col);
+        }
+    }
+
+    fn flush_text(&mut self) {
+        if self.text.is_empty() {
+            return;
+        }
+        let text = std::mem::take(&mut self.text);
+        // A character cut at the end of a chunk stays for the next one.
+        let (valid, rest) = match std::str::from_utf8(&text) {
+            Ok(_) => (text.len(), &[][..]),
+            Err(err) if err.error_len().is_none() => {
+                (err.valid_up_to(), &text[err.valid_up_to()..])
+            }
+            Err(_) => (text.len(), &[][..]),
+        };
+        for c in String::from_utf8_lossy(&text[..valid]).chars() {
+            self.put(c);
+        }
+        self.text = rest.to_vec();
+    }
+
+    fn put(&mut self, c: char) {
+        if self.col < self.line.len() {
+            self.line[self.col] = c;
+        } else {
+            self.line.resize(self.col, ' ');
+            self.line.push(c);
+        }
+        self.col += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(chunks: &[&[u8]]) -> (Vec<Piece>, String) {
+        let mut plain = Plain::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            plain.feed(chunk, &mut out);
+        }
+        (out, plain.partial())
+    }
+
+    fn line(text: &str) -> Piece {
+        Piece::Line(text.to_owned())
+    }
+
+    #[test]
+    fn colours_and_titles_are_dropped_lines_kept() {
+        let (out, partial) = render(&[b"\x1b[1;31mred\x1b[0m\r\n\x1b]0;title\x07$ "]);
+        assert_eq!(out, [line("red")]);
+        assert_eq!(partial, "$ ");
+    }
+
+    #[test]
+    fn carriage_return_overwrites_and_erase_clears() {
+        let (out, _) = render(&[b"50% done\r100%\n", b"long text\rab\x1b[K\n"]);
+        assert_eq!(out, [line("100%done"), line("ab")]);
+    }
+
+    #[test]
+    fn marks_come_in_order_with_their_parameters() {
+        let (out, _) = render(&[b"\x1b]133;C\x07out\r\n\x1b]133;D;3;fugue=ab\x1b\\"]);
+        assert_eq!(
+            out,
+            [
+                Piece::Mark('C', String::new(), String::new()),
+                line("out"),
+                Piece::Mark('D', "3;fugue=ab".into(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn sequences_and_characters_split_across_chunks() {
+        let text = "é€".as_bytes();
+        let (out, partial) = render(&[b"\x1b[3", b"1mx", &text[..1], &text[1..3], &text[3..]]);
+        assert!(out.is_empty());
+        assert_eq!(partial, "xé€");
+        let (out, _) = render(&[b"abc\x1b]13", b"3;D;0\x1b", b"\\$ "]);
+        assert_eq!(out, [Piece::Mark('D', "0".into(), "abc".into())]);
+    }
+
+    #[test]
+    fn dcs_strings_and_invalid_bytes_do_not_leak() {
+        let (out, partial) = render(&[b"\x1bP1$r0m\x1b\\a\xffb\x1b(Bc"]);
+        assert!(out.is_empty());
+        assert_eq!(partial, "a\u{fffd}bc");
+    }
+}

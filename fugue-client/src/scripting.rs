@@ -1,0 +1,90 @@
+//! The requests scripts use: [`Client::send_to_session`] with the position it returns,
+//! [`Client::subscribe`] to follow sessions, [`Client::claim`] and [`Client::release`] to
+//! take turns.
+
+use bytes::Bytes;
+use fugue_protocol::{ClientMessage, ServerMessage};
+
+use crate::chunk::chunks;
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::replies::unexpected;
+
+impl Client {
+    /// Writes input to a session without attaching, in chunks of at most
+    /// [`crate::MAX_INPUT_CHUNK`] bytes, each confirmed by the server once the program has
+    /// it before the next is sent. Returns the output position at the moment the last byte
+    /// reached the program: everything it prints in response comes after it (see
+    /// [`Client::wait_after`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn send_to_session(&self, session: &str, data: Bytes) -> Result<u64, ClientError> {
+        let mut seq = 0;
+        for chunk in chunks(data) {
+            let session = session.to_owned();
+            let reply = self
+                .request(|request_id| ClientMessage::SendInput {
+                    request_id,
+                    session,
+                    data: chunk,
+                })
+                .await?;
+            seq = match reply {
+                ServerMessage::InputTaken { seq, .. } => seq,
+                other => return Err(unexpected(&other)),
+            };
+        }
+        Ok(seq)
+    }
+
+    /// Streams events (created, renamed, exited, attached, title, bell, idle, …) of one
+    /// session, or of every session with `None`, to this connection's [`Events`] as
+    /// [`crate::Event::Session`], until the connection closes. A subscriber that does not
+    /// keep up loses events, reported as [`crate::Event::EventsLost`]; it never slows a
+    /// session.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn subscribe(&self, session: Option<&str>) -> Result<(), ClientError> {
+        let session = session.map(str::to_owned);
+        self.request_done(|request_id| ClientMessage::Subscribe {
+            request_id,
+            session,
+        })
+        .await
+    }
+
+    /// Takes a session's claim for this connection: waits until no other client holds it,
+    /// and holds it until [`Client::release`] or until this connection closes. Claims
+    /// serialise the clients that take them ([`Client::run`] holds one while its command
+    /// runs); they do not stop anyone from typing.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn claim(&self, session: &str) -> Result<(), ClientError> {
+        let session = session.to_owned();
+        self.request_done(|request_id| ClientMessage::Claim {
+            request_id,
+            session,
+        })
+        .await
+    }
+
+    /// Gives back a session taken with [`Client::claim`].
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
+    pub async fn release(&self, session: &str) -> Result<(), ClientError> {
+        let session = session.to_owned();
+        self.request_done(|request_id| ClientMessage::Release {
+            request_id,
+            session,
+        })
+        .await
+    }
+}

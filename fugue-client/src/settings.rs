@@ -1,0 +1,136 @@
+//! The client's settings: each from a flag, else its environment variable, else the user's
+//! configuration file, else the default, remembering which (`fugue config` shows it).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::parser::ValueSource;
+use fugue_client::socket_path;
+use fugue_protocol::{ConfigFile, SOCKET_ENV, config_path};
+
+use crate::cli::Cli;
+use crate::keys::DetachKey;
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag.
+    Flag,
+    /// An environment variable.
+    Env(&'static str),
+    /// The configuration file.
+    File,
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag => f.write_str("flag"),
+            Source::Env(name) => write!(f, "env ${name}"),
+            Source::File => f.write_str("file"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone)]
+pub struct Setting<T> {
+    /// The value.
+    pub value: T,
+    /// Its source.
+    pub source: Source,
+}
+
+/// Everything the client decides from flags, environment and file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration file's path, and whether it exists.
+    pub file: Option<(PathBuf, bool)>,
+    /// What the file says (the server's table too, for `fugue config`).
+    pub contents: ConfigFile,
+    /// The server's socket.
+    pub socket: Setting<PathBuf>,
+    /// The detach key.
+    pub detach_key: Setting<DetachKey>,
+}
+
+impl Settings {
+    /// Resolves the settings for `cli`, parsed from `matches`.
+    ///
+    /// # Errors
+    ///
+    /// A configuration file that cannot be read or parsed, or whose detach key is invalid.
+    pub fn resolve(cli: &Cli, matches: &clap::ArgMatches) -> anyhow::Result<Settings> {
+        let path = config_path(|name| std::env::var_os(name));
+        let (contents, exists) = match &path {
+            Some(path) => read(path)?,
+            None => (ConfigFile::default(), false),
+        };
+        let source_of = |id: &str, env: &'static str| match matches.value_source(id) {
+            Some(ValueSource::EnvVariable) => Source::Env(env),
+            _ => Source::Flag,
+        };
+        // An empty --socket / $FUGUE_SOCKET counts as unset, as in the socket rule.
+        let explicit = cli
+            .socket
+            .clone()
+            .filter(|path| !path.as_os_str().is_empty());
+        let socket = match (explicit, &contents.socket) {
+            (Some(path), _) => Setting {
+                value: path,
+                source: source_of("socket", SOCKET_ENV),
+            },
+            (None, Some(path)) => Setting {
+                value: path.clone(),
+                source: Source::File,
+            },
+            (None, None) => Setting {
+                value: socket_path(None),
+                source: Source::Default,
+            },
+        };
+        let detach_key = match (cli.detach_key, &contents.detach_key) {
+            (Some(key), _) => Setting {
+                value: key,
+                source: source_of("detach_key", "FUGUE_DETACH_KEY"),
+            },
+            (None, Some(spelling)) => Setting {
+                value: spelling.parse().with_context(|| in_file(path.as_ref()))?,
+                source: Source::File,
+            },
+            (None, None) => Setting {
+                value: DetachKey::default(),
+                source: Source::Default,
+            },
+        };
+        let file = path.map(|path| (path, exists));
+        Ok(Settings {
+            file,
+            contents,
+            socket,
+            detach_key,
+        })
+    }
+}
+
+fn in_file(path: Option<&PathBuf>) -> String {
+    let path = path
+        .map(|path| path.display().to_string())
+        .unwrap_or_default();
+    format!("{path}: detach_key")
+}
+
+/// The file's contents and whether it exists; a missing file is an empty one.
+fn read(path: &PathBuf) -> anyhow::Result<(ConfigFile, bool)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((ConfigFile::parse(&text, path)?, true)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Ok((ConfigFile::default(), false))
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}

@@ -1,0 +1,183 @@
+//! `Watcher`: a second, read-only connection that follows a session's output from an exact
+//! position, rendered as plain text ([`crate::plain`]); and [`Client::wait_after`] on it.
+
+use std::time::Duration;
+
+use fugue_protocol::{Role, TermSize};
+use regex::Regex;
+use serde::Serialize;
+use tokio::time::{Instant, timeout_at};
+
+use crate::client::Client;
+use crate::error::ClientError;
+use crate::event::{Event, Events};
+use crate::plain::{Piece, Plain};
+
+/// Where [`Client::wait_after`] matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Match {
+    /// The line that matched, as plain text (escape sequences removed).
+    pub line: String,
+    /// The output position of the chunk that completed the match.
+    pub seq: u64,
+}
+
+/// Output of one session, from a position on, as it arrives.
+pub(crate) struct Watcher {
+    /// Keeps the connection open.
+    _client: Client,
+    events: Events,
+    session: String,
+    plain: Plain,
+}
+
+/// What the watcher saw next.
+pub(crate) enum Seen {
+    /// A chunk ending at `seq`, rendered into pieces (the line being written stays in
+    /// [`Watcher::partial`]).
+    Output { seq: u64, pieces: Vec<Piece> },
+}
+
+impl Watcher {
+    /// Attaches read-only to `session` and follows its output after `after`, or from now
+    /// on with `None`; returns the watcher and the position it starts at.
+    pub(crate) async fn start(
+        client: &Client,
+        session: &str,
+        after: Option<u64>,
+    ) -> Result<(Watcher, u64), ClientError> {
+        let options = client.options().clone().with_role(Role::ReadOnly);
+        let (watcher, events) = Client::connect(&options.with_auto_start(false)).await?;
+        // Viewers never resize the session, so the size asked for does not matter.
+        let attachment = watcher
+            .attach_from(session, TermSize::DEFAULT, after)
+            .await?;
+        let name = attachment.session.name;
+        if let (Some(after), Some(_)) = (after, attachment.snapshot) {
+            return Err(if attachment.seq < after {
+                ClientError::PositionAhead {
+                    session: name,
+                    after,
+                    current: attachment.seq,
+                }
+            } else {
+                ClientError::OutputGone {
+                    session: name,
+                    after,
+                }
+            });
+        }
+        let watcher = Watcher {
+            _client: watcher,
+            events,
+            session: name,
+            plain: Plain::default(),
+        };
+        Ok((watcher, after.unwrap_or(attachment.seq)))
+    }
+
+    /// The line being written.
+    fn partial(&mut self) -> String {
+        self.plain.partial()
+    }
+
+    /// Reads output until there has been none for `quiet`, or for at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Watcher::next`].
+    pub(crate) async fn settle(
+        &mut self,
+        quiet: Duration,
+        limit: Duration,
+        mut last_seq: u64,
+    ) -> Result<(), ClientError> {
+        let give_up = Instant::now() + limit;
+        loop {
+            let until = (Instant::now() + quiet).min(give_up);
+            match timeout_at(until, self.next(last_seq)).await {
+                Ok(seen) => {
+                    let Seen::Output { seq, .. } = seen?;
+                    last_seq = seq;
+                }
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// The next chunk of output.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::SessionEnded`] when the session's program exits,
+    /// [`ClientError::OutputGone`] when this watcher fell behind and lost output after
+    /// `last_seq`, [`ClientError::Closed`] when the server went away.
+    pub(crate) async fn next(&mut self, last_seq: u64) -> Result<Seen, ClientError> {
+        let mut status = None;
+        loop {
+            match self.events.recv().await {
+                Some(Event::Output { seq, data, .. }) => {
+                    let mut pieces = Vec::new();
+                    self.plain.feed(&data, &mut pieces);
+                    return Ok(Seen::Output { seq, pieces });
+                }
+                Some(Event::Resync { .. } | Event::OutputLost { .. }) => {
+                    return Err(ClientError::OutputGone {
+                        session: self.session.clone(),
+                        after: last_seq,
+                    });
+                }
+                Some(Event::SessionExited { status: exit, .. }) => status = Some(exit),
+                Some(Event::Detached { reason }) => {
+                    return Err(match reason {
+                        fugue_protocol::DetachReason::ServerShutdown => ClientError::Closed,
+                        _ => ClientError::SessionEnded {
+                            session: self.session.clone(),
+                            status,
+                        },
+                    });
+                }
+                Some(Event::Closed { .. }) | None => return Err(ClientError::Closed),
+                Some(Event::ServerError { .. } | Event::Session(_) | Event::EventsLost { .. }) => {}
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Waits until a line of the session's output produced after position `after` matches
+    /// `regex` (plain text, escape sequences removed; the line being written counts too, so
+    /// a prompt matches before its line ends). Output that was on the screen before `after`
+    /// never matches. Typical use: `after` is what [`Client::send_to_session`] returned.
+    ///
+    /// Opens a second, read-only connection for the watching. Bound the wait with
+    /// `tokio::time::timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::PositionAhead`] when `after` is beyond the output so far,
+    /// [`ClientError::OutputGone`] when the server no longer holds the output after it,
+    /// [`ClientError::SessionEnded`] when the session ends first, [`ClientError::Server`]
+    /// with `UnknownSession`.
+    pub async fn wait_after(
+        &self,
+        session: &str,
+        regex: &Regex,
+        after: u64,
+    ) -> Result<Match, ClientError> {
+        let (mut watcher, mut last) = Watcher::start(self, session, Some(after)).await?;
+        loop {
+            let Seen::Output { seq, pieces } = watcher.next(last).await?;
+            last = seq;
+            let lines = pieces.into_iter().filter_map(|piece| match piece {
+                Piece::Line(line) => Some(line),
+                Piece::Mark(..) => None,
+            });
+            for line in lines.chain(std::iter::once(watcher.partial())) {
+                if regex.is_match(&line) {
+                    return Ok(Match { line, seq });
+                }
+            }
+        }
+    }
+}

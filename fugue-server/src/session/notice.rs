@@ -1,0 +1,54 @@
+//! What a session task tells event subscribers (see `events.rs`): what its output held
+//! (bell, title), activity after quiet and the quiet after it, and changes it makes.
+
+use fugue_protocol::EventKind;
+use tokio::time::Instant;
+
+use super::scan::Found;
+use super::task::SessionTask;
+
+impl SessionTask {
+    /// Publishes `kind` at the current output position.
+    pub(super) fn publish(&self, kind: EventKind) {
+        let sessions = &self.sessions;
+        let seq = Some(self.stream.seq());
+        sessions
+            .events
+            .publish(&sessions.registry, &self.meta, seq, kind);
+    }
+
+    /// After a chunk of output: records a shell's marks, and tells subscribers what the
+    /// chunk held, and that output began if the session was idle.
+    pub(super) fn noticed(&mut self, found: Found) {
+        if found.finished_mark && !self.meta.shell_marks() {
+            self.meta.set_shell_marks();
+        }
+        if !self.sessions.events.any() {
+            // Activity nobody heard of is followed by no idle either.
+            self.active = false;
+            return;
+        }
+        let first = !self.active;
+        self.active = true;
+        if first {
+            self.publish(EventKind::Activity);
+        }
+        if found.bell {
+            self.publish(EventKind::Bell);
+        }
+        if let Some(title) = found.title {
+            self.publish(EventKind::Title { title });
+        }
+    }
+
+    /// When the session goes idle if no more output comes (only while someone listens).
+    pub(super) fn idle_due(&self) -> Option<Instant> {
+        let listening = self.active && self.sessions.events.any();
+        listening.then(|| self.stream.last_output() + self.sessions.config.idle_after)
+    }
+
+    pub(super) fn went_idle(&mut self) {
+        self.active = false;
+        self.publish(EventKind::Idle);
+    }
+}

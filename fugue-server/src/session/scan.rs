@@ -1,0 +1,153 @@
+//! What the session task notices in its program's output, besides recording it: the bell,
+//! title changes (OSC 0 and 2) and shell-integration marks (OSC 133), for events and for
+//! `fugue run`. A few states carried from chunk to chunk; `memchr` skips plain text, so
+//! the scan costs little next to recording and forwarding the output.
+
+use memchr::memchr2;
+
+const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
+/// The longest OSC string kept; a longer one (an image, a clipboard copy) is skipped.
+const MAX_OSC: usize = 512;
+
+/// What one chunk held.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Found {
+    pub(super) bell: bool,
+    /// The last title set.
+    pub(super) title: Option<String>,
+    /// A command-finished mark with its status (OSC 133 `D;N`).
+    pub(super) finished_mark: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum State {
+    #[default]
+    Ground,
+    Esc,
+    Osc,
+    /// An ESC inside an OSC string: `\` ends it (ST).
+    OscEsc,
+}
+
+/// The scanner, with what it carries between chunks.
+#[derive(Debug, Default)]
+pub(super) struct OutputScan {
+    state: State,
+    osc: Vec<u8>,
+    too_long: bool,
+}
+
+impl OutputScan {
+    /// Scans the next chunk of output.
+    pub(super) fn scan(&mut self, data: &[u8]) -> Found {
+        let mut found = Found::default();
+        let mut at = 0;
+        while at < data.len() {
+            match self.state {
+                State::Ground => match memchr2(ESC, BEL, &data[at..]) {
+                    None => break,
+                    Some(skip) => {
+                        at += skip;
+                        if data[at] == BEL {
+                            found.bell = true;
+                        } else {
+                            self.state = State::Esc;
+                        }
+                        at += 1;
+                    }
+                },
+                State::Esc => {
+                    self.state = match data[at] {
+                        b']' => {
+                            self.osc.clear();
+                            self.too_long = false;
+                            State::Osc
+                        }
+                        ESC => State::Esc,
+                        _ => State::Ground,
+                    };
+                    at += 1;
+                }
+                State::Osc => at = self.osc_text(data, at, &mut found),
+                State::OscEsc => {
+                    if data[at] == b'\\' {
+                        self.finish_osc(&mut found);
+                        self.state = State::Ground;
+                        at += 1;
+                    } else {
+                        // The ESC began a new sequence.
+                        self.state = State::Esc;
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Collects an OSC string from `at`; returns where scanning goes on.
+    fn osc_text(&mut self, data: &[u8], at: usize, found: &mut Found) -> usize {
+        let end = memchr2(BEL, ESC, &data[at..]).map(|skip| at + skip);
+        let text = &data[at..end.unwrap_or(data.len())];
+        if self.osc.len() + text.len() <= MAX_OSC {
+            self.osc.extend_from_slice(text);
+        } else {
+            self.too_long = true;
+        }
+        let Some(end) = end else {
+            return data.len();
+        };
+        if data[end] == BEL {
+            self.finish_osc(found);
+            self.state = State::Ground;
+        } else {
+            self.state = State::OscEsc;
+        }
+        end + 1
+    }
+
+    fn finish_osc(&mut self, found: &mut Found) {
+        if self.too_long {
+            return;
+        }
+        let osc = String::from_utf8_lossy(&self.osc);
+        if let Some(title) = osc.strip_prefix("0;").or_else(|| osc.strip_prefix("2;")) {
+            found.title = Some(title.to_owned());
+        } else if let Some(status) = osc.strip_prefix("133;D;") {
+            let status = status.split(';').next().unwrap_or("");
+            found.finished_mark |= status.parse::<i32>().is_ok();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bells_titles_and_marks_are_found_across_chunks() {
+        let mut scan = OutputScan::default();
+        let found = scan.scan(b"plain \x1b[1mbold\x1b[m\x07 \x1b]2;my ti");
+        assert!(found.bell);
+        assert_eq!(found.title, None);
+        let found = scan.scan(b"tle\x1b\\ and \x1b]133;D;0\x07");
+        assert!(!found.bell, "a BEL ending an OSC is no bell");
+        assert_eq!(found.title.as_deref(), Some("my title"));
+        assert!(found.finished_mark);
+        assert!(!scan.scan(b"\x1b]133;D\x07\x1b]133;A\x07").finished_mark);
+        assert_eq!(
+            scan.scan(b"\x1b]0;a\x1b\x1b]2;b\x07").title.as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn a_long_osc_string_is_skipped_whole() {
+        let mut scan = OutputScan::default();
+        let mut data = b"\x1b]2;".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_OSC + 10));
+        data.push(BEL);
+        assert_eq!(scan.scan(&data), Found::default());
+        assert!(scan.scan(b"\x07").bell);
+    }
+}
