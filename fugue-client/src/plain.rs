@@ -3,6 +3,13 @@
 //! on in order with the lines around them. A carriage return moves back to the line's
 //! start and what follows overwrites it, as on a terminal (progress bars end up as their
 //! last state); backspace moves back one character, `CSI K` erases to the line's end.
+//!
+//! A line here is a logical line, as many rows of the terminal's width as it wraps to, and
+//! the cursor moves over its rows as on a terminal: a carriage return goes to the start of
+//! the cursor's row, `CSI A` and `CSI C` move up and right, and a line feed on a row above
+//! the line's last only moves down. So a shell that redraws its wrapped command line
+//! (fish does on Enter) still shows it as one line. Moves up past the line's first row
+//! are counted, and the line feeds that come back down end no line.
 
 /// One piece of rendered output, in stream order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +25,18 @@ const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 /// The longest OSC string kept; longer ones (images, clipboard copies) are skipped.
 const MAX_OSC: usize = 256;
+/// The most rows up counted (a terminal is not taller).
+const MAX_UP: usize = 1000;
+/// The longest cursor move right followed (a terminal is not wider).
+const MAX_MOVE: usize = 1000;
+
+/// The count of a cursor move (`CSI n A`): 1 when absent or 0.
+fn count(params: &[u8]) -> usize {
+    let n = std::str::from_utf8(params)
+        .ok()
+        .and_then(|n| n.parse().ok());
+    n.unwrap_or(1).max(1)
+}
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -43,14 +62,31 @@ enum State {
 pub(crate) struct Plain {
     state: State,
     line: Vec<char>,
+    /// The cursor's position in `line`; its row is `col / width`.
     col: usize,
+    /// A character was just written in the row's last column: the cursor is still on that
+    /// column, and moves to the next row only if another character comes (as on a
+    /// terminal); `col` already points at the next row.
+    wrap_pending: bool,
+    /// The terminal's width (0 when unknown: rows are not followed).
+    width: usize,
     /// Printable bytes not yet decoded (a UTF-8 character may span chunks).
     text: Vec<u8>,
     osc: Vec<u8>,
     csi: Vec<u8>,
+    /// Rows the cursor moved up above the line and has not come back down.
+    up: usize,
 }
 
 impl Plain {
+    /// A renderer for a terminal `width` columns wide (0 when unknown).
+    pub(crate) fn new(width: u16) -> Self {
+        Plain {
+            width: usize::from(width),
+            ..Plain::default()
+        }
+    }
+
     /// Renders `data`, appending what it completed to `out`.
     pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<Piece>) {
         for &byte in data {
@@ -114,14 +150,19 @@ impl Plain {
             return;
         }
         self.flush_text();
+        if byte != ESC {
+            self.settle_wrap();
+        }
         match byte {
             ESC => self.state = State::Esc,
+            b'\n' if self.up > 0 => self.up -= 1,
+            b'\n' if self.row(self.col) < self.last_row() => self.col += self.width,
             b'\n' => {
                 out.push(Piece::Line(self.line.iter().collect()));
                 self.line.clear();
                 self.col = 0;
             }
-            b'\r' => self.col = 0,
+            b'\r' => self.col = self.row(self.col) * self.width,
             0x08 => self.col = self.col.saturating_sub(1),
             b'\t' => self.put('\t'),
             _ => {}
@@ -155,10 +196,39 @@ impl Plain {
     }
 
     fn csi_final(&mut self, byte: u8) {
-        // `CSI K` / `CSI 0 K`: erase from the cursor to the line's end.
-        if byte == b'K' && matches!(self.csi.as_slice(), b"" | b"0") {
-            self.flush_text();
-            self.line.truncate(self.col);
+        self.flush_text();
+        if matches!(byte, b'A' | b'C' | b'K') {
+            self.settle_wrap();
+        }
+        match (byte, self.csi.as_slice()) {
+            // Erase from the cursor to the line's end.
+            (b'K', b"" | b"0") => self.line.truncate(self.col),
+            (b'A', params) => {
+                let rows = count(params);
+                let within = rows.min(self.row(self.col));
+                self.col -= within * self.width;
+                self.up = (self.up + rows - within).min(MAX_UP);
+            }
+            (b'C', params) => self.col += count(params).min(MAX_MOVE),
+            _ => {}
+        }
+    }
+
+    /// The row of the line that position `col` is on.
+    fn row(&self, col: usize) -> usize {
+        col.checked_div(self.width).unwrap_or(0)
+    }
+
+    /// The line's last row.
+    fn last_row(&self) -> usize {
+        self.row(self.line.len().saturating_sub(1))
+    }
+
+    /// Before the cursor moves: it is on the last column, not on the next row.
+    fn settle_wrap(&mut self) {
+        if self.wrap_pending {
+            self.col -= 1;
+            self.wrap_pending = false;
         }
     }
 
@@ -189,6 +259,7 @@ impl Plain {
             self.line.push(c);
         }
         self.col += 1;
+        self.wrap_pending = self.width > 0 && self.col.is_multiple_of(self.width);
     }
 }
 
@@ -197,7 +268,11 @@ mod tests {
     use super::*;
 
     fn render(chunks: &[&[u8]]) -> (Vec<Piece>, String) {
-        let mut plain = Plain::default();
+        render_at(0, chunks)
+    }
+
+    fn render_at(width: u16, chunks: &[&[u8]]) -> (Vec<Piece>, String) {
+        let mut plain = Plain::new(width);
         let mut out = Vec::new();
         for chunk in chunks {
             plain.feed(chunk, &mut out);
@@ -243,6 +318,22 @@ mod tests {
         assert_eq!(partial, "xé€");
         let (out, _) = render(&[b"abc\x1b]13", b"3;D;0\x1b", b"\\$ "]);
         assert_eq!(out, [Piece::Mark('D', "0".into(), "abc".into())]);
+    }
+
+    #[test]
+    fn a_wrapped_line_redrawn_from_the_row_above_stays_one_line() {
+        // fish, on Enter, redraws a command wrapped to two rows of a 20-column terminal.
+        let echo = b"$ echo one; printf x; true";
+        let enter: &[u8] = b"\x1b[A\r\r\n\x1b[6C\x1b[A\x08\r\r\n\x1b[6C\r\n\rone\r\n";
+        let (out, partial) = render_at(20, &[echo, enter]);
+        assert_eq!(out, [line("$ echo one; printf x; true"), line("one")]);
+        assert_eq!(partial, "");
+    }
+
+    #[test]
+    fn a_carriage_return_goes_to_the_start_of_the_cursors_row() {
+        let (out, _) = render_at(4, &[b"abcdefg\rXY\n", b"abcd\rZ\n"]);
+        assert_eq!(out, [line("abcdXYg"), line("Zbcd")]);
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl Watcher {
         let attachment = watcher
             .attach_from(session, TermSize::DEFAULT, after)
             .await?;
+        let width = attachment.session.size.cols;
         let name = attachment.session.name;
         if let (Some(after), Some(_)) = (after, attachment.snapshot) {
             return Err(if attachment.seq < after {
@@ -71,7 +72,7 @@ impl Watcher {
             _client: watcher,
             events,
             session: name,
-            plain: Plain::default(),
+            plain: Plain::new(width),
         };
         Ok((watcher, after.unwrap_or(attachment.seq)))
     }

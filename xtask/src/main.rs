@@ -7,6 +7,7 @@
 //! - `ci`: format check, clippy, then `test`: exactly what CI runs (`ci.rs`).
 //! - `fuzz`: the fuzz targets in `fuzz/` for a set time each (`fuzz.rs`).
 //! - `help`: usage.
+//! - `man`: the man pages of `fugue`, into `target/man/` (`man.rs`).
 //! - `soak`: minutes of random clients against a release server, with figures (`soak.rs`).
 //! - `test`: install what the tests need, then run every test (`test.rs`).
 //!
@@ -18,6 +19,7 @@ mod bench;
 mod cargo;
 mod ci;
 mod fuzz;
+mod man;
 mod soak;
 mod test;
 #[cfg(test)]
@@ -37,6 +39,7 @@ tasks:
           (what CI runs: if it passes here, CI is green)
   fuzz    run the fuzz targets for a set time (`cargo xtask fuzz --help`)
   help    print this message
+  man     write the man pages of `fugue` into target/man
   soak    soak a release server with random clients (`cargo xtask soak --help`)
   test    install what the tests need (tmux, vim, ...), then run every test
 ";
@@ -50,6 +53,7 @@ enum Task {
     /// `fuzz` and its own arguments.
     Fuzz(Vec<String>),
     Help,
+    Man,
     /// `soak` and its own arguments.
     Soak(Vec<String>),
     Test,
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&workspace_root()?, &args),
         Task::Ci => ci::run(&workspace_root()?),
         Task::Fuzz(args) => fuzz::run(&workspace_root()?, &args),
+        Task::Man => man::run(&workspace_root()?),
         Task::Soak(args) => soak::run(&workspace_root()?, &args),
         Task::Test => test::run(&workspace_root()?),
         Task::Help => {
@@ -86,6 +91,7 @@ fn parse_task(args: &[String]) -> anyhow::Result<Task> {
         Some("fuzz") => return Ok(Task::Fuzz(args[1..].to_vec())),
         Some("soak") => return Ok(Task::Soak(args[1..].to_vec())),
         Some("test") => Task::Test,
+        Some("man") => Task::Man,
         Some("help" | "--help" | "-h") => Task::Help,
         Some(other) => bail!("unknown task `{other}`\n\n{USAGE}"),
         None => bail!("no task given\n\n{USAGE}"),

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: install what the tests need, then run every test.
 //!
 //! The end-to-end tests run real programs: they drive `fugue` inside tmux, drop privileges
-//! with `setpriv`, and run vim, less and top in sessions. On a fresh Debian machine some of
+//! with `setpriv`, run vim, less and top in sessions, and `fugue run` in bash, zsh, fish
+//! and sh. On a fresh Debian machine some of
 //! these are missing. As root with `apt-get`, this task installs them; otherwise it names
 //! the packages to install and stops, before a long test run fails halfway.
 
@@ -41,6 +42,15 @@ pub(crate) const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         command: "top",
         package: "procps",
+    },
+    // `fugue run` is tested in each shell it integrates with.
+    Requirement {
+        command: "zsh",
+        package: "zsh",
+    },
+    Requirement {
+        command: "fish",
+        package: "fish",
     },
 ];
 

@@ -98,7 +98,13 @@ impl Client {
         command: &str,
         on_output: impl FnMut(&str),
     ) -> Result<RunOutcome, ClientError> {
-        let info = self.find_session(session).await?;
+        let id = self.find_session(session).await?.id.to_string();
+        let (mut watcher, now) = Watcher::start(self, &id, None).await?;
+        // A shell that is still printing its prompt (a run right after another, a shell
+        // just started) has not started reading its line yet: typing now would show the
+        // command twice, or miss that the shell marks its commands.
+        watcher.settle(SETTLE_QUIET, SETTLE_LIMIT, now).await?;
+        let info = self.find_session(&id).await?;
         if let Some(foreground) = &info.foreground {
             return Err(ClientError::CannotRun {
                 session: info.name,
@@ -108,23 +114,18 @@ impl Client {
                 ),
             });
         }
-        let (mut watcher, now) = Watcher::start(self, &info.id.to_string(), None).await?;
-        // A shell that is still printing its prompt (a run right after another) has not
-        // started reading its line yet: typing now would show the command twice.
-        watcher.settle(SETTLE_QUIET, SETTLE_LIMIT, now).await?;
         let (typed, framing) = typed_line(&info, command);
-        let seq_start = self
-            .send_to_session(&info.id.to_string(), Bytes::from(typed))
-            .await?;
+        let seq_start = self.send_to_session(&id, Bytes::from(typed)).await?;
         follow(&mut watcher, &framing, seq_start, on_output).await
     }
 
     /// The session `session` names (a name or an id).
     async fn find_session(&self, session: &str) -> Result<SessionInfo, ClientError> {
+        let id = uuid::Uuid::parse_str(session).ok();
         let sessions = self.list_sessions().await?;
         sessions
             .into_iter()
-            .find(|info| info.name == session || info.id.to_string() == session)
+            .find(|info| info.name == session || Some(info.id) == id)
             .ok_or_else(|| ClientError::Server {
                 code: fugue_protocol::ErrorCode::UnknownSession,
                 message: format!("no session named {session:?}"),

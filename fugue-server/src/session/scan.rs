@@ -113,9 +113,13 @@ impl OutputScan {
         let osc = String::from_utf8_lossy(&self.osc);
         if let Some(title) = osc.strip_prefix("0;").or_else(|| osc.strip_prefix("2;")) {
             found.title = Some(title.to_owned());
-        } else if let Some(status) = osc.strip_prefix("133;D;") {
-            let status = status.split(';').next().unwrap_or("");
-            found.finished_mark |= status.parse::<i32>().is_ok();
+        } else if let Some(params) = osc.strip_prefix("133;D;") {
+            // `fugue run` types a mark of its own (with its token) into shells that do not
+            // mark their commands: that one says nothing about the shell.
+            let mut fields = params.split(';');
+            let status = fields.next().unwrap_or("");
+            let typed = fields.any(|field| field.starts_with("fugue="));
+            found.finished_mark |= status.parse::<i32>().is_ok() && !typed;
         }
     }
 }
@@ -123,6 +127,13 @@ impl OutputScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mark_typed_by_fugue_run_is_not_the_shells() {
+        let mut scan = OutputScan::default();
+        assert!(!scan.scan(b"\x1b]133;D;0;fugue=1f2e\x07").finished_mark);
+        assert!(scan.scan(b"\x1b]133;D;0;aid=7\x07").finished_mark);
+    }
 
     #[test]
     fn bells_titles_and_marks_are_found_across_chunks() {
