@@ -114,7 +114,7 @@ impl Client {
                 ),
             });
         }
-        let (typed, framing) = typed_line(&info, command);
+        let (typed, framing) = typed_line(&info, command)?;
         let seq_start = self.send_to_session(&id, Bytes::from(typed)).await?;
         follow(&mut watcher, &framing, seq_start, on_output).await
     }
@@ -154,20 +154,36 @@ fn check_command(session: &str, command: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// Shells that take `CMD; printf …` as one command line (fish's status is `$status`).
+const KNOWN_SHELLS: &[&str] = &[
+    "bash", "zsh", "fish", "sh", "dash", "ash", "ksh", "mksh", "yash", "busybox",
+];
+
 /// The line to type for `command`, and how its end will show.
-fn typed_line(info: &SessionInfo, command: &str) -> (String, Framing) {
+///
+/// # Errors
+///
+/// [`ClientError::CannotRun`] when the program marks no commands and is not a shell this
+/// knows how to type a mark into (typing into `cat` would never end).
+fn typed_line(info: &SessionInfo, command: &str) -> Result<(String, Framing), ClientError> {
     if info.shell_marks {
-        return (format!("{command}\r"), Framing { token: None });
+        return Ok((format!("{command}\r"), Framing { token: None }));
+    }
+    let program = program_name(info.command.first().map_or("", String::as_str));
+    if !KNOWN_SHELLS.contains(&program) {
+        return Err(ClientError::CannotRun {
+            session: info.name.clone(),
+            reason: format!(
+                "its program, `{program}`, is not a shell that marks its commands' ends \
+                 (OSC 133) nor one of {}",
+                KNOWN_SHELLS.join(", ")
+            ),
+        });
     }
     let token = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let program = info.command.first().map_or("", String::as_str);
-    let status = if program_name(program) == "fish" {
-        "$status"
-    } else {
-        "$?"
-    };
+    let status = if program == "fish" { "$status" } else { "$?" };
     let line = format!("{command}; printf '\\033]133;D;%s;fugue={token}\\007' \"{status}\"\r");
-    (line, Framing { token: Some(token) })
+    Ok((line, Framing { token: Some(token) }))
 }
 
 /// The file name of a session's program.

@@ -14,6 +14,7 @@ use fugue_protocol::{EventKind, TermSize};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::Sessions;
 use super::handle::{InitialAttach, Input, SessionCmd, SessionMeta};
@@ -93,12 +94,15 @@ impl SessionTask {
             self.attach_creator(first).await;
         }
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        // Owned copies, so that waiting on them does not borrow `self`.
+        let hang_up = self.sessions.hang_up.clone();
+        let meta = self.meta.clone();
         while !self.life.is_over() && self.handoff.is_none() {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
             self.send_resyncs_if_current().await;
-            self.turn(&mut channels, &mut buf).await;
+            self.turn(&mut channels, &mut buf, &hang_up, &meta).await;
         }
         match self.handoff.take() {
             Some(reply) => self.hand_over(reply, &mut channels.input).await,
@@ -111,14 +115,18 @@ impl SessionTask {
 
     /// Waits for the first thing to happen (a command, output, room for input, the
     /// program's exit, a deadline) and handles it.
-    async fn turn(&mut self, channels: &mut Channels, buf: &mut BytesMut) {
+    async fn turn(
+        &mut self,
+        channels: &mut Channels,
+        buf: &mut BytesMut,
+        hang_up: &CancellationToken,
+        meta: &SessionMeta,
+    ) {
         let Channels {
             program,
             commands,
             input,
         } = channels;
-        let hang_up = self.sessions.hang_up.clone();
-        let meta = self.meta.clone();
         // Armed before the queues are looked at, so a client draining in between still
         // wakes this loop.
         let drained = meta.drained.notified();

@@ -147,6 +147,14 @@ fn commands_that_cannot_be_typed_whole_are_refused_and_nothing_is_typed() {
             stderr(&output)
         );
     }
+    new_session(&fugue, "cat", &["cat"]);
+    let output = run(&fugue, "cat", "ls");
+    assert_eq!(code(&output), 125);
+    assert!(
+        stderr(&output).contains("not a shell"),
+        "{}",
+        stderr(&output)
+    );
     let output = run(&fugue, "ghost", "ls");
     assert_ne!(code(&output), 0);
     assert!(stderr(&output).contains("ghost"));

@@ -95,3 +95,50 @@ async fn a_protocol_3_client_is_served_in_its_version_across_an_upgrade() {
         "Sessions, request 4, none"
     );
 }
+
+/// `Hello { protocol_version: 5, client_name: "fugue 0.1.0", identity: None, role:
+/// Control }`: the `fugue` of the release before positions.
+const HELLO_V5: &str = "0000001000050b667567756520302e312e300002";
+/// `SendInput { request_id: 7, session: "work", data: b"echo\n" }`.
+const SEND_V5: &str = "0000000d0b0704776f726b056563686f0a";
+
+/// `SessionInfo` as protocol 5 lays it out (before `seq`, `foreground`, `shell_marks`).
+#[derive(Debug, Deserialize)]
+#[allow(dead_code, reason = "the layout is what is checked, not every value")]
+struct SessionInfoV5 {
+    id: uuid::Uuid,
+    name: String,
+    command: Vec<String>,
+    pid: u32,
+    created_unix_ms: u64,
+    last_attached_unix_ms: u64,
+    attached_clients: u32,
+    size: (u16, u16),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protocol_5_client_gets_done_for_input_and_sessions_in_its_layout() {
+    let world = Fugue::new();
+    let _server = ServerProcess::start(world.socket());
+    assert_success(&world.run(&["new", "-d", "-s", "work", "--", "cat"]), "new");
+    let mut old = UnixStream::connect(world.socket()).await.expect("connect");
+    old.write_all(&unhex(HELLO_V5)).await.expect("send hello");
+    assert_eq!(
+        &next_body(&mut old).await[..2],
+        [0, 5],
+        "Welcome, in protocol 5"
+    );
+    old.write_all(&unhex(SEND_V5)).await.expect("send input");
+    assert_eq!(
+        next_body(&mut old).await,
+        [4, 7],
+        "Done, request 7, not InputTaken"
+    );
+    old.write_all(&unhex(LIST_V3)).await.expect("send list");
+    let body = next_body(&mut old).await;
+    assert_eq!(&body[..2], [5, 4], "Sessions, request 4");
+    match postcard::take_from_bytes::<Vec<SessionInfoV5>>(&body[2..]) {
+        Ok((sessions, [])) => assert_eq!(sessions[0].name, "work"),
+        other => panic!("not protocol 5's layout: {other:?}"),
+    }
+}
