@@ -137,8 +137,13 @@ pub fn man(dir: Option<&Path>) -> anyhow::Result<u8> {
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let subs = command.get_subcommands().filter(|sub| !sub.is_hide_set());
+    // A subcommand's page is fugue-NAME(1); its synopsis says `fugue NAME`.
     let pages = subs
-        .map(|sub| (format!("fugue-{}", sub.get_name()), sub.clone()))
+        .map(|sub| {
+            let name = sub.get_name();
+            let page = sub.clone().bin_name(format!("fugue {name}"));
+            (format!("fugue-{name}"), page)
+        })
         .collect::<Vec<_>>();
     for (name, page) in std::iter::once(("fugue".to_owned(), command.clone())).chain(pages) {
         let path = dir.join(format!("{name}.1"));
