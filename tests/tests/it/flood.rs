@@ -31,13 +31,19 @@ async fn ten_megabyte_paste_round_trips_through_cat_exactly() {
     let server = TestServer::start().await;
     let mut client = server.client(Role::Interactive).await;
     // Raw mode without echo: cat gets the bytes unchanged and prints them unchanged.
-    client
-        .create(
-            Some("cat"),
-            &["sh", "-c", "stty raw -echo; printf READY; exec cat"],
-        )
+    // Created attached, so that READY cannot come before the attach (into its snapshot).
+    let command = ["sh", "-c", "stty raw -echo; printf READY; exec cat"];
+    let created = client
+        .request(|request_id| ClientMessage::CreateSession {
+            request_id,
+            spec: fugue_tests::spec(Some("cat"), &command),
+            attach: true,
+        })
         .await;
-    client.attach("cat").await;
+    assert!(
+        matches!(created, ServerMessage::Attached { .. }),
+        "{created:?}"
+    );
     client.output_until(|bytes| contains(bytes, b"READY")).await;
     let text = paste_text(10 * 1024 * 1024);
     let (mut sink, mut stream) = client.into_framed().split();
