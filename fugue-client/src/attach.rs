@@ -298,16 +298,12 @@ fn finish(screen: &mut Screen, outcome: Outcome) -> anyhow::Result<u8> {
             exit_byte(128 + number),
         ),
         Outcome::Failed(err) => {
-            let _ = write!(
-                screen.out,
-                "{}\r\n",
-                reset_sequence(screen.modes.alt_screen())
-            );
+            let _ = write!(screen.out, "{}\r\n", reset_sequence(&screen.modes));
             let _ = screen.out.flush();
             return Err(err);
         }
     };
-    let reset = reset_sequence(screen.modes.alt_screen());
+    let reset = reset_sequence(&screen.modes);
     // The terminal is cooked again, so `\n` is a full line break.
     let _ = write!(screen.out, "{reset}\n{message}\n");
     let _ = screen.out.flush();

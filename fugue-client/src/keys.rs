@@ -10,14 +10,82 @@ pub struct DetachKey(Option<u8>);
 impl DetachKey {
     /// Splits a chunk of typed input at the detach key: the bytes before it, and whether
     /// the key was pressed. Bytes after the key are dropped: the client is leaving.
+    ///
+    /// The key counts in every encoding a terminal may send it in: the plain control byte,
+    /// the kitty keyboard protocol's `CSI code ; 5 u` (Ctrl plus the key's code point, with
+    /// any lock modifiers, alternate keys, event type "press" and associated text), and
+    /// xterm's modifyOtherKeys `CSI 27 ; 5 ; code ~`. A program that turned either on
+    /// (neovim, helix, kakoune, fish 4) does not make the key dead.
     pub fn split(self, input: &[u8]) -> (&[u8], bool) {
-        let position = self
-            .0
-            .and_then(|key| input.iter().position(|&byte| byte == key));
-        match position {
-            Some(index) => (&input[..index], true),
-            None => (input, false),
+        let Some(key) = self.0 else {
+            return (input, false);
+        };
+        let code = key_code(key);
+        let mut from = 0;
+        while let Some(at) = memchr::memchr2(key, 0x1b, &input[from..]).map(|at| at + from) {
+            if input[at] == key {
+                return (&input[..at], true);
+            }
+            if code.is_some_and(|code| encodes_ctrl_key(&input[at..], code)) {
+                return (&input[..at], true);
+            }
+            from = at + 1;
         }
+        (input, false)
+    }
+}
+
+/// The code point a key-reporting terminal gives Ctrl plus the key that sends `byte`.
+fn key_code(byte: u8) -> Option<u32> {
+    match byte {
+        0 => Some(u32::from(b' ')),
+        0x01..=0x1a => Some(u32::from(byte - 1 + b'a')),
+        0x1b => Some(u32::from(b'[')),
+        0x1c => Some(u32::from(b'\\')),
+        0x1d => Some(u32::from(b']')),
+        _ => None,
+    }
+}
+
+/// Whether `bytes` start with Ctrl plus the key `code`, pressed, as the kitty keyboard
+/// protocol (`CSI code[:alternates] ; mods[:event] [; text] u`) or modifyOtherKeys
+/// (`CSI 27 ; mods ; code ~`) encode it. Only Ctrl counts among the modifiers, besides
+/// Caps Lock and Num Lock.
+fn encodes_ctrl_key(bytes: &[u8], code: u32) -> bool {
+    let Some(rest) = bytes.strip_prefix(b"\x1b[") else {
+        return false;
+    };
+    let end = rest
+        .iter()
+        .take(32)
+        .position(|&byte| (0x40..=0x7e).contains(&byte));
+    let Some(end) = end else {
+        return false;
+    };
+    let Ok(params) = std::str::from_utf8(&rest[..end]) else {
+        return false;
+    };
+    let fields: Vec<Vec<Option<u32>>> = params
+        .split(';')
+        .map(|field| field.split(':').map(|sub| sub.parse().ok()).collect())
+        .collect();
+    let number = |field: usize, sub: usize| fields.get(field).and_then(|f| f.get(sub)).copied();
+    let ctrl_only = |mods: Option<Option<u32>>| {
+        // 1 + a bit mask: Shift 1, Alt 2, Ctrl 4, Super 8, Hyper 16, Meta 32, Caps 64,
+        // Num 128.
+        matches!(mods, Some(Some(mods)) if mods >= 1 && (mods - 1) & !(64 | 128) == 4)
+    };
+    match rest[end] {
+        b'u' => {
+            let pressed = matches!(number(1, 1), None | Some(Some(1)) | Some(None));
+            number(0, 0) == Some(Some(code)) && ctrl_only(number(1, 0)) && pressed
+        }
+        b'~' => {
+            number(0, 0) == Some(Some(27))
+                && ctrl_only(number(1, 0))
+                && number(2, 0) == Some(Some(code))
+        }
+        _ => false,
     }
 }
 
@@ -144,6 +212,35 @@ mod tests {
                 "{spelling}"
             );
         }
+    }
+
+    #[test]
+    fn the_key_is_recognised_in_kitty_and_modify_other_keys_encodings() {
+        let key: DetachKey = "ctrl-\\".parse().unwrap();
+        for encoded in [
+            &b"\x1b[92;5u"[..],
+            b"\x1b[92;5:1u",
+            b"\x1b[92;69u",
+            b"\x1b[92:124;5u",
+            b"\x1b[27;5;92~",
+        ] {
+            let mut input = b"ab".to_vec();
+            input.extend_from_slice(encoded);
+            input.extend_from_slice(b"cd");
+            assert_eq!(key.split(&input), (&b"ab"[..], true), "{encoded:?}");
+        }
+        for other in [
+            &b"\x1b[92;6u"[..],
+            b"\x1b[92;5:3u",
+            b"\x1b[93;5u",
+            b"\x1b[27;5;93~",
+            b"\x1b[92u",
+            b"\x1b[1;5A",
+        ] {
+            assert_eq!(key.split(other), (other, false), "{other:?}");
+        }
+        let key: DetachKey = "ctrl-a".parse().unwrap();
+        assert_eq!(key.split(b"x\x1b[97;5u"), (&b"x"[..], true));
     }
 
     #[test]

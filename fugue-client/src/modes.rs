@@ -1,9 +1,13 @@
-//! `ScreenModes`: follows the session's output just enough to know whether it left the
-//! terminal on the alternate screen, so that leaving an attach can switch back.
+//! `ScreenModes`: follows the session's output just enough to know what leaving an attach
+//! must undo that is not harmless to undo blindly: whether the terminal is on the
+//! alternate screen (leaving it restores a saved cursor position), and the kitty keyboard
+//! protocol's flags the program pushed on each screen's stack (`CSI > flags u`, popped
+//! with `CSI < n u`, set with `CSI = flags ; mode u`; an unconditional `CSI < u` would be
+//! read as "restore cursor" by terminals without the protocol).
 //!
-//! Other modes (mouse, bracketed paste, cursor, colours) are reset unconditionally on exit,
-//! which is harmless when unused; leaving the alternate screen is not harmless (it restores
-//! a saved cursor position), so it is only done when needed.
+//! Other modes (mouse, bracketed paste, focus reporting, modifyOtherKeys, cursor shape,
+//! colours) are reset unconditionally on exit (`terminal.rs`), which is harmless when
+//! unused.
 
 use std::sync::LazyLock;
 
@@ -15,6 +19,11 @@ static PRIVATE_CSI: LazyLock<Finder<'static>> =
     LazyLock::new(|| FinderBuilder::new().build_forward_with_ranker(TerminalOutput, b"\x1b[?"));
 /// A full reset.
 static RESET: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\x1bc"));
+/// Where a kitty keyboard sequence may start: push, pop and set.
+static KITTY: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+    [b"\x1b[>", b"\x1b[<", b"\x1b[="]
+        .map(|needle| FinderBuilder::new().build_forward_with_ranker(TerminalOutput, needle))
+});
 
 /// How often bytes occur in coloured terminal output, for the substring search's
 /// prefilter, which keys on the needle's rarest bytes. Its default ranking (for prose)
@@ -26,7 +35,7 @@ impl HeuristicFrequencyRank for TerminalOutput {
     fn rank(&self, byte: u8) -> u8 {
         match byte {
             0x1b | b'[' => 255,
-            b'?' => 80,
+            b'?' | b'>' | b'<' | b'=' => 80,
             _ => 160,
         }
     }
@@ -42,7 +51,22 @@ pub struct ScreenModes {
     state: State,
     params: Vec<u8>,
     alt_screen: bool,
+    /// Per screen (main, alternate): how deep the program pushed onto the kitty keyboard
+    /// stack, and whether it set flags without a push.
+    kitty: [Kitty; 2],
 }
+
+/// One screen's kitty keyboard stack, as far as this client saw it grow.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Kitty {
+    /// Entries pushed and not popped.
+    pub pushed: u8,
+    /// Flags were set in place (`CSI = … u`).
+    pub set: bool,
+}
+
+/// The deepest kitty stack followed (terminals keep a few dozen entries at most).
+const MAX_KITTY_DEPTH: u8 = 64;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -53,6 +77,8 @@ enum State {
     CsiStart,
     /// In `CSI ?`, collecting parameters.
     Private,
+    /// In `CSI >`, `CSI <` or `CSI =` (the marker kept), collecting parameters.
+    Marked(u8),
 }
 
 /// Longest parameter string kept; longer ones cannot be a mode we care about.
@@ -67,6 +93,11 @@ impl ScreenModes {
         self.alt_screen
     }
 
+    /// The kitty keyboard stack of the main screen and of the alternate screen.
+    pub fn kitty(&self) -> [Kitty; 2] {
+        self.kitty
+    }
+
     /// Feeds bytes written to the terminal; sequences may be split across calls.
     ///
     /// This runs on every byte of output. A byte-by-byte scan of a flood was the client's
@@ -76,6 +107,7 @@ impl ScreenModes {
         // Where the next of each sequence starts, once searched for.
         let mut private = None;
         let mut reset = None;
+        let mut kitty = [None; 3];
         let mut consumed = 0;
         loop {
             // Inside a sequence, or at its start: byte by byte until it ends.
@@ -100,13 +132,21 @@ impl ScreenModes {
                     }
                 }
             };
-            // A reset only matters on the alternate screen, which it leaves.
-            let reset_at = if self.alt_screen {
+            // A reset only matters on the alternate screen, which it leaves, or with
+            // keyboard flags pushed, which it drops.
+            let reset_at = if self.alt_screen || self.kitty != [Kitty::default(); 2] {
                 next(&mut reset, &RESET)
             } else {
                 None
             };
-            let starts = [next(&mut private, &PRIVATE_CSI), reset_at];
+            let [push, pop, set] = &*KITTY;
+            let starts = [
+                next(&mut private, &PRIVATE_CSI),
+                reset_at,
+                next(&mut kitty[0], push),
+                next(&mut kitty[1], pop),
+                next(&mut kitty[2], set),
+            ];
             let Some(at) = starts.into_iter().flatten().min() else {
                 self.state = tail_state(bytes);
                 return;
@@ -125,8 +165,10 @@ impl ScreenModes {
             (State::Ground, _) => State::Ground,
             (State::Escape, b'[') => State::CsiStart,
             (State::Escape, b'c') => {
-                // RIS, a full reset, also leaves the alternate screen.
+                // RIS, a full reset, also leaves the alternate screen and empties the
+                // keyboard stacks.
                 self.alt_screen = false;
+                self.kitty = [Kitty::default(); 2];
                 State::Ground
             }
             (State::Escape, _) => State::Ground,
@@ -134,8 +176,24 @@ impl ScreenModes {
                 self.params.clear();
                 State::Private
             }
+            (State::CsiStart, b'>' | b'<' | b'=') => {
+                self.params.clear();
+                State::Marked(byte)
+            }
             // Any other CSI: nothing in it matters.
             (State::CsiStart, _) => State::Ground,
+            (State::Marked(marker), b'0'..=b'9' | b';') => {
+                if self.params.len() < MAX_PARAMS {
+                    self.params.push(byte);
+                }
+                State::Marked(marker)
+            }
+            (State::Marked(marker), b'u') => {
+                self.keyboard(marker);
+                State::Ground
+            }
+            (State::Marked(_), 0x40..=0x7e) => State::Ground,
+            (State::Marked(marker), _) => State::Marked(marker),
             (State::Private, b'0'..=b'9' | b';') => {
                 if self.params.len() < MAX_PARAMS {
                     self.params.push(byte);
@@ -151,6 +209,24 @@ impl ScreenModes {
             // Intermediates and embedded controls do not end the sequence.
             (State::Private, _) => State::Private,
         };
+    }
+
+    /// A kitty keyboard sequence ending in `u`, with its marker.
+    fn keyboard(&mut self, marker: u8) {
+        let first = self
+            .params
+            .split(|&byte| byte == b';')
+            .next()
+            .unwrap_or(b"");
+        let number = std::str::from_utf8(first)
+            .ok()
+            .and_then(|n| n.parse::<u8>().ok());
+        let kitty = &mut self.kitty[usize::from(self.alt_screen)];
+        match marker {
+            b'>' => kitty.pushed = (kitty.pushed + 1).min(MAX_KITTY_DEPTH),
+            b'<' => kitty.pushed = kitty.pushed.saturating_sub(number.unwrap_or(1).max(1)),
+            _ => kitty.set = true,
+        }
     }
 
     fn set_modes(&mut self, on: bool) {
@@ -209,8 +285,11 @@ mod tests {
 
     #[test]
     fn skipping_plain_text_sees_what_a_byte_by_byte_scan_sees() {
-        let pieces: [&[u8]; 10] = [
+        let pieces: [&[u8]; 13] = [
             b"plain text ",
+            b"\x1b[>1u",
+            b"\x1b[<2u\x1b[=5;1u",
+            b"\x1b[>4;2m",
             b"\x1b[",
             b"\x1b[1?1049h",
             b"\x1b[?1049h",
@@ -241,8 +320,41 @@ mod tests {
                 bytewise.step(byte);
             }
             assert_eq!(whole.alt_screen(), bytewise.alt_screen(), "{stream:?}");
+            assert_eq!(whole.kitty(), bytewise.kitty(), "{stream:?}");
             assert_eq!(whole.state, bytewise.state);
         }
+    }
+
+    #[test]
+    fn follows_each_screens_kitty_keyboard_stack() {
+        let mut modes = ScreenModes::default();
+        modes.observe(b"\x1b[>1u\x1b[>3u\x1b[<u\x1b[?1049h\x1b[>5u\x1b[>1u\x1b[=1;1u");
+        let [main, alt] = modes.kitty();
+        assert_eq!(
+            main,
+            Kitty {
+                pushed: 1,
+                set: false
+            }
+        );
+        assert_eq!(
+            alt,
+            Kitty {
+                pushed: 2,
+                set: true
+            }
+        );
+        modes.observe(b"\x1b[<5u\x1b[?1049l\x1b[1;2u");
+        assert_eq!(
+            modes.kitty()[1].pushed,
+            0,
+            "popping more than pushed empties it"
+        );
+        assert_eq!(
+            modes.kitty()[0].pushed,
+            1,
+            "a CSI u without marker is no push"
+        );
     }
 
     #[test]

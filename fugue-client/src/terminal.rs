@@ -8,14 +8,18 @@ use std::io::{self, IsTerminal};
 use std::sync::{Mutex, Once, PoisonError};
 
 use fugue_client::TermSize;
+
+use crate::modes::{Kitty, ScreenModes};
 use rustix::termios::{OptionalActions, Termios, tcgetattr, tcgetwinsize, tcsetattr};
 
 /// Settings to restore if the process panics while in raw mode.
 static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
 
-/// Resets what a full-screen program may have left on: cursor hidden, colours, mouse
-/// reporting, bracketed paste.
-const RESET_MODES: &str = "\x1b[?25h\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l";
+/// Resets what a program may have left on: cursor hidden, colours, mouse reporting (and
+/// its encodings), bracketed paste, focus reporting, synchronized output, application
+/// cursor keys and keypad, xterm's modifyOtherKeys, and the cursor's shape.
+const RESET_MODES: &str = "\x1b[?25h\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\
+\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1004l\x1b[?2026l\x1b[?1l\x1b>\x1b[>4;0m\x1b[0 q";
 
 /// Leaves the alternate screen (and restores the cursor saved on entering it).
 const LEAVE_ALT_SCREEN: &str = "\x1b[?1049l";
@@ -37,10 +41,32 @@ pub fn terminal_size() -> Option<TermSize> {
     (size.rows > 0 && size.cols > 0).then_some(size)
 }
 
-/// What to write after an attach so the user's shell is usable again.
-pub fn reset_sequence(alt_screen: bool) -> String {
-    let leave = if alt_screen { LEAVE_ALT_SCREEN } else { "" };
-    format!("{leave}{RESET_MODES}")
+/// What to write after an attach so the user's shell is usable again: the alternate
+/// screen's keyboard flags popped, the alternate screen left, the main screen's keyboard
+/// flags popped, then every other mode reset.
+pub fn reset_sequence(modes: &ScreenModes) -> String {
+    let [main, alt] = modes.kitty();
+    let mut reset = String::new();
+    if modes.alt_screen() {
+        reset.push_str(&undo_kitty(alt));
+        reset.push_str(LEAVE_ALT_SCREEN);
+    }
+    reset.push_str(&undo_kitty(main));
+    reset.push_str(RESET_MODES);
+    reset
+}
+
+/// Pops what was pushed onto one screen's kitty keyboard stack, and clears flags set in
+/// place (`CSI = 0 ; 1 u`: flags 0 on what is then the top).
+fn undo_kitty(kitty: Kitty) -> String {
+    let mut undo = String::new();
+    if kitty.pushed > 0 {
+        undo.push_str(&format!("\x1b[<{}u", kitty.pushed));
+    }
+    if kitty.set {
+        undo.push_str("\x1b[=0;1u");
+    }
+    undo
 }
 
 /// Standard output without the standard library's line buffering.
@@ -126,8 +152,18 @@ mod tests {
 
     #[test]
     fn reset_leaves_alt_screen_only_when_on_it() {
-        assert!(reset_sequence(true).starts_with("\x1b[?1049l"));
-        assert!(!reset_sequence(false).contains("1049"));
-        assert!(reset_sequence(false).contains("\x1b[?25h"));
+        let mut modes = ScreenModes::default();
+        assert!(!reset_sequence(&modes).contains("1049"));
+        assert!(reset_sequence(&modes).contains("\x1b[?25h"));
+        assert!(
+            !reset_sequence(&modes).contains("u"),
+            "no kitty pop unless pushed"
+        );
+        modes.observe(b"\x1b[>1u\x1b[?1049h\x1b[>3u\x1b[>1u\x1b[=2;1u");
+        let reset = reset_sequence(&modes);
+        assert!(
+            reset.starts_with("\x1b[<2u\x1b[=0;1u\x1b[?1049l\x1b[<1u\x1b[?25h"),
+            "{reset:?}"
+        );
     }
 }

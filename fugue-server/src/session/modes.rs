@@ -1,5 +1,8 @@
-//! `ModeTracker`: the two pieces of terminal state the screen model does not expose but a
-//! snapshot must restore: the scroll region (DECSTBM) and auto-wrap (DECAWM).
+//! `ModeTracker`: the terminal state the screen model does not expose but a snapshot must
+//! restore: the scroll region (DECSTBM) and auto-wrap (DECAWM), and the input modes a
+//! re-attached program expects of the terminal: the kitty keyboard protocol's flags (each
+//! screen has its own stack), xterm's modifyOtherKeys, focus reporting and the cursor's
+//! shape (DECSCUSR).
 //!
 //! A small CSI scanner fed the same bytes as the model. It keeps its own parse state, so
 //! sequences split across reads are understood, and ignores everything it does not track.
@@ -23,6 +26,62 @@ pub(crate) struct ModeTracker {
     /// screen.
     region: Option<(u16, u16)>,
     autowrap: bool,
+    /// Whether the alternate screen is on (it has its own keyboard stack).
+    alt: bool,
+    /// The kitty keyboard flags of the main and the alternate screen.
+    kitty: [KittyStack; 2],
+    /// modifyOtherKeys level (`CSI > 4 ; n m`).
+    other_keys: u16,
+    focus_reporting: bool,
+    /// DECSCUSR's shape; 0 is the terminal's default.
+    cursor_shape: u16,
+}
+
+/// One screen's kitty keyboard flags: the current ones and those pushed under them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct KittyStack {
+    current: u16,
+    saved: Vec<u16>,
+}
+
+/// The deepest keyboard stack kept (kitty itself keeps a few dozen entries).
+const MAX_KITTY_STACK: usize = 16;
+
+impl KittyStack {
+    fn push(&mut self, flags: u16) {
+        if self.saved.len() == MAX_KITTY_STACK {
+            self.saved.remove(0);
+        }
+        self.saved.push(self.current);
+        self.current = flags;
+    }
+
+    fn pop(&mut self, n: u16) {
+        for _ in 0..n.max(1) {
+            self.current = self.saved.pop().unwrap_or(0);
+        }
+    }
+
+    /// `CSI = flags ; mode u`: 1 sets, 2 adds, 3 removes.
+    fn set(&mut self, flags: u16, mode: u16) {
+        self.current = match mode {
+            2 => self.current | flags,
+            3 => self.current & !flags,
+            _ => flags,
+        };
+    }
+
+    /// Bytes that build this stack on a terminal whose stack is empty.
+    fn restore(&self, out: &mut Vec<u8>) {
+        let mut entries = self.saved.iter().chain([&self.current]);
+        let base = entries.next().copied().unwrap_or(0);
+        if base != 0 {
+            out.extend_from_slice(format!("\x1b[={base};1u").as_bytes());
+        }
+        for flags in entries {
+            out.extend_from_slice(format!("\x1b[>{flags}u").as_bytes());
+        }
+    }
 }
 
 impl Default for ModeTracker {
@@ -32,6 +91,11 @@ impl Default for ModeTracker {
             params: Vec::with_capacity(MAX_PARAMS),
             region: None,
             autowrap: true,
+            alt: false,
+            kitty: Default::default(),
+            other_keys: 0,
+            focus_reporting: false,
+            cursor_shape: 0,
         }
     }
 }
@@ -72,8 +136,8 @@ impl ModeTracker {
                     self.params.push(byte);
                 }
             }
-            // Intermediate bytes: sequences with them are not ones we track.
-            (State::Csi, 0x20..=0x2f) => self.params.push(b'!'),
+            // Intermediate bytes: kept, so that no sequence with them reads as one without.
+            (State::Csi, 0x20..=0x2f) => self.params.push(byte),
             (State::Csi, 0x40..=0x7e) => {
                 self.finish_csi(byte);
                 self.state = State::Ground;
@@ -86,9 +150,7 @@ impl ModeTracker {
     fn finish_csi(&mut self, final_byte: u8) {
         let params = std::mem::take(&mut self.params);
         match (params.first(), final_byte) {
-            (Some(b'?'), b'h' | b'l') if numbers(&params[1..]).any(|n| n == Some(7)) => {
-                self.autowrap = final_byte == b'h';
-            }
+            (Some(b'?'), b'h' | b'l') => self.private_modes(&params[1..], final_byte == b'h'),
             (first, b'r') if first.is_none_or(u8::is_ascii_digit) || first == Some(&b';') => {
                 let mut values = numbers(&params);
                 let top = values.next().flatten().unwrap_or(1).max(1);
@@ -100,10 +162,42 @@ impl ModeTracker {
                     _ => None,
                 };
             }
+            (Some(marker @ (b'>' | b'<' | b'=')), b'u') => {
+                let mut values = numbers(&params[1..]).map(Option::unwrap_or_default);
+                let (first, second) = (values.next().unwrap_or(0), values.next().unwrap_or(1));
+                let stack = &mut self.kitty[usize::from(self.alt)];
+                match marker {
+                    b'>' => stack.push(first),
+                    b'<' => stack.pop(first),
+                    _ => stack.set(first, second),
+                }
+            }
+            (Some(b'>'), b'm') => {
+                let mut values = numbers(&params[1..]);
+                if values.next() == Some(Some(4)) {
+                    self.other_keys = values.next().flatten().unwrap_or(0);
+                }
+            }
+            (_, b'q') if params.ends_with(b" ") => {
+                let shape = &params[..params.len() - 1];
+                self.cursor_shape = numbers(shape).next().flatten().unwrap_or(0);
+            }
             _ => {}
         }
         self.params = params;
         self.params.clear();
+    }
+
+    /// `CSI ? … h` or `l`.
+    fn private_modes(&mut self, params: &[u8], on: bool) {
+        for mode in numbers(params).flatten() {
+            match mode {
+                7 => self.autowrap = on,
+                47 | 1047 | 1049 => self.alt = on,
+                1004 => self.focus_reporting = on,
+                _ => {}
+            }
+        }
     }
 
     /// The screen was resized: terminals reset the scroll region then.
@@ -126,6 +220,17 @@ impl ModeTracker {
         }
         if !self.autowrap {
             out.extend_from_slice(b"\x1b[?7l");
+        }
+        // The screen the snapshot shows is the one whose keyboard flags apply now.
+        self.kitty[usize::from(self.alt)].restore(&mut out);
+        if self.other_keys > 0 {
+            out.extend_from_slice(format!("\x1b[>4;{}m", self.other_keys).as_bytes());
+        }
+        if self.focus_reporting {
+            out.extend_from_slice(b"\x1b[?1004h");
+        }
+        if self.cursor_shape > 0 {
+            out.extend_from_slice(format!("\x1b[{} q", self.cursor_shape).as_bytes());
         }
         out
     }
@@ -172,10 +277,27 @@ mod tests {
     }
 
     #[test]
+    fn keyboard_modes_and_cursor_shape_are_restored() {
+        let tracker = tracked(b"\x1b[>1u\x1b[>5u\x1b[=2;2u\x1b[>4;2m\x1b[?1004h\x1b[6 q");
+        let restore = tracker.restore(24, (0, 0));
+        assert_eq!(
+            String::from_utf8(restore).unwrap(),
+            "\x1b[>1u\x1b[>7u\x1b[>4;2m\x1b[?1004h\x1b[6 q"
+        );
+        // Each screen has its own stack; pops go below nothing.
+        let tracker = tracked(b"\x1b[>1u\x1b[?1049h\x1b[>3u\x1b[<9u\x1b[>2u");
+        assert_eq!(tracker.restore(24, (0, 0)), b"\x1b[>2u");
+        let tracker = tracked(b"\x1b[=3;1u\x1b[>1u\x1b[<u\x1b[?1004l\x1b[0 q\x1b[>4m");
+        assert_eq!(tracker.restore(24, (0, 0)), b"\x1b[=3;1u");
+        assert_eq!(tracked(b"\x1b[>1u\x1bc").restore(24, (0, 0)), b"");
+    }
+
+    #[test]
     fn other_sequences_are_ignored() {
-        let tracker = tracked(b"\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[38;5;1m\x1b[>4;1m\x1b[ q");
+        let tracker = tracked(b"\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[38;5;1m\x1b[1;2u\x1b[\" q");
         assert_eq!(tracker.region, None);
         assert!(tracker.autowrap);
+        assert_eq!(tracker.restore(24, (0, 0)), b"");
         // A private-marker `r` (e.g. xterm's restore of modes) is not DECSTBM.
         assert_eq!(tracked(b"\x1b[?5;9r").region, None);
     }

@@ -15,4 +15,5 @@ mod reliability;
 mod screen;
 mod server_lifecycle;
 mod sessions;
+mod terminals;
 mod upgrade;
