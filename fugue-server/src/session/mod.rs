@@ -18,6 +18,7 @@ mod modes;
 mod notice;
 pub(crate) mod pacing;
 mod pty;
+mod queries;
 mod ring;
 mod scan;
 mod screen;

@@ -23,6 +23,11 @@ impl SessionTask {
         if found.finished_mark && !self.meta.shell_marks() {
             self.meta.set_shell_marks();
         }
+        if found.query {
+            // Whoever the size follows now answers this query; the others' replies are
+            // cut (`queries.rs`). If it leaves before answering, nobody does.
+            self.answerer = self.sizes.latest();
+        }
         if !self.sessions.events.any() {
             // Activity nobody heard of is followed by no idle either.
             self.active = false;

@@ -1,9 +1,11 @@
 //! What the session task notices in its program's output, besides recording it: the bell,
 //! title changes (OSC 0 and 2) and shell-integration marks (OSC 133), for events and for
-//! `fugue run`. A few states carried from chunk to chunk; `memchr` skips plain text, so
+//! `fugue run`, and queries terminals answer (`queries.rs`), to pick the one that may. A few states carried from chunk to chunk; `memchr` skips plain text, so
 //! the scan costs little next to recording and forwarding the output.
 
 use memchr::memchr2;
+
+use super::queries;
 
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
@@ -18,6 +20,8 @@ pub(super) struct Found {
     pub(super) title: Option<String>,
     /// A command-finished mark with its status (OSC 133 `D;N`).
     pub(super) finished_mark: bool,
+    /// A query that terminals answer.
+    pub(super) query: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +32,16 @@ enum State {
     Osc,
     /// An ESC inside an OSC string: `\` ends it (ST).
     OscEsc,
+    /// Inside `ESC [`, collecting parameters and intermediates.
+    Csi,
+    /// Inside a DCS string (`ESC P`), its first bytes kept.
+    Dcs,
+    /// An ESC inside a DCS string.
+    DcsEsc,
 }
+
+/// The longest CSI parameter string kept (longer ones are no query).
+const MAX_CSI: usize = 16;
 
 /// The scanner, with what it carries between chunks.
 #[derive(Debug, Default)]
@@ -36,6 +49,8 @@ pub(super) struct OutputScan {
     state: State,
     osc: Vec<u8>,
     too_long: bool,
+    /// The CSI parameters, or the DCS string's first bytes, so far.
+    seq: Vec<u8>,
 }
 
 impl OutputScan {
@@ -64,10 +79,29 @@ impl OutputScan {
                             self.too_long = false;
                             State::Osc
                         }
+                        b'[' | b'P' => {
+                            self.seq.clear();
+                            if data[at] == b'[' {
+                                State::Csi
+                            } else {
+                                State::Dcs
+                            }
+                        }
                         ESC => State::Esc,
                         _ => State::Ground,
                     };
                     at += 1;
+                }
+                // Past its first bytes, a DCS string (a sixel image, say) is skipped whole.
+                State::Dcs if self.seq.len() >= 2 => match memchr::memchr(ESC, &data[at..]) {
+                    None => at = data.len(),
+                    Some(skip) => {
+                        at += skip + 1;
+                        self.state = State::DcsEsc;
+                    }
+                },
+                State::Csi | State::Dcs | State::DcsEsc => {
+                    at = self.sequence_byte(data[at], at, &mut found);
                 }
                 State::Osc => at = self.osc_text(data, at, &mut found),
                 State::OscEsc => {
@@ -83,6 +117,40 @@ impl OutputScan {
             }
         }
         found
+    }
+
+    /// One byte of a CSI or DCS sequence at `at`; returns where scanning goes on.
+    fn sequence_byte(&mut self, byte: u8, at: usize, found: &mut Found) -> usize {
+        match (self.state, byte) {
+            (State::Csi | State::Dcs, ESC) => {
+                self.state = if self.state == State::Dcs {
+                    State::DcsEsc
+                } else {
+                    State::Esc
+                }
+            }
+            (State::Csi, 0x40..=0x7e) => {
+                found.query |= self.seq.len() <= MAX_CSI && queries::csi_is_query(&self.seq, byte);
+                self.state = State::Ground;
+            }
+            (State::Csi, 0x20..=0x3f) | (State::Dcs, _) => {
+                if self.seq.len() <= MAX_CSI {
+                    self.seq.push(byte);
+                }
+            }
+            // C0 controls inside a CSI are executed by terminals; they do not end it.
+            (State::Csi, _) => {}
+            (State::DcsEsc, b'\\') => {
+                found.query |= queries::dcs_is_query(&self.seq);
+                self.state = State::Ground;
+            }
+            (State::DcsEsc, _) => {
+                self.state = State::Esc;
+                return at;
+            }
+            _ => self.state = State::Ground,
+        }
+        at + 1
     }
 
     /// Collects an OSC string from `at`; returns where scanning goes on.
@@ -111,6 +179,7 @@ impl OutputScan {
             return;
         }
         let osc = String::from_utf8_lossy(&self.osc);
+        found.query |= queries::osc_is_query(&self.osc);
         if let Some(title) = osc.strip_prefix("0;").or_else(|| osc.strip_prefix("2;")) {
             found.title = Some(title.to_owned());
         } else if let Some(params) = osc.strip_prefix("133;D;") {
@@ -127,6 +196,22 @@ impl OutputScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_found_across_chunks_and_colours_are_not_queries() {
+        let mut scan = OutputScan::default();
+        assert!(
+            !scan
+                .scan(b"\x1b[1;31mred\x1b[0m \x1b[?2004h\x1b[>4;1m")
+                .query
+        );
+        assert!(!scan.scan(b"\x1b[").query);
+        assert!(scan.scan(b"6n").query);
+        assert!(scan.scan(b"\x1b]11;?\x07").query);
+        assert!(scan.scan(b"\x1bP$qm\x1b\\").query);
+        assert!(!scan.scan(b"\x1bP1$r0m\x1b\\").query);
+        assert!(scan.scan(b"\x1b[c").query);
+    }
 
     #[test]
     fn a_mark_typed_by_fugue_run_is_not_the_shells() {

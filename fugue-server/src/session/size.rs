@@ -43,6 +43,11 @@ impl SizePolicy {
         SizePolicy { clients }
     }
 
+    /// The most recent interactive client.
+    pub(crate) fn latest(&self) -> Option<ClientId> {
+        self.clients.last().map(|(id, _)| *id)
+    }
+
     /// The size the PTY should have, if any interactive client is attached.
     pub(crate) fn current(&self) -> Option<TermSize> {
         self.clients.last().map(|(_, size)| *size)

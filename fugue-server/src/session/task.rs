@@ -9,8 +9,9 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use fugue_protocol::{EventKind, TermSize};
+use fugue_registry::ClientId;
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -24,6 +25,7 @@ use super::lifecycle::Lifecycle;
 use super::members::Resyncs;
 use super::pacing::Pacing;
 use super::pty::{Master, Program};
+use super::queries;
 use super::scan::OutputScan;
 use super::size::SizePolicy;
 use super::stream::Stream;
@@ -50,6 +52,9 @@ pub(super) struct SessionTask {
     pub(super) scan: OutputScan,
     /// Output came since the session was last idle (for activity events).
     pub(super) active: bool,
+    /// The client whose terminal answers the program's queries: the latest interactive
+    /// client when the last query went out.
+    pub(super) answerer: Option<ClientId>,
     pub(super) stream: Stream,
     /// The PTY's size, and the policy that picks it from the clients' sizes.
     pub(super) size: TermSize,
@@ -77,6 +82,7 @@ impl SessionTask {
             pending_input: PendingInput::default(),
             scan: OutputScan::default(),
             active: false,
+            answerer: None,
             stream,
             size,
             sizes: SizePolicy::default(),
@@ -217,10 +223,27 @@ impl SessionTask {
     /// a program that does not read its input holds up its writers, never its output.
     /// Once the PTY has closed, input has nowhere to go and is dropped (and a `SendInput`
     /// refused), so that its writers are never held up for good.
-    fn on_input(&mut self, chunk: Input) {
+    fn on_input(&mut self, mut chunk: Input) {
         if let Some(client) = chunk.client {
-            self.sizes.touch(client);
-            self.apply_size();
+            // Replies to queries are no typing: they neither make their client the latest
+            // nor reach the program unless that client is the one answering.
+            let typed = match queries::strip_replies(&chunk.data) {
+                None => true,
+                Some(rest) => {
+                    let typed = !rest.is_empty();
+                    if self.answerer != Some(client) {
+                        chunk.data = Bytes::from(rest);
+                    }
+                    typed
+                }
+            };
+            if typed {
+                self.sizes.touch(client);
+                self.apply_size();
+            }
+            if chunk.data.is_empty() {
+                return;
+            }
         }
         if !self.life.reading() {
             if let Some((client, request_id)) = chunk.reply {

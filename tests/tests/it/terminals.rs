@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use fugue_tests::tmux::{Fugue, assert_success, poll_until, stdout};
+use fugue_tests::tmux::{Fugue, TmuxTerm, assert_success, poll_until, stdout};
 
 /// The session's program pushes kitty keyboard flags 1 (and modifyOtherKeys level 2),
 /// then echoes what it reads.
@@ -64,4 +64,54 @@ fn the_detach_key_works_in_keyboard_protocols_and_the_flags_are_undone_and_resto
     }
     // The typed key (as a kitty key report) reached no program: the session still runs.
     assert!(stdout(&fugue.run(&["ls"])).contains("kb"));
+}
+
+/// Clients attached to the session so far, as `fugue ls --json` counts them.
+fn attached(fugue: &Fugue) -> usize {
+    let listing = stdout(&fugue.run(&["ls", "--json"]));
+    let count = |line: &str| {
+        line.trim()
+            .strip_prefix("\"attached_clients\": ")?
+            .trim_end_matches(',')
+            .parse()
+            .ok()
+    };
+    listing.lines().find_map(count).unwrap_or(0)
+}
+
+#[test]
+fn one_terminal_answers_a_query_however_many_are_attached() {
+    let fugue = Fugue::new();
+    let dir = fugue.dir().display().to_string();
+    // On each line read: raw mode, a device-attributes query, two seconds of replies kept.
+    let program = format!(
+        "while read n; do stty raw -echo; printf '\\033[c'; timeout --foreground 2 cat > {dir}/replies-$n; \
+         stty sane; echo DONE-$n; done"
+    );
+    assert_success(
+        &fugue.run(&["new", "-d", "-s", "q", "--", "sh", "-c", &program]),
+        "new",
+    );
+    let terms: Vec<TmuxTerm<'_>> = (0..3).map(|_| fugue.terminal()).collect();
+    for (n, term) in (1..).zip(&terms) {
+        term.start_job("fugue attach q");
+        poll_until("the client is attached", || attached(&fugue) == n);
+        assert_success(
+            &fugue.run(&["send", "q", &n.to_string(), "--enter"]),
+            "send",
+        );
+        let done = format!("^DONE-{n}$");
+        assert_success(
+            &fugue.run(&["wait", "q", "--for", &done, "--timeout", "15"]),
+            "wait",
+        );
+        let replies = fs::read(fugue.dir().join(format!("replies-{n}"))).unwrap();
+        let answers = replies.windows(3).filter(|w| *w == b"\x1b[?").count();
+        assert_eq!(
+            answers,
+            1,
+            "{n} clients attached: {:?}",
+            String::from_utf8_lossy(&replies)
+        );
+    }
 }
