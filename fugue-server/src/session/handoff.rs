@@ -155,7 +155,6 @@ impl Sessions {
             pending_input: PendingInput::restored(state.pending_input, replies.collect()),
             scan: OutputScan::default(),
             active: false,
-            // The next query picks who answers it.
             answerer: None,
             stream,
             size: state.size,

@@ -73,23 +73,7 @@ impl OutputScan {
                     }
                 },
                 State::Esc => {
-                    self.state = match data[at] {
-                        b']' => {
-                            self.osc.clear();
-                            self.too_long = false;
-                            State::Osc
-                        }
-                        b'[' | b'P' => {
-                            self.seq.clear();
-                            if data[at] == b'[' {
-                                State::Csi
-                            } else {
-                                State::Dcs
-                            }
-                        }
-                        ESC => State::Esc,
-                        _ => State::Ground,
-                    };
+                    self.escape(data[at]);
                     at += 1;
                 }
                 // Past its first bytes, a DCS string (a sixel image, say) is skipped whole.
@@ -117,6 +101,22 @@ impl OutputScan {
             }
         }
         found
+    }
+
+    /// The byte after an ESC.
+    fn escape(&mut self, byte: u8) {
+        self.state = match byte {
+            b']' => {
+                self.osc.clear();
+                self.too_long = false;
+                State::Osc
+            }
+            b'[' => State::Csi,
+            b'P' => State::Dcs,
+            ESC => State::Esc,
+            _ => State::Ground,
+        };
+        self.seq.clear();
     }
 
     /// One byte of a CSI or DCS sequence at `at`; returns where scanning goes on.
