@@ -141,6 +141,8 @@ impl Sessions {
         meta.set_seq(state.seq);
         let replies = state.input_replies.into_iter();
         let replies = replies.map(|(client, id, at)| (ClientId::new(client), id, at));
+        let sizes = state.sizes.into_iter();
+        let sizes = sizes.map(|(client, size)| (ClientId::new(client), size)).collect();
         let stream = Stream::restored(
             meta.id,
             &state.name,
@@ -158,13 +160,7 @@ impl Sessions {
             answerer: None,
             stream,
             size: state.size,
-            sizes: SizePolicy::from_entries(
-                state
-                    .sizes
-                    .into_iter()
-                    .map(|(client, size)| (ClientId::new(client), size))
-                    .collect(),
-            ),
+            sizes: SizePolicy::from_entries(sizes),
             life: Lifecycle::restored(state.exit, state.hung_up, self.config.kill_grace),
             pacing: Pacing::new(self.config.pacing_stall),
             resyncs: Resyncs::default(),
