@@ -90,12 +90,32 @@ impl Client {
         let client = Client {
             inner: Arc::new(inner),
         };
+        client.tell_agent().await?;
         Ok((client, Events::new(events_rx)))
     }
 
     /// The server's version, from the handshake.
     pub fn server_version(&self) -> &str {
         &self.inner.welcome.server_version
+    }
+
+    /// Tells the server the options' ssh agent, if there is one and the server knows how
+    /// to use it. A refusal (a path the server finds invalid) is no reason to fail.
+    async fn tell_agent(&self) -> Result<(), ClientError> {
+        let Some(agent) = &self.inner.options.agent else {
+            return Ok(());
+        };
+        if self.inner.welcome.protocol_version < 6 {
+            return Ok(());
+        }
+        let path = agent.to_string_lossy().into_owned();
+        match self
+            .request_done(|request_id| ClientMessage::SetAgent { request_id, path })
+            .await
+        {
+            Err(err @ ClientError::Closed) => Err(err),
+            _ => Ok(()),
+        }
     }
 
     /// The options this client connected with.

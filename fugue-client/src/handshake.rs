@@ -23,6 +23,8 @@ pub(crate) struct Welcome {
     pub(crate) server_version: String,
     /// The id the server gave this connection.
     pub(crate) client_id: u64,
+    /// The protocol version the connection speaks.
+    pub(crate) protocol_version: u32,
 }
 
 /// Sends `Hello` and waits for the answer.
@@ -80,13 +82,14 @@ async fn read_welcome(
         };
         match frame? {
             ServerMessage::Welcome {
+                protocol_version,
                 server_version,
                 client_id,
-                ..
             } => {
                 return Ok(Welcome {
                     server_version,
                     client_id,
+                    protocol_version,
                 });
             }
             ServerMessage::Error { code, message, .. } => {

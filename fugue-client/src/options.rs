@@ -27,6 +27,7 @@ pub struct ConnectOptions {
     pub(crate) auto_start: bool,
     pub(crate) server_program: Option<PathBuf>,
     pub(crate) keepalive: Duration,
+    pub(crate) agent: Option<PathBuf>,
 }
 
 impl ConnectOptions {
@@ -40,6 +41,7 @@ impl ConnectOptions {
             auto_start: false,
             server_program: None,
             keepalive: DEFAULT_KEEPALIVE,
+            agent: None,
         }
     }
 
@@ -77,6 +79,14 @@ impl ConnectOptions {
     /// How long the client may stay silent before it pings the server.
     pub fn with_keepalive(mut self, keepalive: Duration) -> Self {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// The ssh agent (an absolute path, usually `$SSH_AUTH_SOCK`) that sessions this client
+    /// creates or attaches to interactively should use: their `SSH_AUTH_SOCK` follows it.
+    /// Told to servers of protocol 6 and later after the handshake.
+    pub fn with_agent(mut self, agent: Option<PathBuf>) -> Self {
+        self.agent = agent.filter(|path| path.is_absolute());
         self
     }
 

@@ -14,6 +14,7 @@
 //! max_clients = 1024
 //! idle_after = 3.0
 //! shell_integration = true
+//! agent_link = true
 //! log_file = "/tmp/fugue.log"
 //! ```
 
@@ -52,6 +53,8 @@ pub struct ServerSettings {
     pub idle_after: Option<f64>,
     /// Start shells with fugue's shell integration.
     pub shell_integration: Option<bool>,
+    /// Give sessions an `SSH_AUTH_SOCK` that follows the attaching client's agent.
+    pub agent_link: Option<bool>,
     /// Where the server logs.
     pub log_file: Option<PathBuf>,
 }

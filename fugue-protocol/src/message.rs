@@ -159,6 +159,14 @@ pub enum ClientMessage {
         /// The session's name or id.
         session: String,
     },
+    /// The client's ssh agent socket (its `SSH_AUTH_SOCK`), which the sessions it creates
+    /// or attaches to interactively use from then on; answered by `Done` (protocol 6).
+    SetAgent {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// An absolute path.
+        path: String,
+    },
 }
 
 /// A message from the server to a client.

@@ -14,6 +14,8 @@ pub(crate) struct ClientMeta {
     pub(crate) uid: u32,
     /// The protocol version the client speaks (at least `MIN_PROTOCOL_VERSION`).
     pub(crate) version: u32,
+    /// Its ssh agent (`SetAgent`), kept by its connection.
+    pub(crate) agent: Option<std::path::PathBuf>,
 }
 
 impl ClientInfo for ClientMeta {

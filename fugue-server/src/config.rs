@@ -46,6 +46,9 @@ pub struct Config {
     /// Start shells fugue knows (bash, zsh, fish, sh) with its shell integration, which
     /// marks prompts and commands' ends (OSC 133) for `fugue run`.
     pub shell_integration: bool,
+    /// Give each session a stable `SSH_AUTH_SOCK` that follows the agent of the client
+    /// that last created or attached to it interactively (`session/agent.rs`).
+    pub agent_link: bool,
 }
 
 impl Config {
@@ -67,6 +70,7 @@ impl Config {
             pacing_stall: Duration::from_millis(250),
             idle_after: Duration::from_secs(3),
             shell_integration: true,
+            agent_link: true,
         }
     }
 }

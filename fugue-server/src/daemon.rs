@@ -43,6 +43,7 @@ pub(crate) fn start(settings: &Settings) -> Result<()> {
         .arg("--idle-after")
         .arg(settings.idle_after.to_string())
         .args((!settings.shell_integration).then_some("--no-shell-integration"))
+        .args((!settings.agent_link).then_some("--no-agent-link"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -55,6 +55,10 @@ pub(crate) struct Args {
     /// command-end marks `fugue run` uses; without them it types a marker)
     #[arg(long)]
     no_shell_integration: bool,
+    /// Leave sessions' SSH_AUTH_SOCK as inherited, instead of a link that follows the agent
+    /// of the client that last attached
+    #[arg(long)]
+    no_agent_link: bool,
     /// Say which handoff formats and protocol versions this binary supports, and exit (a
     /// running server asks this of a new binary before an upgrade)
     #[arg(long, hide = true)]
@@ -158,6 +162,7 @@ async fn serve(settings: settings::Settings) -> Result<()> {
     config.scrollback_lines = settings.scrollback;
     config.idle_after = Duration::from_secs_f64(settings.idle_after);
     config.shell_integration = settings.shell_integration;
+    config.agent_link = settings.agent_link;
     fugue_server::run(listener, config, token).await?;
     Ok(())
 }

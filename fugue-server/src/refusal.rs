@@ -61,6 +61,9 @@ pub(crate) enum Refusal {
     /// `Release` of a session this client has not claimed.
     #[error("this client has not claimed session {0:?}")]
     NotClaimed(String),
+    /// A request whose contents make no sense.
+    #[error("{0}")]
+    Invalid(&'static str),
 }
 
 impl Refusal {
@@ -78,7 +81,7 @@ impl Refusal {
             Refusal::NotAttached(_) => ErrorCode::NotAttached,
             Refusal::ReadOnly(_) => ErrorCode::ReadOnly,
             Refusal::QueueFull => ErrorCode::Internal,
-            Refusal::NotClaimed(_) => ErrorCode::InvalidRequest,
+            Refusal::NotClaimed(_) | Refusal::Invalid(_) => ErrorCode::InvalidRequest,
             Refusal::Upgrade(_) => ErrorCode::UpgradeRefused,
         }
     }

@@ -19,6 +19,7 @@ pub(crate) struct Settings {
     pub(crate) scrollback: usize,
     pub(crate) idle_after: f64,
     pub(crate) shell_integration: bool,
+    pub(crate) agent_link: bool,
 }
 
 impl Settings {
@@ -49,6 +50,7 @@ impl Settings {
             idle_after,
             shell_integration: !args.no_shell_integration
                 && server.shell_integration.unwrap_or(true),
+            agent_link: !args.no_agent_link && server.agent_link.unwrap_or(true),
         })
     }
 }

@@ -69,9 +69,10 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
         max_clients,
         idle_after,
         shell_integration,
+        agent_link,
         log_file,
     } = &settings.contents.server;
-    let server: [(&str, Option<String>, &str); 6] = [
+    let server: [(&str, Option<String>, &str); 7] = [
         ("scrollback", scrollback.map(|v| v.to_string()), "10000"),
         ("idle_timeout", idle_timeout.map(|v| v.to_string()), "60"),
         ("max_clients", max_clients.map(|v| v.to_string()), "1024"),
@@ -81,6 +82,7 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
             shell_integration.map(|v| v.to_string()),
             "true",
         ),
+        ("agent_link", agent_link.map(|v| v.to_string()), "true"),
         (
             "log_file",
             log_file.as_ref().map(|path| path.display().to_string()),

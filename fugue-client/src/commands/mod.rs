@@ -73,9 +73,12 @@ async fn connect(
 
 /// The connection options for `role` on the global socket.
 fn connect_options(globals: &Globals, role: Role, auto_start: bool) -> ConnectOptions {
+    // Sessions this client creates or attaches to use its ssh agent from then on.
+    let agent = std::env::var_os("SSH_AUTH_SOCK").filter(|_| role != Role::ReadOnly);
     ConnectOptions::new(&globals.socket)
         .with_role(role)
         .with_auto_start(auto_start)
+        .with_agent(agent.map(PathBuf::from))
 }
 
 /// Standard output was closed by whatever read it (`fugue capture NAME | head`). Like any

@@ -39,6 +39,7 @@ pub fn client_variant(msg: &ClientMessage) -> &'static str {
         ClientMessage::Subscribe { .. } => "Subscribe",
         ClientMessage::Claim { .. } => "Claim",
         ClientMessage::Release { .. } => "Release",
+        ClientMessage::SetAgent { .. } => "SetAgent",
     }
 }
 
@@ -202,6 +203,10 @@ pub fn client_samples() -> Vec<ClientMessage> {
         ClientMessage::Release {
             request_id: 14,
             session: "play".into(),
+        },
+        ClientMessage::SetAgent {
+            request_id: 15,
+            path: "/a".into(),
         },
     ]
 }

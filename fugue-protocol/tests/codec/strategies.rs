@@ -305,6 +305,7 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             request_id,
             session
         }),
+        (id(), text()).prop_map(|(request_id, path)| ClientMessage::SetAgent { request_id, path }),
     ]
 }
 

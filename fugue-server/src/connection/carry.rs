@@ -12,6 +12,7 @@
 //! same session, and writes those bytes first.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -91,6 +92,11 @@ impl Connection {
             pending_reply,
             subscription: self.shared.sessions.events.subscription(id),
             pending_claim,
+            agent: self
+                .meta
+                .agent
+                .as_ref()
+                .map(|path| path.as_os_str().as_bytes().to_vec()),
         };
         let unread = reader.unread();
         let fd = socket_fd(reader, self.writer)?;

@@ -69,6 +69,7 @@ pub(super) async fn handshake(
                     pid: cred.and_then(|cred| cred.pid()),
                     uid: cred.map_or(u32::MAX, |cred| cred.uid()),
                     version: protocol_version,
+                    agent: None,
                 });
             }
             error(

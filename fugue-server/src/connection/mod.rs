@@ -293,6 +293,7 @@ impl Connection {
                     role: self.meta.role,
                     version: self.meta.version,
                     session: &mut self.membership.session,
+                    agent: &mut self.meta.agent,
                 };
                 match handlers::dispatch(&mut ctx, msg).await {
                     Action::None => Ok(()),

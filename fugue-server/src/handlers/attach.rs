@@ -46,6 +46,9 @@ pub(super) async fn attach(
     match answer.await {
         // The session queued `Attached` itself, in order with its output.
         Ok(Ok(())) => {
+            if let (Role::Interactive, Some(agent)) = (ctx.role, ctx.agent.as_deref()) {
+                ctx.shared.sessions.point_agent(&handle, agent);
+            }
             ctx.joined(handle).await;
             Action::None
         }

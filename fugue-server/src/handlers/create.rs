@@ -15,8 +15,9 @@ pub(super) async fn create(
     attach: bool,
 ) -> Action {
     let sessions = &ctx.shared.sessions;
+    let agent = ctx.agent.as_deref();
     if !attach {
-        return match sessions.start(spec, None) {
+        return match sessions.start(spec, None, agent) {
             Ok((session, _)) => Action::Reply(ServerMessage::Created {
                 request_id,
                 session,
@@ -35,7 +36,7 @@ pub(super) async fn create(
         size: (ctx.role == Role::Interactive).then_some(spec.size),
         reply,
     };
-    let (info, handle) = match sessions.start(spec, Some(initial)) {
+    let (info, handle) = match sessions.start(spec, Some(initial), agent) {
         Ok(started) => started,
         Err(refusal) => return Action::refused(Some(request_id), &refusal),
     };

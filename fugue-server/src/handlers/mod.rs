@@ -1,6 +1,7 @@
 //! Request handlers: one module per group of requests, each a short function from a
 //! request to an [`Action`]. `dispatch` only routes.
 
+mod agent;
 mod attach;
 mod capture;
 mod claim;
@@ -33,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) version: u32,
     /// The session this client last joined (it routes input and resizes there).
     pub(crate) session: &'a mut Option<SessionHandle>,
+    /// Its ssh agent, if it said (`SetAgent`).
+    pub(crate) agent: &'a mut Option<std::path::PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -131,6 +134,7 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
         msg @ (ClientMessage::Subscribe { .. }
         | ClientMessage::Claim { .. }
         | ClientMessage::Release { .. }) => automation(ctx, msg),
+        ClientMessage::SetAgent { request_id, path } => agent::set_agent(ctx, request_id, &path),
     }
 }
 

@@ -65,6 +65,7 @@ pub(crate) struct ConfigState {
     pub(crate) pacing_stall_ms: u64,
     pub(crate) idle_after_ms: u64,
     pub(crate) shell_integration: bool,
+    pub(crate) agent_link: bool,
 }
 
 /// Who asked for the upgrade, to be answered by the new server.
@@ -145,6 +146,8 @@ pub(crate) struct ClientState {
     /// Its event subscription (`Some(None)`: every session), and a claim it waited for.
     pub(crate) subscription: Option<Option<Uuid>>,
     pub(crate) pending_claim: Option<(Uuid, RequestId)>,
+    /// Its ssh agent's path (bytes, which need not be UTF-8).
+    pub(crate) agent: Option<Vec<u8>>,
 }
 
 /// Why a handoff state cannot be read.
@@ -215,6 +218,7 @@ mod tests {
                 pacing_stall_ms: 11,
                 idle_after_ms: 12,
                 shell_integration: true,
+                agent_link: true,
             },
             listener: 3,
             shutdown: true,

@@ -7,6 +7,7 @@
 //! process is told only once all of that is done.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -126,6 +127,7 @@ pub(crate) fn config_state(config: &Config) -> ConfigState {
         pacing_stall_ms: ms(config.pacing_stall),
         idle_after_ms: ms(config.idle_after),
         shell_integration: config.shell_integration,
+        agent_link: config.agent_link,
     }
 }
 
@@ -148,6 +150,7 @@ fn config_from(state: &ConfigState) -> Config {
     config.pacing_stall = ms(state.pacing_stall_ms);
     config.idle_after = ms(state.idle_after_ms);
     config.shell_integration = state.shell_integration;
+    config.agent_link = state.agent_link;
     config
 }
 
@@ -276,6 +279,10 @@ fn register(
         pid: client.pid,
         uid: client.uid,
         version: client.version,
+        agent: client
+            .agent
+            .as_ref()
+            .map(|path| PathBuf::from(OsStr::from_bytes(path))),
     };
     let registration = ClientRegistration::new(&shared.registry, id, tx, meta.clone()).ok()?;
     let session = client.session.filter(|session| sessions.contains(session));

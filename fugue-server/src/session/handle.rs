@@ -95,9 +95,15 @@ pub(crate) struct SessionMeta {
 }
 
 impl SessionMeta {
-    pub(crate) fn new(name: String, command: Vec<String>, pid: u32, size: TermSize) -> Self {
+    pub(crate) fn new(
+        id: Uuid,
+        name: String,
+        command: Vec<String>,
+        pid: u32,
+        size: TermSize,
+    ) -> Self {
         let created = now_unix_ms();
-        Self::with(Uuid::new_v4(), name, command, pid, size, [created, created])
+        Self::with(id, name, command, pid, size, [created, created])
     }
 
     /// A session's facts as another server had them: its id, and its creation and last

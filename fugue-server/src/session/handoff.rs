@@ -142,7 +142,9 @@ impl Sessions {
         let replies = state.input_replies.into_iter();
         let replies = replies.map(|(client, id, at)| (ClientId::new(client), id, at));
         let sizes = state.sizes.into_iter();
-        let sizes = sizes.map(|(client, size)| (ClientId::new(client), size)).collect();
+        let sizes = sizes
+            .map(|(client, size)| (ClientId::new(client), size))
+            .collect();
         let stream = Stream::restored(
             meta.id,
             &state.name,

@@ -5,6 +5,7 @@
 //! tracker). [`Sessions::start`] spawns a program and its task (`task.rs`); everyone else
 //! talks to the task through the handle's channels and never touches the PTY.
 
+pub(crate) mod agent;
 mod claim;
 mod events;
 mod handle;
@@ -27,6 +28,7 @@ mod stream;
 mod table;
 mod task;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use fugue_protocol::{EventKind, SessionInfo, SessionSpec};
@@ -38,6 +40,7 @@ use uuid::Uuid;
 pub(crate) use handle::{InitialAttach, Input, SessionCmd, SessionHandle};
 pub(crate) use screen::ModelState;
 
+use self::agent::AgentLinks;
 pub(crate) use self::events::EventHub;
 use self::handle::SessionMeta;
 use self::pacing::PacingCounters;
@@ -64,6 +67,8 @@ pub(crate) struct Sessions {
     pub(crate) pacing: PacingCounters,
     /// Who is told what happens to sessions (`Subscribe`).
     pub(crate) events: EventHub,
+    /// Each session's `SSH_AUTH_SOCK` link.
+    pub(crate) agents: AgentLinks,
 }
 
 impl Sessions {
@@ -71,11 +76,12 @@ impl Sessions {
         Sessions {
             table: Table::default(),
             registry,
-            config,
+            config: config.clone(),
             hang_up: CancellationToken::new(),
             tracker: TaskTracker::new(),
             pacing: PacingCounters::default(),
             events: EventHub::default(),
+            agents: AgentLinks::new(&config.socket_path, config.agent_link),
         }
     }
 
@@ -134,19 +140,24 @@ impl Sessions {
     /// leaves nothing behind.
     pub(crate) fn start(
         self: &Arc<Self>,
-        spec: SessionSpec,
+        mut spec: SessionSpec,
         attach: Option<InitialAttach>,
+        agent: Option<&Path>,
     ) -> Result<(SessionInfo, SessionHandle), Refusal> {
         let size = check_size(spec.size)?;
         let name = self.table.reserve_name(spec.name.as_deref())?;
+        let id = Uuid::new_v4();
+        self.link_agent(id, &mut spec, agent);
         let spawned = match pty::spawn(&spec, &name, self.integration_dir().as_deref()) {
             Ok(spawned) => spawned,
             Err(err) => {
                 self.table.release_name(&name);
+                self.agents.remove(id);
                 return Err(err.into());
             }
         };
         let meta = Arc::new(SessionMeta::new(
+            id,
             name.clone(),
             spawned.command,
             spawned.program.pid(),
@@ -180,6 +191,34 @@ impl Sessions {
     /// Forgets a session that ended.
     fn remove(&self, id: Uuid) {
         self.table.remove(id);
+        self.agents.remove(id);
+    }
+
+    /// Gives a new session `id` its agent link (pointed at `agent`, if the creator has
+    /// one) as `SSH_AUTH_SOCK`, unless the spec sets that itself.
+    fn link_agent(&self, id: Uuid, spec: &mut SessionSpec, agent: Option<&Path>) {
+        let Some(link) = self.agents.path(id) else {
+            return;
+        };
+        if spec.env.iter().any(|(key, _)| key == "SSH_AUTH_SOCK") {
+            return;
+        }
+        if let Some(agent) = agent
+            && let Err(err) = self.agents.point(id, agent)
+        {
+            tracing::warn!(%err, "cannot link the ssh agent");
+        }
+        spec.env.push((
+            "SSH_AUTH_SOCK".to_owned(),
+            link.to_string_lossy().into_owned(),
+        ));
+    }
+
+    /// Points session `handle`'s agent link at `agent` (a client attached interactively).
+    pub(crate) fn point_agent(&self, handle: &SessionHandle, agent: &Path) {
+        if let Err(err) = self.agents.point(handle.id, agent) {
+            tracing::warn!(session = %handle.id, %err, "cannot link the ssh agent");
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! on the way back in. Real `fugue` clients in tmux, their output kept in a file.
 
 use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 
 use fugue_tests::tmux::{Fugue, TmuxTerm, assert_success, poll_until, stdout};
 
@@ -114,4 +116,77 @@ fn one_terminal_answers_a_query_however_many_are_attached() {
             String::from_utf8_lossy(&replies)
         );
     }
+}
+
+/// A real ssh agent on `path`, killed when dropped.
+struct Agent {
+    path: PathBuf,
+    child: Child,
+}
+
+impl Agent {
+    fn start(path: PathBuf) -> Agent {
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent");
+        poll_until("the agent listens", || path.exists());
+        Agent { path, child }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ssh_auth_sock_follows_the_client_that_attached_last() {
+    let fugue = Fugue::new();
+    let [a, b] = ["a", "b"].map(|name| Agent::start(fugue.dir().join(format!("agent-{name}"))));
+    let mut new = fugue.command(&["new", "-d", "-s", "s", "--", "bash"]);
+    assert_success(&new.env("SSH_AUTH_SOCK", &a.path).output().unwrap(), "new");
+    let link = || {
+        let output = fugue.run(&["run", "s", "--", "readlink \"$SSH_AUTH_SOCK\""]);
+        PathBuf::from(stdout(&output).trim())
+    };
+    assert_eq!(link(), a.path, "the creator's agent");
+    let term = fugue.terminal();
+    // A login whose agent is b attaches: the session's agent is b's.
+    let job = term.start_job(&format!(
+        "SSH_AUTH_SOCK={} fugue attach s",
+        b.path.display()
+    ));
+    poll_until("attached", || attached(&fugue) == 1);
+    assert_eq!(link(), b.path, "re-pointed on attach");
+    // The agent answers through the link: no identities (1), not no agent (2).
+    let listed = fugue.run(&["run", "s", "--", "ssh-add -l"]);
+    assert_eq!(listed.status.code(), Some(1), "{}", stdout(&listed));
+    term.press_detach_key();
+    assert_eq!(term.exit_code(job), 0);
+    // A client without an agent leaves the link as it was.
+    let job = term.start_job("env -u SSH_AUTH_SOCK fugue attach s");
+    poll_until("attached", || attached(&fugue) == 1);
+    assert_eq!(link(), b.path);
+    term.press_detach_key();
+    assert_eq!(term.exit_code(job), 0);
+}
+
+#[test]
+fn the_agent_link_can_be_turned_off() {
+    let fugue = Fugue::new();
+    let config = fugue.dir().join("home/.config/fugue");
+    fs::create_dir_all(&config).unwrap();
+    fs::write(config.join("config.toml"), "[server]\nagent_link = false\n").unwrap();
+    let agent = fugue.dir().join("agent");
+    let mut new = fugue.command(&["new", "-d", "-s", "s", "--", "bash"]);
+    assert_success(&new.env("SSH_AUTH_SOCK", &agent).output().unwrap(), "new");
+    let output = fugue.run(&["run", "s", "--", "echo \"$SSH_AUTH_SOCK\""]);
+    // Inherited as it was (from the environment that started the server), not a link.
+    assert_eq!(PathBuf::from(stdout(&output).trim()), agent);
 }
