@@ -12,11 +12,11 @@
 //! same session, and writes those bytes first.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use fugue_protocol::ServerCodec;
+use fugue_protocol::{RequestId, ServerCodec};
 use fugue_registry::ClientId;
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedWrite;
@@ -64,20 +64,7 @@ impl Connection {
         let id = self.membership.id();
         let registry = &self.shared.registry;
         let session = self.membership.session.as_ref().map(|session| session.id);
-        let (pending_input, pending_reply, pending_claim) = match waiting {
-            Some(Pending::Input {
-                session,
-                input,
-                reply,
-                ..
-            }) => (Some((session, input.data)), reply, None),
-            Some(Pending::Claim {
-                session,
-                request_id,
-                ..
-            }) => (None, None, Some((session.id, request_id))),
-            _ => (None, None, None),
-        };
+        let (pending_input, pending_reply, pending_claim) = waited_on(waiting);
         let client = ClientState {
             id: id.get(),
             role: self.meta.role,
@@ -92,11 +79,7 @@ impl Connection {
             pending_reply,
             subscription: self.shared.sessions.events.subscription(id),
             pending_claim,
-            agent: self
-                .meta
-                .agent
-                .as_ref()
-                .map(|path| path.as_os_str().as_bytes().to_vec()),
+            agent: self.meta.agent.map(|path| path.into_os_string().into_vec()),
         };
         let unread = reader.unread();
         let fd = socket_fd(reader, self.writer)?;
@@ -193,6 +176,27 @@ pub(crate) async fn serve_carried(
     let membership = Membership::new(client.registration, session);
     let conn = Connection::new(shared, membership, client.meta, writer, presence);
     conn.start(reader, client.rx, waiting, first).await;
+}
+
+/// What a connection waits on, as the handoff state keeps it: input for a session with
+/// the request to answer, or a claim.
+type WaitedOn = (Option<(Uuid, Bytes)>, Option<RequestId>, Option<(Uuid, RequestId)>);
+
+fn waited_on(waiting: Option<Pending>) -> WaitedOn {
+    match waiting {
+        Some(Pending::Input {
+            session,
+            input,
+            reply,
+            ..
+        }) => (Some((session, input.data)), reply, None),
+        Some(Pending::Claim {
+            session,
+            request_id,
+            ..
+        }) => (None, None, Some((session.id, request_id))),
+        _ => (None, None, None),
+    }
 }
 
 /// What a carried client waited on, waited on again; a request whose session ended during
