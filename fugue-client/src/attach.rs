@@ -85,6 +85,14 @@ impl Screen {
                 self.seq = seq;
                 self.write(&snapshot)?;
             }
+            Event::Switched(attachment) => {
+                self.session = attachment.session.id;
+                self.name = attachment.session.name;
+                self.seq = attachment.seq;
+                if let Some(snapshot) = attachment.snapshot {
+                    self.write(&snapshot)?;
+                }
+            }
             // Not subscribed: no session events come.
             Event::OutputLost { .. } | Event::Session(_) | Event::EventsLost { .. } => {}
             Event::SessionExited { session, status } => {
@@ -116,7 +124,7 @@ pub async fn run(
     mut events: Events,
     attachment: Attachment,
     policy: InputPolicy,
-    reconnect: Reconnect,
+    mut reconnect: Reconnect,
 ) -> anyhow::Result<u8> {
     // Handlers first: a signal between raw mode and the handlers would kill the process
     // with the terminal left raw.
@@ -139,6 +147,8 @@ pub async fn run(
         _ => attached_loop(&mut screen, &mut events, &mut notice_rx, &mut signals).await,
     };
     while let Outcome::Lost(_) = outcome {
+        // The session shown, which a switch may have changed.
+        reconnect.session = screen.session.to_string();
         let Some((client, new_events, attachment)) = resume(&reconnect, screen.seq).await else {
             break;
         };

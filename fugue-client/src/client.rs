@@ -401,7 +401,13 @@ impl Client {
             .map_err(|_| ClientError::Closed)
     }
 
+    /// A fresh request id; never 0, which marks an `Attached` nobody asked for (a switch).
     fn next_id(&self) -> RequestId {
-        self.inner.next_request_id.fetch_add(1, Ordering::Relaxed)
+        loop {
+            let id = self.inner.next_request_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                return id;
+            }
+        }
     }
 }

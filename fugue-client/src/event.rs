@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::error::ClientError;
+use crate::replies::Attachment;
 
 /// A message from the server that is not the reply to a request.
 #[derive(Debug)]
@@ -45,6 +46,9 @@ pub enum Event {
         /// Why.
         reason: DetachReason,
     },
+    /// Another client moved this one to another session (`fugue switch`): draw the
+    /// snapshot; output of the new session follows.
+    Switched(Attachment),
     /// Something happened to a session this client subscribed to
     /// ([`crate::Client::subscribe`]).
     Session(SessionEvent),

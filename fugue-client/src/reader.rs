@@ -36,6 +36,7 @@ use tokio_util::codec::Framed;
 use crate::error::ClientError;
 use crate::event::Event;
 use crate::pending::Pending;
+use crate::replies::Attachment;
 
 /// The reading half of a connection.
 pub(crate) type FrameStream = SplitStream<Framed<UnixStream, ClientCodec>>;
@@ -105,6 +106,16 @@ fn route(
             code,
             message,
         } => Event::ServerError { code, message },
+        ServerMessage::Attached {
+            request_id: 0,
+            session,
+            seq,
+            snapshot,
+        } => Event::Switched(Attachment {
+            session,
+            seq,
+            snapshot,
+        }),
         ServerMessage::Error {
             request_id: Some(id),
             ..

@@ -74,6 +74,25 @@ impl Client {
         .await
     }
 
+    /// Moves the terminal attached to session `from` (its latest interactive client: the
+    /// one whose user typed last) to session `to`, as `fugue switch` does from inside a
+    /// session. The moved client sees [`crate::Event::Switched`].
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with `UnknownSession`, `NotAttached` (no terminal is attached
+    /// to `from` interactively) or `InvalidRequest` (the same session, or a client too old to
+    /// be switched); [`ClientError::Closed`].
+    pub async fn switch_client(&self, from: &str, to: &str) -> Result<(), ClientError> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.request_done(|request_id| ClientMessage::Switch {
+            request_id,
+            from,
+            to,
+        })
+        .await
+    }
+
     /// Gives back a session taken with [`Client::claim`].
     ///
     /// # Errors

@@ -139,7 +139,13 @@ impl Watcher {
                     });
                 }
                 Some(Event::Closed { .. }) | None => return Err(ClientError::Closed),
-                Some(Event::ServerError { .. } | Event::Session(_) | Event::EventsLost { .. }) => {}
+                // A read-only watcher is never switched.
+                Some(
+                    Event::ServerError { .. }
+                    | Event::Session(_)
+                    | Event::EventsLost { .. }
+                    | Event::Switched(_),
+                ) => {}
             }
         }
     }

@@ -167,6 +167,17 @@ pub enum ClientMessage {
         /// An absolute path.
         path: String,
     },
+    /// Move the interactive client attached to `from` most recently (the terminal that
+    /// typed `fugue switch` in it) to session `to`: it gets an `Attached` with request id 0,
+    /// which no client uses for a request; answered by `Done` (protocol 6).
+    Switch {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// The session the client is in (name or id).
+        from: String,
+        /// The session to move it to (name or id).
+        to: String,
+    },
 }
 
 /// A message from the server to a client.

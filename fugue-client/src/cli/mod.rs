@@ -67,6 +67,11 @@ pub enum Command {
     /// Replace the running server with a new fugue-server binary: every session, program
     /// and attached client carries on.
     Upgrade(UpgradeArgs),
+    /// Inside a session: move this terminal to another session (no nesting).
+    Switch {
+        /// The session to show in this terminal.
+        session: String,
+    },
     /// Type a command into a session's shell, wait for it to finish, print its output and
     /// exit with its status.
     Run(RunArgs),

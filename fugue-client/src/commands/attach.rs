@@ -35,11 +35,20 @@ pub async fn run(globals: &Globals, args: AttachArgs) -> anyhow::Result<u8> {
         .ok()
         .filter(|name| !name.is_empty());
     if let Some(current) = current {
+        // As tmux does, no nesting: a terminal shows one session at a time.
         let same = args.session.as_deref() == Some(&current)
             || find(&sessions, &target).is_some_and(|session| is_session(session, &current));
-        anyhow::ensure!(
-            !same,
-            "refusing to attach to session {current} from inside itself ({SESSION_ENV} is set)"
+        let name = find(&sessions, &target).map_or(target.as_str(), |s| s.name.as_str());
+        if same {
+            anyhow::bail!(
+                "refusing to attach to session {current} from inside itself ({SESSION_ENV} \
+                 is set); `fugue switch NAME` moves this terminal to another session"
+            );
+        }
+        anyhow::bail!(
+            "refusing to attach to session {name} from inside session {current} ({SESSION_ENV} \
+             is set): `fugue switch {name}` moves this terminal there (unset {SESSION_ENV} to \
+             nest anyway)"
         );
     }
     let size = crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT);

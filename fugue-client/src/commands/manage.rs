@@ -96,3 +96,23 @@ async fn stop_other_version(server: ServerProcess) -> anyhow::Result<()> {
         .context("cannot wait for fugue-server to exit")?;
     Ok(())
 }
+
+/// Moves the terminal this runs in (the one attached to `$FUGUE_SESSION`) to `target`.
+///
+/// # Errors
+///
+/// Outside a session, or when the server refuses.
+pub async fn switch(globals: &Globals, target: &str) -> anyhow::Result<u8> {
+    let current = std::env::var("FUGUE_SESSION")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "fugue switch moves the terminal of the session it runs in; run it inside \
+                 a session (FUGUE_SESSION is not set), or use `fugue attach {target}`"
+            )
+        })?;
+    let (client, _events) = connect(globals, Role::Control, false).await?;
+    client.switch_client(&current, target).await?;
+    Ok(0)
+}

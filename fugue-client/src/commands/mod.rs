@@ -55,6 +55,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         Some(Command::KillServer) => manage::kill_server(&globals).await,
         Some(Command::Upgrade(args)) => upgrade::run(&globals, args).await,
         Some(Command::Run(args)) => run::run(&globals, args).await,
+        Some(Command::Switch { session }) => manage::switch(&globals, &session).await,
         Some(Command::Events(args)) => events::run(&globals, args).await,
         Some(Command::Completions { shell }) => config::completions(shell),
         Some(Command::Config(args)) => config::show(&settings, &args),

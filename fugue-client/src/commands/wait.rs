@@ -136,7 +136,7 @@ impl Watched<'_> {
                         }
                         return Ok(self.ended(event, "before the screen matched"));
                     }
-                    Some(Event::ServerError { .. } | Event::Session(_) | Event::EventsLost { .. }) => {}
+                    Some(Event::ServerError { .. } | Event::Session(_) | Event::EventsLost { .. } | Event::Switched(_)) => {}
                     Some(Event::Closed { .. }) | None => return Ok(self.ended(None, "")),
                 },
                 () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {

@@ -40,6 +40,7 @@ pub fn client_variant(msg: &ClientMessage) -> &'static str {
         ClientMessage::Claim { .. } => "Claim",
         ClientMessage::Release { .. } => "Release",
         ClientMessage::SetAgent { .. } => "SetAgent",
+        ClientMessage::Switch { .. } => "Switch",
     }
 }
 
@@ -207,6 +208,11 @@ pub fn client_samples() -> Vec<ClientMessage> {
         ClientMessage::SetAgent {
             request_id: 15,
             path: "/a".into(),
+        },
+        ClientMessage::Switch {
+            request_id: 16,
+            from: "a".into(),
+            to: "b".into(),
         },
     ]
 }

@@ -306,6 +306,11 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             session
         }),
         (id(), text()).prop_map(|(request_id, path)| ClientMessage::SetAgent { request_id, path }),
+        (id(), text(), text()).prop_map(|(request_id, from, to)| ClientMessage::Switch {
+            request_id,
+            from,
+            to
+        }),
     ]
 }
 

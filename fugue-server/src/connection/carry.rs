@@ -180,7 +180,11 @@ pub(crate) async fn serve_carried(
 
 /// What a connection waits on, as the handoff state keeps it: input for a session with
 /// the request to answer, or a claim.
-type WaitedOn = (Option<(Uuid, Bytes)>, Option<RequestId>, Option<(Uuid, RequestId)>);
+type WaitedOn = (
+    Option<(Uuid, Bytes)>,
+    Option<RequestId>,
+    Option<(Uuid, RequestId)>,
+);
 
 fn waited_on(waiting: Option<Pending>) -> WaitedOn {
     match waiting {

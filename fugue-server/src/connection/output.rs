@@ -16,6 +16,7 @@ use super::{Connection, Flow};
 use crate::clients::Outbound;
 use crate::handoff::{Handoff, Presence};
 use crate::refusal::error;
+use crate::session::SWITCHED;
 use crate::session::SessionCmd;
 use crate::session::pacing::MAX_QUEUED;
 
@@ -129,6 +130,15 @@ impl Connection {
         let Some(item) = self.in_hand.take() else {
             return Ok(());
         };
+        if let Outbound::Message(ServerMessage::Attached {
+            request_id: SWITCHED,
+            session,
+            ..
+        }) = &item
+        {
+            // Another client moved this one (`Switch`): its session is that one now.
+            self.membership.session = self.shared.sessions.find(&session.id.to_string()).ok();
+        }
         let result = match item {
             Outbound::Frame(frame) => self.writer.start_send_unpin(frame),
             Outbound::Message(msg) if self.meta.version < PROTOCOL_VERSION => self

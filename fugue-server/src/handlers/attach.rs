@@ -83,18 +83,16 @@ pub(super) async fn resize(ctx: &mut Ctx<'_>, size: TermSize) -> Action {
         Ok(size) => size,
         Err(refusal) => return Action::refused(None, &refusal),
     };
+    let (role, client) = (ctx.role, ctx.client);
     let Some(handle) = ctx.attached() else {
         let refusal = Refusal::NotAttached("resize needs an attached client");
         return Action::refused(None, &refusal);
     };
-    if ctx.role != Role::Interactive {
+    if role != Role::Interactive {
         // Viewers never size the PTY; their resize is not an error, just not applied.
         return Action::None;
     }
-    let cmd = SessionCmd::Resize {
-        client: ctx.client,
-        size,
-    };
+    let cmd = SessionCmd::Resize { client, size };
     let _ = handle.commands.send(cmd).await;
     Action::None
 }

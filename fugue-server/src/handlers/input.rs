@@ -15,15 +15,16 @@ use crate::session::SessionHandle;
 const READ_ONLY: &str = "this client is read-only: its input is not sent";
 
 /// Input for the attached session.
-pub(super) fn input(ctx: &Ctx<'_>, data: Bytes) -> Action {
+pub(super) fn input(ctx: &mut Ctx<'_>, data: Bytes) -> Action {
+    let (role, client) = (ctx.role, ctx.client);
     let Some(handle) = ctx.attached() else {
         let refusal = Refusal::NotAttached("input needs an attached client");
         return Action::refused(None, &refusal);
     };
-    if ctx.role != Role::Interactive {
+    if role != Role::Interactive {
         return Action::refused(None, &Refusal::ReadOnly(READ_ONLY));
     }
-    queue(Pending::input(handle, ctx.client, data, None))
+    queue(Pending::input(handle, client, data, None))
 }
 
 /// Input for any session; answered `InputTaken` by the session once it is written.

@@ -13,6 +13,7 @@ mod pending;
 mod rename;
 mod status;
 mod subscribe;
+mod switch;
 mod upgrade;
 
 use std::sync::Arc;
@@ -39,12 +40,15 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The session the client is attached to: the one it joined, if the registry says it
-    /// is still a member (its session may have ended, or detached it, since).
-    fn attached(&self) -> Option<&SessionHandle> {
-        let handle = self.session.as_ref()?;
-        let member = self.shared.registry.get_attached_session(self.client) == Some(handle.id);
-        member.then_some(handle)
+    /// The session the client is attached to, as the registry says: the one it joined,
+    /// unless its session ended or detached it since, or another client moved it to
+    /// another (`Switch`), which it then takes as its own.
+    fn attached(&mut self) -> Option<&SessionHandle> {
+        let id = self.shared.registry.get_attached_session(self.client)?;
+        if self.session.as_ref().is_none_or(|handle| handle.id != id) {
+            *self.session = Some(self.shared.sessions.find(&id.to_string()).ok()?);
+        }
+        self.session.as_ref()
     }
 
     /// The client joined `handle`'s session; the session it was in before learns that it
@@ -134,7 +138,24 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
         msg @ (ClientMessage::Subscribe { .. }
         | ClientMessage::Claim { .. }
         | ClientMessage::Release { .. }) => automation(ctx, msg),
+        msg @ (ClientMessage::SetAgent { .. } | ClientMessage::Switch { .. }) => {
+            terminals(ctx, msg).await
+        }
+    }
+}
+
+/// Routes the requests about a client's terminal: its ssh agent, and moving it to another
+/// session (protocol 6).
+async fn terminals(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
+    match msg {
         ClientMessage::SetAgent { request_id, path } => agent::set_agent(ctx, request_id, &path),
+        ClientMessage::Switch {
+            request_id,
+            from,
+            to,
+        } => switch::switch(ctx, request_id, &from, &to).await,
+        // `dispatch` sends nothing else here.
+        _ => Action::Reply(error(None, ErrorCode::Internal, "misrouted request")),
     }
 }
 

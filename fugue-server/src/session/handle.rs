@@ -54,7 +54,16 @@ pub(crate) enum SessionCmd {
     Handoff {
         reply: oneshot::Sender<super::handoff::CarriedSession>,
     },
+    /// Which interactive client the PTY's size follows (the one that typed last), and its
+    /// size.
+    Latest {
+        reply: oneshot::Sender<Option<(ClientId, TermSize)>>,
+    },
 }
+
+/// The request id of an `Attached` that no request asked for: the client was moved to the
+/// session by another client's `Switch`.
+pub(crate) const SWITCHED: RequestId = 0;
 
 /// A client to attach as a session starts, before its program's first byte is read.
 pub(crate) struct InitialAttach {

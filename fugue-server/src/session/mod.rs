@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub(crate) use handle::{InitialAttach, Input, SessionCmd, SessionHandle};
+pub(crate) use handle::{InitialAttach, Input, SWITCHED, SessionCmd, SessionHandle};
 pub(crate) use screen::ModelState;
 
 use self::agent::AgentLinks;

@@ -312,6 +312,9 @@ impl SessionTask {
                 self.life.kill(reply, self.meta.pid, grace);
             }
             SessionCmd::Handoff { reply } => self.handoff = Some(reply),
+            SessionCmd::Latest { reply } => {
+                let _ = reply.send(self.sizes.entries().last().copied());
+            }
         }
     }
 

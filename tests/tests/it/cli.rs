@@ -569,3 +569,36 @@ fn capture_into_a_pipe_closed_early_ends_quietly() {
     assert_eq!(output.status.code(), Some(141), "{output:?}");
     assert_eq!(stderr(&output), "", "no message for a closed pipe");
 }
+
+#[test]
+fn switch_moves_this_terminal_to_another_session() {
+    let fugue = Fugue::new();
+    let term = fugue.terminal();
+    let job = attach_shell(&term, "fugue new -s one");
+    term.send_line("fugue new -d -s two");
+    // Nesting is refused, and says what to do instead.
+    term.send_line(r#"fugue attach two; echo "nested=$?""#);
+    let screen = term.wait_for_line("nested=1");
+    assert!(screen.contains("fugue switch two"), "{screen}");
+    term.send_line("fugue switch two");
+    term.wait_for("the other session's screen", |screen| {
+        !screen.contains("nested=1") && ends_with_prompt(screen)
+    });
+    term.send_line(r#"echo "now in $FUGUE_SESSION""#);
+    term.wait_for_line("now in two");
+    let listing = ls_json(&fugue);
+    let clients = |name: &str| {
+        let at = listing
+            .find(&format!("\"name\": \"{name}\""))
+            .expect("listed");
+        json_number(&listing[at..], "attached_clients")
+    };
+    assert_eq!(
+        (clients("one"), clients("two")),
+        (Some(0), Some(1)),
+        "{listing}"
+    );
+    term.press_detach_key();
+    term.wait_for_line("[detached from two]");
+    assert_eq!(term.exit_code(job), 0);
+}
