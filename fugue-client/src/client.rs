@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use fugue_protocol::{
-    CaptureFormat, ClientCodec, ClientMessage, DetachReason, RequestId, ServerMessage,
-    ServerStatus, SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, ClientCodec, ClientMessage, DetachReason, RequestId, ServerMessage, SessionInfo,
+    SessionSpec, TermSize,
 };
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -19,8 +19,12 @@ use crate::event::Events;
 use crate::handshake::{Welcome, handshake};
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
-use crate::replies::{Attachment, Capture, Upgrade, attachment, check, unexpected};
+use crate::replies::{Attachment, Capture, attachment, check, unexpected};
 use crate::{reader, writer};
+
+/// A lock per session id (see [`Client::run_locks`]).
+pub(crate) type RunLocks =
+    std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 
 /// Capacity of the event channel (the reader keeps a small backlog in front of it).
 const EVENT_CAPACITY: usize = 64;
@@ -48,6 +52,8 @@ struct Inner {
     welcome: Welcome,
     /// How it connected, for the second connections of `wait_after` and `run`.
     options: ConnectOptions,
+    /// Per session id, the turn `run`s on this connection take.
+    runs: RunLocks,
 }
 
 impl Client {
@@ -86,6 +92,7 @@ impl Client {
             next_request_id: AtomicU32::new(1),
             welcome,
             options: options.clone(),
+            runs: std::sync::Mutex::default(),
         };
         let client = Client {
             inner: Arc::new(inner),
@@ -99,23 +106,14 @@ impl Client {
         &self.inner.welcome.server_version
     }
 
-    /// Tells the server the options' ssh agent, if there is one and the server knows how
-    /// to use it. A refusal (a path the server finds invalid) is no reason to fail.
-    async fn tell_agent(&self) -> Result<(), ClientError> {
-        let Some(agent) = &self.inner.options.agent else {
-            return Ok(());
-        };
-        if self.inner.welcome.protocol_version < 6 {
-            return Ok(());
-        }
-        let path = agent.to_string_lossy().into_owned();
-        match self
-            .request_done(|request_id| ClientMessage::SetAgent { request_id, path })
-            .await
-        {
-            Err(err @ ClientError::Closed) => Err(err),
-            _ => Ok(()),
-        }
+    /// The protocol version the connection speaks.
+    pub(crate) fn protocol_version(&self) -> u32 {
+        self.inner.welcome.protocol_version
+    }
+
+    /// Per session id, the turn `run`s on this connection take (`run/`).
+    pub(crate) fn run_locks(&self) -> &RunLocks {
+        &self.inner.runs
     }
 
     /// The options this client connected with.
@@ -322,51 +320,6 @@ impl Client {
             }),
             other => Err(unexpected(&other)),
         }
-    }
-
-    /// Asks for the server's health report.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Closed`] if the connection is gone.
-    pub async fn status(&self) -> Result<ServerStatus, ClientError> {
-        match self
-            .request(|request_id| ClientMessage::Status { request_id })
-            .await?
-        {
-            ServerMessage::Status { status, .. } => Ok(status),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// Asks the server to shut down; returns once it has agreed.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Closed`] if the connection is gone before the answer.
-    pub async fn kill_server(&self) -> Result<(), ClientError> {
-        self.request_done(|request_id| ClientMessage::KillServer { request_id })
-            .await
-    }
-
-    /// Replaces the running server with `server_binary` (an absolute path to a
-    /// `fugue-server`), carrying every session and connection over; returns once the new
-    /// server answers, on this same connection.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Server`] with `UpgradeRefused` when the server refuses (the binary is
-    /// missing, not a fugue-server, or cannot read its state; the old server goes on);
-    /// [`ClientError::Closed`] if the connection is lost.
-    pub async fn upgrade(&self, server_binary: &std::path::Path) -> Result<Upgrade, ClientError> {
-        let server_binary = server_binary.to_string_lossy().into_owned();
-        let reply = self
-            .request(|request_id| ClientMessage::Upgrade {
-                request_id,
-                server_binary,
-            })
-            .await?;
-        crate::replies::upgrade(reply)
     }
 
     /// Sends a request built for a fresh id and returns its reply; an `Error` reply becomes

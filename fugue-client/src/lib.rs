@@ -53,6 +53,7 @@ mod reader;
 mod replies;
 mod run;
 mod scripting;
+mod server;
 mod watch;
 mod writer;
 
@@ -63,7 +64,7 @@ pub use event::{Event, Events};
 pub use options::{ConnectOptions, DEFAULT_KEEPALIVE, socket_path};
 pub use peer::ServerProcess;
 pub use replies::{Attachment, Capture, Upgrade};
-pub use run::RunOutcome;
+pub use run::{RunOutcome, RunProgress};
 pub use watch::Match;
 
 pub use fugue_protocol::{

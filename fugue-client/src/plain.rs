@@ -8,8 +8,11 @@
 //! the cursor moves over its rows as on a terminal: a carriage return goes to the start of
 //! the cursor's row, `CSI A` and `CSI C` move up and right, and a line feed on a row above
 //! the line's last only moves down. So a shell that redraws its wrapped command line
-//! (fish does on Enter) still shows it as one line. Moves up past the line's first row
-//! are counted, and the line feeds that come back down end no line.
+//! (fish does on Enter) still shows it as one line. Lines already ended stay as they were:
+//! a program that moves up into them (a multi-line progress display) has what it writes
+//! there come out as new lines, in order, so nothing it printed is lost. A line keeps at
+//! most [`MAX_LINE`] characters (moves right stop at the row's end), so no output makes it
+//! grow without bound.
 
 /// One piece of rendered output, in stream order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +28,8 @@ const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 /// The longest OSC string kept; longer ones (images, clipboard copies) are skipped.
 const MAX_OSC: usize = 256;
-/// The most rows up counted (a terminal is not taller).
-const MAX_UP: usize = 1000;
-/// The longest cursor move right followed (a terminal is not wider).
-const MAX_MOVE: usize = 1000;
+/// The most characters a line keeps; more are dropped.
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 
 /// The count of a cursor move (`CSI n A`): 1 when absent or 0.
 fn count(params: &[u8]) -> usize {
@@ -74,8 +75,6 @@ pub(crate) struct Plain {
     text: Vec<u8>,
     osc: Vec<u8>,
     csi: Vec<u8>,
-    /// Rows the cursor moved up above the line and has not come back down.
-    up: usize,
 }
 
 impl Plain {
@@ -92,6 +91,16 @@ impl Plain {
         for &byte in data {
             self.byte(byte, out);
         }
+    }
+
+    /// Starts over on a line whose first `column` cells hold what came before (a prompt):
+    /// rows wrap where the terminal's do.
+    pub(crate) fn start_at_column(&mut self, column: u16) {
+        self.flush_text();
+        self.text.clear();
+        self.line = vec![' '; usize::from(column)];
+        self.col = usize::from(column);
+        self.wrap_pending = false;
     }
 
     /// The line being written (not yet ended by a line feed).
@@ -155,7 +164,6 @@ impl Plain {
         }
         match byte {
             ESC => self.state = State::Esc,
-            b'\n' if self.up > 0 => self.up -= 1,
             b'\n' if self.row(self.col) < self.last_row() => self.col += self.width,
             b'\n' => {
                 out.push(Piece::Line(self.line.iter().collect()));
@@ -203,13 +211,19 @@ impl Plain {
         match (byte, self.csi.as_slice()) {
             // Erase from the cursor to the line's end.
             (b'K', b"" | b"0") => self.line.truncate(self.col),
+            // Up, within the line's rows only.
             (b'A', params) => {
-                let rows = count(params);
-                let within = rows.min(self.row(self.col));
+                let within = count(params).min(self.row(self.col));
                 self.col -= within * self.width;
-                self.up = (self.up + rows - within).min(MAX_UP);
             }
-            (b'C', params) => self.col += count(params).min(MAX_MOVE),
+            // Right, to the row's end at most (without a width, a few columns).
+            (b'C', params) => {
+                let row_end = match self.width {
+                    0 => self.col + 256,
+                    width => (self.row(self.col) + 1) * width - 1,
+                };
+                self.col = (self.col + count(params)).min(row_end).min(MAX_LINE);
+            }
             _ => {}
         }
     }
@@ -252,6 +266,9 @@ impl Plain {
     }
 
     fn put(&mut self, c: char) {
+        if self.col >= MAX_LINE {
+            return;
+        }
         if self.col < self.line.len() {
             self.line[self.col] = c;
         } else {
@@ -328,6 +345,32 @@ mod tests {
         let (out, partial) = render_at(20, &[echo, enter]);
         assert_eq!(out, [line("$ echo one; printf x; true"), line("one")]);
         assert_eq!(partial, "");
+    }
+
+    #[test]
+    fn what_is_written_over_lines_above_comes_out_as_new_lines() {
+        let (out, _) = render_at(20, &[b"a\n\x1b[1Ab\nc\nd\n"]);
+        assert_eq!(out, [line("a"), line("b"), line("c"), line("d")]);
+    }
+
+    #[test]
+    fn moves_right_stop_at_the_rows_end_and_lines_stay_bounded() {
+        let (_, partial) = render_at(10, &[b"ab\x1b[999Cx"]);
+        assert_eq!(partial, "ab       x");
+        let flood = b"\x1b[999Cx".repeat(1000);
+        let (_, partial) = render(&[&flood]);
+        assert!(partial.chars().count() <= MAX_LINE);
+    }
+
+    #[test]
+    fn a_line_begun_after_a_prompt_wraps_where_the_terminal_does() {
+        // readline at the margin: the next character, a carriage return, that character
+        // again, on a 10-column terminal after a 4-column prompt.
+        let mut plain = Plain::new(10);
+        plain.start_at_column(4);
+        let mut out = Vec::new();
+        plain.feed(b"abcdefg\rghi\r\n", &mut out);
+        assert_eq!(out, [line("    abcdefghi")]);
     }
 
     #[test]

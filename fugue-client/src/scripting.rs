@@ -2,6 +2,8 @@
 //! [`Client::subscribe`] to follow sessions, [`Client::claim`] and [`Client::release`] to
 //! take turns.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use fugue_protocol::{ClientMessage, ServerMessage};
 
@@ -22,7 +24,13 @@ impl Client {
     /// [`ClientError::Server`] with `UnknownSession`; [`ClientError::Closed`].
     pub async fn send_to_session(&self, session: &str, data: Bytes) -> Result<u64, ClientError> {
         let mut seq = 0;
-        for chunk in chunks(data) {
+        // Nothing to send still asks: the answer is the position now (or a refusal).
+        let pieces: Vec<Bytes> = if data.is_empty() {
+            vec![data]
+        } else {
+            chunks(data).collect()
+        };
+        for chunk in pieces {
             let session = session.to_owned();
             let reply = self
                 .request(|request_id| ClientMessage::SendInput {
@@ -105,5 +113,35 @@ impl Client {
             session,
         })
         .await
+    }
+
+    /// Tells the server the options' ssh agent, if there is one and the server knows how
+    /// to use it. A refusal (a path the server finds invalid) is no reason to fail.
+    pub(crate) async fn tell_agent(&self) -> Result<(), ClientError> {
+        let Some(agent) = &self.options().agent else {
+            return Ok(());
+        };
+        if self.protocol_version() < 6 {
+            return Ok(());
+        }
+        let path = agent.to_string_lossy().into_owned();
+        match self
+            .request_done(|request_id| ClientMessage::SetAgent { request_id, path })
+            .await
+        {
+            Err(err @ ClientError::Closed) => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// The lock that `run`s on session `id` through this connection take turns with.
+    pub(crate) fn run_turn(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut runs = self
+            .run_locks()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Locks nobody holds or waits for are dropped, so the map stays small.
+        runs.retain(|_, lock| Arc::strong_count(lock) > 1);
+        Arc::clone(runs.entry(id.to_owned()).or_default())
     }
 }

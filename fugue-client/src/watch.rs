@@ -13,6 +13,9 @@ use crate::error::ClientError;
 use crate::event::{Event, Events};
 use crate::plain::{Piece, Plain};
 
+/// The longest unfinished line [`Client::wait_after`] matches before it ends.
+const PARTIAL_MATCH_LIMIT: usize = 4096;
+
 /// Where [`Client::wait_after`] matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Match {
@@ -75,6 +78,11 @@ impl Watcher {
             plain: Plain::new(width),
         };
         Ok((watcher, after.unwrap_or(attachment.seq)))
+    }
+
+    /// The cursor is at `column` now: what comes next is written from there.
+    pub(crate) fn at_column(&mut self, column: u16) {
+        self.plain.start_at_column(column);
     }
 
     /// The line being written.
@@ -180,7 +188,11 @@ impl Client {
                 Piece::Line(line) => Some(line),
                 Piece::Mark(..) => None,
             });
-            for line in lines.chain(std::iter::once(watcher.partial())) {
+            // The line being written counts too (a prompt has no line end), while it is
+            // short: a long unfinished line is looked at once it ends, not at every chunk.
+            let partial = watcher.partial();
+            let partial = (partial.len() <= PARTIAL_MATCH_LIMIT).then_some(partial);
+            for line in lines.chain(partial) {
                 if regex.is_match(&line) {
                     return Ok(Match { line, seq });
                 }

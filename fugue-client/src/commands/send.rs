@@ -23,14 +23,22 @@ pub async fn run(globals: &Globals, args: SendArgs) -> anyhow::Result<u8> {
         "nothing to send: give TEXT, - to read standard input, or --enter"
     );
     let (client, _events) = connect(globals, Role::Control, false).await?;
-    let mut seq = None;
-    if from_stdin {
-        seq = send_stdin(&client, &args.session).await?;
-    } else if !args.text.is_empty() {
-        let text = Bytes::from(args.text.join(" "));
-        seq = Some(client.send_to_session(&args.session, text).await?);
-    }
-    if args.enter {
+    let mut seq = if from_stdin {
+        send_stdin(&client, &args.session).await?
+    } else {
+        // Text and Enter in one write: the program gets the line whole, and the position
+        // is after both.
+        let mut text = args.text.join(" ").into_bytes();
+        if args.enter {
+            text.extend_from_slice(ENTER);
+        }
+        Some(
+            client
+                .send_to_session(&args.session, Bytes::from(text))
+                .await?,
+        )
+    };
+    if from_stdin && args.enter {
         let enter = Bytes::from_static(ENTER);
         seq = Some(client.send_to_session(&args.session, enter).await?);
     }

@@ -63,10 +63,13 @@ impl<'a> Cutter<'a> {
         }
     }
 
-    /// Takes the next piece; the status once the command has ended.
-    pub(super) fn piece(&mut self, piece: Piece, on_output: &mut impl FnMut(&str)) -> Option<i32> {
+    /// Takes the next piece; what it means once the command has ended.
+    pub(super) fn piece(&mut self, piece: Piece, on_output: &mut impl FnMut(&str)) -> Option<Step> {
         let typed = self.framing.token.is_some();
         match (self.phase, piece) {
+            // The echo of the typed line ends with the last line showing the token: a shell
+            // may redraw its line (fish does), so what came after an earlier one is not
+            // output yet. (A `set -x` trace of the mark looks like one too.)
             (_, Piece::Line(line)) if typed && self.framing.echo_done(&line) => {
                 self.held.clear();
                 self.phase = Phase::Output;
@@ -77,6 +80,10 @@ impl<'a> Cutter<'a> {
                 self.held.clear();
                 self.streaming = true;
                 self.phase = Phase::Output;
+            }
+            // A secondary prompt (`k=s`, which fugue's integration puts in PS2).
+            (_, Piece::Mark('A', params, _)) if params.split(';').any(|p| p == "k=s") => {
+                return Some(Step::Incomplete);
             }
             (Phase::Output, Piece::Line(line)) if self.streaming => {
                 let skip = std::mem::take(&mut self.skip);
@@ -97,12 +104,21 @@ impl<'a> Cutter<'a> {
                 if !rest.trim().is_empty() {
                     on_output(&rest);
                 }
-                return Some(status);
+                return Some(Step::Finished(status));
             }
             _ => {}
         }
         None
     }
+}
+
+/// What a piece ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    /// The command finished with this status.
+    Finished(i32),
+    /// The shell asked for more: the line was not a whole command.
+    Incomplete,
 }
 
 #[cfg(test)]
@@ -111,6 +127,14 @@ mod tests {
     use crate::plain::Plain;
 
     fn cut(framing: &Framing, chunks: &[&[u8]]) -> (String, Option<i32>) {
+        let (output, step) = cut_steps(framing, chunks);
+        match step {
+            Some(Step::Finished(status)) => (output, Some(status)),
+            _ => (output, None),
+        }
+    }
+
+    fn cut_steps(framing: &Framing, chunks: &[&[u8]]) -> (String, Option<Step>) {
         let mut plain = Plain::default();
         let mut cutter = Cutter::new(framing);
         let mut output = String::new();
@@ -118,8 +142,8 @@ mod tests {
             let mut pieces = Vec::new();
             plain.feed(chunk, &mut pieces);
             for piece in pieces {
-                if let Some(status) = cutter.piece(piece, &mut |text| output.push_str(text)) {
-                    return (output, Some(status));
+                if let Some(step) = cutter.piece(piece, &mut |text| output.push_str(text)) {
+                    return (output, Some(step));
                 }
             }
         }
@@ -130,19 +154,15 @@ mod tests {
     fn marks_frame_the_output() {
         let shell = Framing { token: None };
         let bash: &[&[u8]] = &[
-            b"ls
-]133;Ca
-",
-            b"b
-]133;D;2]133;A$ ",
+            b"ls\r\n\x1b]133;C\x07a\r\n",
+            b"b\r\n\x1b]133;D;2\x07\x1b]133;A\x07$ ",
         ];
         assert_eq!(cut(&shell, bash), ("a\nb\n".into(), Some(2)));
+        // Typed before the prompt: the terminal's echo, then the shell's, then `C`.
+        let early: &[&[u8]] = &[b"ls\r\n$ ls\r\n\x1b]133;C\x07a\r\n\x1b]133;D;0\x07"];
+        assert_eq!(cut(&shell, early), ("a\n".into(), Some(0)));
         // sh: no C mark; the echo's line feed starts the output; a last line without one.
-        let sh: &[&[u8]] = &[
-            b"printf x
-",
-            b"x]133;D;0# ",
-        ];
+        let sh: &[&[u8]] = &[b"printf x\r\n", b"x\x1b]133;D;0\x07# "];
         assert_eq!(cut(&shell, sh), ("x".into(), Some(0)));
     }
 
@@ -151,16 +171,20 @@ mod tests {
         let framing = Framing {
             token: Some("t1".into()),
         };
-        let echo = b"ls; printf '\\033]133;D;%s;fugue=t1' \"$?\"";
+        let echo = b"$ eval 'ls'; printf '\\033]133;D;%s;fugue=t1' \"$?\"\r\n";
         let stream: &[&[u8]] = &[
             echo,
-            b"
-",
+            b"\r\n",
             echo,
-            b"
-out
-]133;D;0x]133;D;5;fugue=t1$ ",
+            b"out\r\n\x1b]133;D;0\x07x\x1b]133;D;5;fugue=t1\x07$ ",
         ];
         assert_eq!(cut(&framing, stream), ("out\nx".into(), Some(5)));
+    }
+
+    #[test]
+    fn a_continuation_prompt_means_the_command_was_incomplete() {
+        let shell = Framing { token: None };
+        let stream: &[&[u8]] = &[b"echo 'x\r\n\x1b]133;A;k=s\x07> "];
+        assert_eq!(cut_steps(&shell, stream).1, Some(Step::Incomplete));
     }
 }

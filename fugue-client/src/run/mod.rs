@@ -16,6 +16,7 @@
 //! reached the shell counts. A claim on the session serialises concurrent runs.
 
 mod cut;
+mod typing;
 
 use std::time::Duration;
 
@@ -26,12 +27,58 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::watch::{Seen, Watcher};
-use cut::{Cutter, Framing};
+use cut::{Cutter, Framing, Step};
+use typing::{check_fish_syntax, typed_line};
 
 /// How long the session's output must pause before the command is typed.
 const SETTLE_QUIET: Duration = Duration::from_millis(50);
 /// The longest wait for that pause (a program that prints all the time never pauses).
 const SETTLE_LIMIT: Duration = Duration::from_secs(1);
+
+/// What [`Client::run_with`] reports as a run goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunProgress<'a> {
+    /// The command is about to be typed.
+    Typing,
+    /// Output of the command.
+    Output(&'a str),
+}
+
+/// Holds a session's claim; gives it back when dropped (a run cancelled midway), as
+/// `release` does on the way out.
+struct ClaimGuard<'a> {
+    client: &'a Client,
+    id: String,
+    held: bool,
+}
+
+impl<'a> ClaimGuard<'a> {
+    fn new(client: &'a Client, id: &str) -> Self {
+        ClaimGuard {
+            client,
+            id: id.to_owned(),
+            held: true,
+        }
+    }
+
+    async fn release(&mut self) {
+        self.held = false;
+        // Best effort: closing the connection releases the claim too.
+        let _ = self.client.release(&self.id).await;
+    }
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        if !self.held {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (client, id) = (self.client.clone(), std::mem::take(&mut self.id));
+            runtime.spawn(async move { client.release(&id).await });
+        }
+    }
+}
 
 /// How a command run by [`Client::run`] ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,15 +112,20 @@ impl Client {
     /// can); [`ClientError::Server`] with `UnknownSession`.
     pub async fn run(&self, session: &str, command: &str) -> Result<RunOutcome, ClientError> {
         let mut output = String::new();
-        let mut outcome = self
-            .run_with(session, command, |text| output.push_str(text))
-            .await?;
+        let collect = |progress: RunProgress<'_>| {
+            if let RunProgress::Output(text) = progress {
+                output.push_str(text);
+            }
+        };
+        let mut outcome = self.run_with(session, command, collect).await?;
         outcome.output = output;
         Ok(outcome)
     }
 
-    /// [`Client::run`], handing the command's output to `on_output` as it arrives (whole
-    /// lines with their `\n`, and a last line without one) instead of collecting it.
+    /// [`Client::run`], reporting as it goes instead of collecting: `Typing` just before
+    /// the command is typed (interrupt it from then on by sending Ctrl-C, before by
+    /// dropping the future), then the output as it arrives (whole lines with their `\n`,
+    /// and a last line without one).
     ///
     /// # Errors
     ///
@@ -82,29 +134,39 @@ impl Client {
         &self,
         session: &str,
         command: &str,
-        on_output: impl FnMut(&str),
+        on_progress: impl FnMut(RunProgress<'_>),
     ) -> Result<RunOutcome, ClientError> {
         check_command(session, command)?;
-        self.claim(session).await?;
-        let result = self.run_claimed(session, command, on_output).await;
-        // Best effort: closing the connection releases the claim too.
-        let _ = self.release(session).await;
+        let id = self.find_session(session).await?.id.to_string();
+        // Runs on this connection take turns (the server's claim is per connection), then
+        // with other connections' (the claim).
+        let turn = self.run_turn(&id);
+        let _turn = turn.lock().await;
+        self.claim(&id).await?;
+        let mut claim = ClaimGuard::new(self, &id);
+        let result = self.run_claimed(&id, command, on_progress).await;
+        claim.release().await;
         result
     }
 
     async fn run_claimed(
         &self,
-        session: &str,
+        id: &str,
         command: &str,
-        on_output: impl FnMut(&str),
+        mut on_progress: impl FnMut(RunProgress<'_>),
     ) -> Result<RunOutcome, ClientError> {
-        let id = self.find_session(session).await?.id.to_string();
-        let (mut watcher, now) = Watcher::start(self, &id, None).await?;
+        let (mut watcher, now) = Watcher::start(self, id, None).await?;
         // A shell that is still printing its prompt (a run right after another, a shell
         // just started) has not started reading its line yet: typing now would show the
         // command twice, or miss that the shell marks its commands.
         watcher.settle(SETTLE_QUIET, SETTLE_LIMIT, now).await?;
-        let info = self.find_session(&id).await?;
+        // Where the prompt left the cursor, so that the typed line wraps in the same place
+        // as on the terminal (a shell may redraw it by rows).
+        let screen = self
+            .capture(id, fugue_protocol::CaptureFormat::Plain, 0)
+            .await?;
+        watcher.at_column(screen.cursor_col);
+        let info = self.find_session(id).await?;
         if let Some(foreground) = &info.foreground {
             return Err(ClientError::CannotRun {
                 session: info.name,
@@ -114,9 +176,24 @@ impl Client {
                 ),
             });
         }
+        check_fish_syntax(&info, command).await?;
         let (typed, framing) = typed_line(&info, command)?;
-        let seq_start = self.send_to_session(&id, Bytes::from(typed)).await?;
-        follow(&mut watcher, &framing, seq_start, on_output).await
+        on_progress(RunProgress::Typing);
+        let seq_start = self.send_to_session(id, Bytes::from(typed)).await?;
+        let on_output = |text: &str| on_progress(RunProgress::Output(text));
+        match follow(&mut watcher, &framing, seq_start, on_output).await? {
+            Ended::Finished(outcome) => Ok(outcome),
+            Ended::Incomplete => {
+                // Out of the shell's continuation prompt, so the session is left as found.
+                let _ = self.send_to_session(id, Bytes::from_static(b"\x03")).await;
+                Err(ClientError::CannotRun {
+                    session: info.name,
+                    reason: "the command is incomplete: the shell asked for more (an open \
+                             quote or bracket, a trailing \\, | or &&); it was cancelled"
+                        .to_owned(),
+                })
+            }
+        }
     }
 
     /// The session `session` names (a name or an id).
@@ -144,6 +221,9 @@ fn check_command(session: &str, command: &str) -> Result<(), ClientError> {
     if command.trim().is_empty() {
         return refuse("the command is empty");
     }
+    if command.trim_start().starts_with('#') {
+        return refuse("the command is only a comment");
+    }
     if command.chars().any(char::is_control) {
         return refuse("the command holds a newline or another control character");
     }
@@ -154,42 +234,11 @@ fn check_command(session: &str, command: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// Shells that take `CMD; printf …` as one command line (fish's status is `$status`).
-const KNOWN_SHELLS: &[&str] = &[
-    "bash", "zsh", "fish", "sh", "dash", "ash", "ksh", "mksh", "yash", "busybox",
-];
-
-/// The line to type for `command`, and how its end will show.
-///
-/// # Errors
-///
-/// [`ClientError::CannotRun`] when the program marks no commands and is not a shell this
-/// knows how to type a mark into (typing into `cat` would never end).
-fn typed_line(info: &SessionInfo, command: &str) -> Result<(String, Framing), ClientError> {
-    if info.shell_marks {
-        return Ok((format!("{command}\r"), Framing { token: None }));
-    }
-    let program = program_name(info.command.first().map_or("", String::as_str));
-    if !KNOWN_SHELLS.contains(&program) {
-        return Err(ClientError::CannotRun {
-            session: info.name.clone(),
-            reason: format!(
-                "its program, `{program}`, is not a shell that marks its commands' ends \
-                 (OSC 133) nor one of {}",
-                KNOWN_SHELLS.join(", ")
-            ),
-        });
-    }
-    let token = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let status = if program == "fish" { "$status" } else { "$?" };
-    let line = format!("{command}; printf '\\033]133;D;%s;fugue={token}\\007' \"{status}\"\r");
-    Ok((line, Framing { token: Some(token) }))
-}
-
-/// The file name of a session's program.
-fn program_name(program: &str) -> &str {
-    let name = program.rsplit('/').next().unwrap_or(program);
-    name.trim_start_matches('-')
+/// How following a command ended.
+enum Ended {
+    Finished(RunOutcome),
+    /// The shell showed its continuation prompt: the line was not a whole command.
+    Incomplete,
 }
 
 /// Follows the output from `seq_start` until the command's end mark.
@@ -198,7 +247,7 @@ async fn follow(
     framing: &Framing,
     seq_start: u64,
     mut on_output: impl FnMut(&str),
-) -> Result<RunOutcome, ClientError> {
+) -> Result<Ended, ClientError> {
     let mut cutter = Cutter::new(framing);
     let mut last = seq_start;
     loop {
@@ -209,13 +258,17 @@ async fn follow(
             continue;
         }
         for piece in pieces {
-            if let Some(status) = cutter.piece(piece, &mut on_output) {
-                return Ok(RunOutcome {
-                    status,
-                    output: String::new(),
-                    seq_start,
-                    seq_end: seq,
-                });
+            match cutter.piece(piece, &mut on_output) {
+                Some(Step::Finished(status)) => {
+                    return Ok(Ended::Finished(RunOutcome {
+                        status,
+                        output: String::new(),
+                        seq_start,
+                        seq_end: seq,
+                    }));
+                }
+                Some(Step::Incomplete) => return Ok(Ended::Incomplete),
+                None => {}
             }
         }
     }
@@ -235,6 +288,7 @@ mod tests {
             );
         }
         assert!(check_command("s", &"x".repeat(MAX_INPUT_CHUNK)).is_err());
+        assert!(check_command("s", "  # a note").is_err());
     }
 
     #[test]
@@ -250,12 +304,5 @@ mod tests {
         let shell = Framing { token: None };
         assert_eq!(shell.finished("130"), Some(130));
         assert_eq!(shell.finished(""), None);
-    }
-
-    #[test]
-    fn program_names_ignore_paths_and_login_dashes() {
-        assert_eq!(program_name("/usr/bin/fish"), "fish");
-        assert_eq!(program_name("-bash"), "bash");
-        assert_eq!(program_name(""), "");
     }
 }

@@ -260,7 +260,14 @@ impl Connection {
                     }
                 }
                 frame = reader.next(), if reading => self.on_frame(frame, &mut waiting).await,
-                _ = ping.tick() => self.ping(&mut nonce).await,
+                _ = ping.tick() => {
+                    // While it waits on us (a claim held by another run, room for input),
+                    // no request of its is read: its silence is ours, not an idle client's.
+                    if waiting.is_some() {
+                        self.last_heard = Instant::now();
+                    }
+                    self.ping(&mut nonce).await
+                }
             };
             if flow.is_err() {
                 break;

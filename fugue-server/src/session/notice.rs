@@ -17,6 +17,23 @@ impl SessionTask {
             .publish(&sessions.registry, &self.meta, seq, kind);
     }
 
+    /// Scans a chunk of output, if anything needs what it finds: event subscribers (bell,
+    /// title, activity), a shell that has not shown its marks yet (`fugue run`), or several
+    /// terminals (queries). Otherwise, as when one terminal watches a flood, the output
+    /// goes by unlooked at: the scan is the one cost automation adds to the output path.
+    pub(super) fn scan_if_needed(&mut self, data: &[u8]) -> Found {
+        let needed = self.sessions.events.any()
+            || self.sizes.entries().len() > 1
+            || (self.shell && !self.meta.shell_marks());
+        if needed {
+            self.scan.scan(data)
+        } else {
+            // A sequence cut here is forgotten rather than misread later.
+            self.scan.reset();
+            Found::default()
+        }
+    }
+
     /// After a chunk of output: records a shell's marks, and tells subscribers what the
     /// chunk held, and that output began if the session was idle.
     pub(super) fn noticed(&mut self, found: Found) {

@@ -1,7 +1,8 @@
 //! What the session task notices in its program's output, besides recording it: the bell,
 //! title changes (OSC 0 and 2) and shell-integration marks (OSC 133), for events and for
-//! `fugue run`, and queries terminals answer (`queries.rs`), to pick the one that may. A few states carried from chunk to chunk; `memchr` skips plain text, so
-//! the scan costs little next to recording and forwarding the output.
+//! `fugue run`, and queries terminals answer (`queries.rs`), to pick the one that may. A few states carried from chunk to chunk. Text and
+//! colours, nearly all output, go through one tight loop; the rest (OSCs, DCSs, sequences
+//! cut by a chunk's end) through a state machine.
 
 use memchr::memchr2;
 
@@ -43,6 +44,19 @@ enum State {
 /// The longest CSI parameter string kept (longer ones are no query).
 const MAX_CSI: usize = 16;
 
+/// Where a CSI's final byte is in `rest` (what follows `ESC [`), if it is there and the
+/// parameters are short; a longer CSI goes through the byte-by-byte path, as does one cut
+/// by the chunk's end.
+fn csi_end(rest: &[u8]) -> Option<usize> {
+    let window = &rest[..rest.len().min(MAX_CSI + 1)];
+    window.iter().position(|byte| (0x40..=0x7e).contains(byte))
+}
+
+/// Whether a CSI with this final byte can be a query (a quick test before the real one).
+fn may_query(final_byte: u8) -> bool {
+    matches!(final_byte, b'c' | b'n' | b'u' | b'q' | b'p' | b't' | b'x')
+}
+
 /// The scanner, with what it carries between chunks.
 #[derive(Debug, Default)]
 pub(super) struct OutputScan {
@@ -51,6 +65,8 @@ pub(super) struct OutputScan {
     too_long: bool,
     /// The CSI parameters, or the DCS string's first bytes, so far.
     seq: Vec<u8>,
+    /// The title last set: setting it again is no change.
+    title: Option<String>,
 }
 
 impl OutputScan {
@@ -60,18 +76,7 @@ impl OutputScan {
         let mut at = 0;
         while at < data.len() {
             match self.state {
-                State::Ground => match memchr2(ESC, BEL, &data[at..]) {
-                    None => break,
-                    Some(skip) => {
-                        at += skip;
-                        if data[at] == BEL {
-                            found.bell = true;
-                        } else {
-                            self.state = State::Esc;
-                        }
-                        at += 1;
-                    }
-                },
+                State::Ground => at = self.ground(data, at, &mut found),
                 State::Esc => {
                     self.escape(data[at]);
                     at += 1;
@@ -101,6 +106,39 @@ impl OutputScan {
             }
         }
         found
+    }
+
+    /// Forgets any sequence in progress (the output between was not scanned).
+    pub(super) fn reset(&mut self) {
+        self.state = State::Ground;
+    }
+
+    /// Plain text, bells and whole CSI sequences (nearly all output: text and colours),
+    /// in one tight loop; returns where another state begins, or the chunk's end.
+    fn ground(&mut self, data: &[u8], mut at: usize, found: &mut Found) -> usize {
+        loop {
+            // A plain loop, not memchr: in coloured text an ESC comes every dozen bytes or
+            // so, and a vectorised search costs more to start than it saves there.
+            let Some(skip) = data[at..].iter().position(|&b| b == ESC || b == BEL) else {
+                return data.len();
+            };
+            at += skip;
+            if data[at] == BEL {
+                found.bell = true;
+                at += 1;
+                continue;
+            }
+            let csi = (data.get(at + 1) == Some(&b'['))
+                .then(|| csi_end(&data[at + 2..]))
+                .flatten();
+            let Some(end) = csi else {
+                self.state = State::Esc;
+                return at + 1;
+            };
+            let (params, final_byte) = (&data[at + 2..at + 2 + end], data[at + 2 + end]);
+            found.query |= may_query(final_byte) && queries::csi_is_query(params, final_byte);
+            at += end + 3;
+        }
     }
 
     /// The byte after an ESC.
@@ -181,7 +219,10 @@ impl OutputScan {
         let osc = String::from_utf8_lossy(&self.osc);
         found.query |= queries::osc_is_query(&self.osc);
         if let Some(title) = osc.strip_prefix("0;").or_else(|| osc.strip_prefix("2;")) {
-            found.title = Some(title.to_owned());
+            if self.title.as_deref() != Some(title) {
+                self.title = Some(title.to_owned());
+                found.title = self.title.clone();
+            }
         } else if let Some(params) = osc.strip_prefix("133;D;") {
             // `fugue run` types a mark of its own (with its token) into shells that do not
             // mark their commands: that one says nothing about the shell.
@@ -230,6 +271,8 @@ mod tests {
         assert!(!found.bell, "a BEL ending an OSC is no bell");
         assert_eq!(found.title.as_deref(), Some("my title"));
         assert!(found.finished_mark);
+        let again = scan.scan(b"\x1b]2;my title\x07");
+        assert_eq!(again.title, None, "the same title again is no change");
         assert!(!scan.scan(b"\x1b]133;D\x07\x1b]133;A\x07").finished_mark);
         assert_eq!(
             scan.scan(b"\x1b]0;a\x1b\x1b]2;b\x07").title.as_deref(),

@@ -55,6 +55,8 @@ pub(super) struct SessionTask {
     /// The client whose terminal answers the program's queries: the latest interactive
     /// client when the last query went out.
     pub(super) answerer: Option<ClientId>,
+    /// The program is a shell, which may mark its commands (OSC 133).
+    pub(super) shell: bool,
     pub(super) stream: Stream,
     /// The PTY's size, and the policy that picks it from the clients' sizes.
     pub(super) size: TermSize,
@@ -73,6 +75,7 @@ impl SessionTask {
         master: Master,
         size: TermSize,
     ) -> Self {
+        let shell = super::integration::is_shell(&meta.command);
         let stream = Stream::new(meta.id, &meta.name(), size, &sessions.config);
         let pacing = Pacing::new(sessions.config.pacing_stall);
         SessionTask {
@@ -83,6 +86,7 @@ impl SessionTask {
             scan: OutputScan::default(),
             active: false,
             answerer: None,
+            shell,
             stream,
             size,
             sizes: SizePolicy::default(),
@@ -190,7 +194,7 @@ impl SessionTask {
             Ok(_) => {
                 self.read_more(buf);
                 let data = buf.split().freeze();
-                let found = self.scan.scan(&data);
+                let found = self.scan_if_needed(&data);
                 let frame = self.stream.push(data);
                 self.meta.set_seq(self.stream.seq());
                 let report = self
@@ -231,7 +235,10 @@ impl SessionTask {
                 None => true,
                 Some(rest) => {
                     let typed = !rest.is_empty();
-                    if self.answerer != Some(client) {
+                    // With one terminal, it answers; with several, the one noted at the
+                    // query (or, before any, the latest).
+                    let answerer = self.answerer.or(self.sizes.latest());
+                    if self.sizes.entries().len() > 1 && answerer != Some(client) {
                         chunk.data = Bytes::from(rest);
                     }
                     typed

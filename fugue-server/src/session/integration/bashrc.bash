@@ -15,4 +15,6 @@ if [ -z "${__fugue_marks-}" ]; then
         PROMPT_COMMAND="__fugue_prompt${PROMPT_COMMAND:+; $PROMPT_COMMAND}"
     fi
     PS0="${PS0-}"$'\e]133;C\a'
+    # A secondary prompt says the line was not a whole command (`fugue run` cancels it).
+    PS2='\[\e]133;A;k=s\a\]'"${PS2-> }"
 fi

@@ -1,5 +1,8 @@
 # fugue shell integration for fish, run with `fish --init-command` after the user's
-# configuration: marks each command's start (OSC 133 C) and end with its status (D).
+# configuration: marks each command's start (OSC 133 C) and end with its status (D, after
+# it runs, before fish marks a missing newline). A prompt that follows no command (the
+# first, or one after a line fish could not parse) marks an end too, which tells
+# `fugue run` from the start that this shell marks its commands.
 if not set -q __fugue_marks
     set -g __fugue_marks 1
     function __fugue_preexec --on-event fish_preexec
@@ -7,8 +10,13 @@ if not set -q __fugue_marks
     end
     function __fugue_postexec --on-event fish_postexec
         printf '\e]133;D;%s\a' $status
+        set -g __fugue_ended 1
+    end
+    function __fugue_prompt --on-event fish_prompt
+        set -l last $status
+        if not set -q __fugue_ended
+            printf '\e]133;D;%s\a' $last
+        end
+        set -e __fugue_ended
     end
 end
-# fish marks a command's end after it runs, so one mark now says, before any command has
-# run, that this shell marks them (`fugue run` then types commands as they are).
-printf '\e]133;D;0\a'

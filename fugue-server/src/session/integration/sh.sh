@@ -9,3 +9,4 @@ else
     unset ENV
 fi
 PS1="$(printf '\033]133;D;')\$?$(printf '\007')${PS1-\$ }"
+PS2="$(printf '\033]133;A;k=s\007')${PS2-> }"

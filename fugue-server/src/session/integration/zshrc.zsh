@@ -11,4 +11,5 @@ if [[ -z ${__fugue_marks-} ]]; then
     precmd_functions=(__fugue_precmd $precmd_functions)
     preexec_functions+=(__fugue_preexec)
     PROMPT_EOL_MARK="%{"$'\e]133;D;'"%?"$'\a'"%}${PROMPT_EOL_MARK-%B%S%#%s%b}"
+    PS2="%{"$'\e]133;A;k=s\a'"%}${PS2-%_> }"
 fi

@@ -178,3 +178,42 @@ fn a_session_that_ends_during_a_run_ends_it() {
     assert_eq!(code(&output), 125);
     assert!(stderr(&output).contains("ended"), "{}", stderr(&output));
 }
+
+#[test]
+fn an_incomplete_command_is_cancelled_not_left_half_typed() {
+    let fugue = Fugue::new();
+    for shell in SHELLS {
+        new_session(&fugue, shell, &[shell]);
+        let output = run(&fugue, shell, "echo 'unclosed");
+        assert_eq!(code(&output), 125, "{shell}: {}", stderr(&output));
+        let said = stderr(&output);
+        assert!(
+            said.contains("incomplete") || said.contains("cannot parse"),
+            "{said}"
+        );
+        // The shell is back at its prompt.
+        let output = run(&fugue, shell, "echo after");
+        assert_eq!(stdout(&output), "after\n", "{shell}");
+    }
+}
+
+#[test]
+fn a_run_waiting_its_turn_outlives_the_idle_timeout() {
+    let fugue = Fugue::new();
+    let config = fugue.dir().join("home/.config/fugue");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "[server]\nidle_timeout = 1\n").unwrap();
+    new_session(&fugue, "s", &["bash"]);
+    let first = fugue.spawn(&["run", "s", "--", "sleep 3; echo first"]);
+    poll_until("the first run is running", || {
+        stdout(&fugue.run(&["ls", "--json"])).contains("\"command\": \"sleep\"")
+    });
+    let second = run(&fugue, "s", "echo second");
+    assert_eq!(
+        (code(&second), stdout(&second).as_str()),
+        (0, "second\n"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(stdout(&finish(first, "first run")), "first\n");
+}
