@@ -247,7 +247,9 @@ impl Default for Fugue {
 impl Drop for Fugue {
     fn drop(&mut self) {
         let mut pids = self.server_pids();
-        if pids.is_empty() {
+        // A server that took over in an upgrade (or recovered from a failed one) runs with
+        // `--takeover`, not `--socket`: its socket says it is there.
+        if pids.is_empty() && !self.socket.exists() {
             return;
         }
         // Politely first, so sessions end the way they do for users; then for sure.
@@ -263,8 +265,14 @@ impl Drop for Fugue {
         // Whatever has not stopped within the grace period is killed below.
         let _ = poll_blocking(STOP_GRACE, POLL_INTERVAL, || {
             pids = self.server_pids();
-            if pids.is_empty() { Ok(()) } else { Err(()) }
+            if pids.is_empty() && !self.socket.exists() {
+                Ok(())
+            } else {
+                Err(())
+            }
         });
+        // A taken-over server that did not stop: the one `status` names.
+        pids.extend(self.server_pid());
         for pid in pids {
             signal(pid, Signal::KILL);
         }
