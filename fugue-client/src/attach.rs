@@ -67,6 +67,16 @@ struct Screen {
 }
 
 impl Screen {
+    /// Draws a fresh screen (a resync, a switch, a reconnect that missed too much): first
+    /// undoes what the screen before had turned on (keyboard flags, modes), which the
+    /// snapshot would otherwise stack on top of, then writes the snapshot.
+    fn redraw(&mut self, snapshot: &[u8]) -> io::Result<()> {
+        let undo = reset_sequence(&self.modes);
+        self.modes = ScreenModes::default();
+        self.out.write_all(undo.as_bytes())?;
+        self.write(snapshot)
+    }
+
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.modes.observe(bytes);
         self.out.write_all(bytes)
@@ -83,14 +93,14 @@ impl Screen {
             }
             Event::Resync { snapshot, seq } => {
                 self.seq = seq;
-                self.write(&snapshot)?;
+                self.redraw(&snapshot)?;
             }
             Event::Switched(attachment) => {
                 self.session = attachment.session.id;
                 self.name = attachment.session.name;
                 self.seq = attachment.seq;
                 if let Some(snapshot) = attachment.snapshot {
-                    self.write(&snapshot)?;
+                    self.redraw(&snapshot)?;
                 }
             }
             // Not subscribed: no session events come.
@@ -155,7 +165,7 @@ pub async fn run(
         events = new_events;
         let _ = clients_tx.send(client);
         screen.seq = attachment.seq;
-        if let Some(Err(err)) = attachment.snapshot.as_deref().map(|s| screen.write(s)) {
+        if let Some(Err(err)) = attachment.snapshot.as_deref().map(|s| screen.redraw(s)) {
             outcome = Outcome::Failed(err.into());
             break;
         }

@@ -220,7 +220,8 @@ impl ScreenModes {
             .unwrap_or(b"");
         let number = std::str::from_utf8(first)
             .ok()
-            .and_then(|n| n.parse::<u8>().ok());
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(|n| u8::try_from(n).unwrap_or(u8::MAX));
         let kitty = &mut self.kitty[usize::from(self.alt_screen)];
         match marker {
             b'>' => kitty.pushed = (kitty.pushed + 1).min(MAX_KITTY_DEPTH),

@@ -19,7 +19,7 @@ static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
 /// its encodings), bracketed paste, focus reporting, synchronized output, application
 /// cursor keys and keypad, xterm's modifyOtherKeys, and the cursor's shape.
 const RESET_MODES: &str = "\x1b[?25h\x1b[0m\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\
-\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1004l\x1b[?2026l\x1b[?1l\x1b>\x1b[>4;0m\x1b[0 q";
+\x1b[?1006l\x1b[?1015l\x1b[?1016l\x1b[?2004l\x1b[?1004l\x1b[?2026l\x1b[?1l\x1b>\x1b[>4;0m\x1b[0 q";
 
 /// Leaves the alternate screen (and restores the cursor saved on entering it).
 const LEAVE_ALT_SCREEN: &str = "\x1b[?1049l";

@@ -103,9 +103,10 @@ async fn stop_other_version(server: ServerProcess) -> anyhow::Result<()> {
 ///
 /// Outside a session, or when the server refuses.
 pub async fn switch(globals: &Globals, target: &str) -> anyhow::Result<u8> {
-    let current = std::env::var("FUGUE_SESSION")
-        .ok()
-        .filter(|name| !name.is_empty())
+    // The id first: the name the session had when it started may have changed.
+    let current = ["FUGUE_SESSION_ID", "FUGUE_SESSION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "fugue switch moves the terminal of the session it runs in; run it inside \

@@ -19,6 +19,16 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
     if attach {
         // Check before creating, so a script does not leave a stray session behind.
         ensure_terminal()?;
+        if let Some(current) = std::env::var("FUGUE_SESSION")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            anyhow::bail!(
+                "refusing to start and attach a session inside session {current} (FUGUE_SESSION \
+                 is set): `fugue new -d -s NAME` then `fugue switch NAME` shows it in this \
+                 terminal (unset FUGUE_SESSION to nest anyway)"
+            );
+        }
     }
     let role = if attach {
         Role::Interactive

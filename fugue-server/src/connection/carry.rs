@@ -63,7 +63,9 @@ impl Connection {
         }
         let id = self.membership.id();
         let registry = &self.shared.registry;
-        let session = self.membership.session.as_ref().map(|session| session.id);
+        // The registry's word: a switch may have moved the client since it last wrote.
+        let joined = self.membership.session.as_ref().map(|session| session.id);
+        let session = registry.get_attached_session(id).or(joined);
         let (pending_input, pending_reply, pending_claim) = waited_on(waiting);
         let client = ClientState {
             id: id.get(),

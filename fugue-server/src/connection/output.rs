@@ -136,8 +136,13 @@ impl Connection {
             ..
         }) = &item
         {
-            // Another client moved this one (`Switch`): its session is that one now.
-            self.membership.session = self.shared.sessions.find(&session.id.to_string()).ok();
+            // Another client moved this one (`Switch`): its session is that one now, and,
+            // as for any interactive attach, uses its ssh agent.
+            let sessions = &self.shared.sessions;
+            self.membership.session = sessions.find(&session.id.to_string()).ok();
+            if let (Some(handle), Some(agent)) = (&self.membership.session, &self.meta.agent) {
+                sessions.point_agent(handle, agent);
+            }
         }
         let result = match item {
             Outbound::Frame(frame) => self.writer.start_send_unpin(frame),

@@ -21,6 +21,9 @@ pub(super) async fn switch(ctx: &Ctx<'_>, request_id: RequestId, from: &str, to:
 }
 
 async fn moved(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Refusal> {
+    if ctx.role == fugue_protocol::Role::ReadOnly {
+        return Err(Refusal::ReadOnly("a read-only client moves no terminal"));
+    }
     let sessions = &ctx.shared.sessions;
     let (source, target) = (sessions.find(from)?, sessions.find(to)?);
     if source.id == target.id {

@@ -45,10 +45,19 @@ impl AgentLinks {
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
-        let fresh = dir.join(format!(".{}.new", id.simple()));
-        let _ = std::fs::remove_file(&fresh);
-        std::os::unix::fs::symlink(agent, &fresh)?;
-        std::fs::rename(&fresh, &link)
+        // A client inside a session has that session's link as its agent: follow it to
+        // the agent itself, so that this link outlives that session (and never points
+        // at itself).
+        let agent = match agent.strip_prefix(dir) {
+            Ok(_) => std::fs::read_link(agent)?,
+            Err(_) => agent.to_path_buf(),
+        };
+        // Unique, so that two attaches at once each make their own before one wins.
+        let fresh = dir.join(format!(".{}.{}", id.simple(), Uuid::new_v4().simple()));
+        std::os::unix::fs::symlink(&agent, &fresh)?;
+        std::fs::rename(&fresh, &link).inspect_err(|_| {
+            let _ = std::fs::remove_file(&fresh);
+        })
     }
 
     /// Removes session `id`'s link (its session ended).
@@ -78,6 +87,14 @@ mod tests {
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/run/a.sock"));
         links.point(id, Path::new("/run/b.sock")).unwrap();
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/run/b.sock"));
+        // A client inside another session passes that session's link: it is followed.
+        let other = Uuid::new_v4();
+        links.point(other, &link).unwrap();
+        let other_link = links.path(other).unwrap();
+        assert_eq!(
+            std::fs::read_link(&other_link).unwrap(),
+            Path::new("/run/b.sock")
+        );
         links.remove(id);
         assert!(std::fs::symlink_metadata(&link).is_err());
         let off = AgentLinks::new(&dir.path().join("fugue.sock"), false);

@@ -160,6 +160,7 @@ impl Sessions {
             scan: OutputScan::default(),
             active: false,
             answerer: None,
+            answerer_left: None,
             shell: super::integration::is_shell(&meta.command),
             stream,
             size: state.size,

@@ -154,6 +154,10 @@ impl SessionTask {
     pub(super) fn left(&mut self, client: ClientId) {
         self.sizes.remove(client);
         self.apply_size();
+        if self.answerer == Some(client) {
+            // A query it was to answer gets no answer from another terminal either.
+            self.answerer_left = Some(Instant::now());
+        }
     }
 
     /// A lagging client drained its queue and asks for a fresh screen.

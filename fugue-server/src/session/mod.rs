@@ -148,6 +148,9 @@ impl Sessions {
         let name = self.table.reserve_name(spec.name.as_deref())?;
         let id = Uuid::new_v4();
         self.link_agent(id, &mut spec, agent);
+        // The name can change; the id cannot (`fugue switch` names the session by it).
+        spec.env
+            .push(("FUGUE_SESSION_ID".to_owned(), id.to_string()));
         let spawned = match pty::spawn(&spec, &name, self.integration_dir().as_deref()) {
             Ok(spawned) => spawned,
             Err(err) => {

@@ -57,7 +57,9 @@ impl KittyStack {
     }
 
     fn pop(&mut self, n: u16) {
-        for _ in 0..n.max(1) {
+        // Popping more than there is empties the stack.
+        let n = usize::from(n.max(1)).min(self.saved.len() + 1);
+        for _ in 0..n {
             self.current = self.saved.pop().unwrap_or(0);
         }
     }
@@ -136,8 +138,13 @@ impl ModeTracker {
                     self.params.push(byte);
                 }
             }
-            // Intermediate bytes: kept, so that no sequence with them reads as one without.
-            (State::Csi, 0x20..=0x2f) => self.params.push(byte),
+            // Intermediate bytes: kept (like parameters, up to the limit), so that no
+            // sequence with them reads as one without.
+            (State::Csi, 0x20..=0x2f) => {
+                if self.params.len() < MAX_PARAMS {
+                    self.params.push(byte);
+                }
+            }
             (State::Csi, 0x40..=0x7e) => {
                 self.finish_csi(byte);
                 self.state = State::Ground;
@@ -177,6 +184,10 @@ impl ModeTracker {
                 if values.next() == Some(Some(4)) {
                     self.other_keys = values.next().flatten().unwrap_or(0);
                 }
+            }
+            // `CSI > 4 n`: modifyOtherKeys off.
+            (Some(b'>'), b'n') if numbers(&params[1..]).next() == Some(Some(4)) => {
+                self.other_keys = 0;
             }
             (_, b'q') if params.ends_with(b" ") => {
                 let shape = &params[..params.len() - 1];

@@ -1,11 +1,17 @@
 //! What a session task tells event subscribers (see `events.rs`): what its output held
 //! (bell, title), activity after quiet and the quiet after it, and changes it makes.
 
+use std::time::Duration;
+
 use fugue_protocol::EventKind;
+use fugue_registry::ClientId;
 use tokio::time::Instant;
 
 use super::scan::Found;
 use super::task::SessionTask;
+
+/// How long after the answering terminal left no other one's replies reach the program.
+const ANSWER_WINDOW: Duration = Duration::from_secs(2);
 
 impl SessionTask {
     /// Publishes `kind` at the current output position.
@@ -15,6 +21,22 @@ impl SessionTask {
         sessions
             .events
             .publish(&sessions.registry, &self.meta, seq, kind);
+    }
+
+    /// The client whose replies to queries reach the program: the one noted at the last
+    /// query while it is attached; nobody for a moment after it left (a query it was to
+    /// answer gets no second answer); otherwise the latest interactive client.
+    pub(super) fn answering_client(&self) -> Option<ClientId> {
+        match (self.answerer, self.answerer_left) {
+            (Some(_), Some(left)) if left.elapsed() < ANSWER_WINDOW => None,
+            (Some(answerer), None) => Some(answerer),
+            _ => self.sizes.latest(),
+        }
+    }
+
+    /// Whether `client` is attached to this session, as the registry says.
+    pub(super) fn is_member(&self, client: ClientId) -> bool {
+        self.sessions.registry.get_attached_session(client) == Some(self.meta.id)
     }
 
     /// Scans a chunk of output, if anything needs what it finds: event subscribers (bell,
@@ -44,6 +66,7 @@ impl SessionTask {
             // Whoever the size follows now answers this query; the others' replies are
             // cut (`queries.rs`). If it leaves before answering, nobody does.
             self.answerer = self.sizes.latest();
+            self.answerer_left = None;
         }
         if !self.sessions.events.any() {
             // Activity nobody heard of is followed by no idle either.

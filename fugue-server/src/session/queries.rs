@@ -42,6 +42,8 @@ pub(super) fn csi_is_query(params: &[u8], final_byte: u8) -> bool {
         b't' => marker.is_none() && matches!(first_number(), Some(11 | 13..=21)),
         // DECREQTPARM.
         b'x' => marker.is_none() && !has_dollar,
+        // XTQMODKEYS (`CSI ? 4 m`).
+        b'm' => marker == Some(b'?'),
         _ => false,
     }
 }
@@ -92,8 +94,8 @@ fn reply_len(bytes: &[u8]) -> Option<usize> {
             let params = &body[..end];
             csi_is_reply(params, body[end]).then_some(2 + end + 1)
         }
-        // OSC (ends with BEL or ST) and DCS (ends with ST).
-        b']' | b'P' => {
+        // OSC (ends with BEL or ST), DCS and APC (a kitty graphics reply; end with ST).
+        b']' | b'P' | b'_' => {
             let body = &bytes[2..];
             let end = body
                 .iter()
@@ -122,6 +124,8 @@ fn csi_is_reply(params: &[u8], final_byte: u8) -> bool {
         b'n' | b't' | b'x' => marker.is_none_or(|marker| marker == b'?'),
         b'u' => marker == Some(b'?'),
         b'y' => params.contains(&b'$'),
+        // XTQMODKEYS's reply.
+        b'm' => marker == Some(b'>'),
         _ => false,
     }
 }

@@ -53,8 +53,9 @@ fn csi_end(rest: &[u8]) -> Option<usize> {
 }
 
 /// Whether a CSI with this final byte can be a query (a quick test before the real one).
-fn may_query(final_byte: u8) -> bool {
+fn may_query(params: &[u8], final_byte: u8) -> bool {
     matches!(final_byte, b'c' | b'n' | b'u' | b'q' | b'p' | b't' | b'x')
+        || (final_byte == b'm' && params.first() == Some(&b'?'))
 }
 
 /// The scanner, with what it carries between chunks.
@@ -136,7 +137,8 @@ impl OutputScan {
                 return at + 1;
             };
             let (params, final_byte) = (&data[at + 2..at + 2 + end], data[at + 2 + end]);
-            found.query |= may_query(final_byte) && queries::csi_is_query(params, final_byte);
+            found.query |=
+                may_query(params, final_byte) && queries::csi_is_query(params, final_byte);
             at += end + 3;
         }
     }

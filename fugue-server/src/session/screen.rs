@@ -357,7 +357,7 @@ impl Model {
 /// anything else) before may still have them on; the parser's state (and the mode
 /// tracker) then turn on those the program has set.
 const RESET_MODES: &[u8] = b"\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\
-\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[r\x1b[?7h";
+\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[?1016l\x1b[r\x1b[?7h";
 
 /// Bytes that, written to a fresh terminal of the model's size, re-create the screen:
 /// which buffer is active, contents, colours, attributes, cursor position and visibility,

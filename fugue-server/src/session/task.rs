@@ -55,6 +55,8 @@ pub(super) struct SessionTask {
     /// The client whose terminal answers the program's queries: the latest interactive
     /// client when the last query went out.
     pub(super) answerer: Option<ClientId>,
+    /// When the answerer left (see `queries.rs`).
+    pub(super) answerer_left: Option<Instant>,
     /// The program is a shell, which may mark its commands (OSC 133).
     pub(super) shell: bool,
     pub(super) stream: Stream,
@@ -86,6 +88,7 @@ impl SessionTask {
             scan: OutputScan::default(),
             active: false,
             answerer: None,
+            answerer_left: None,
             shell,
             stream,
             size,
@@ -235,10 +238,7 @@ impl SessionTask {
                 None => true,
                 Some(rest) => {
                     let typed = !rest.is_empty();
-                    // With one terminal, it answers; with several, the one noted at the
-                    // query (or, before any, the latest).
-                    let answerer = self.answerer.or(self.sizes.latest());
-                    if self.sizes.entries().len() > 1 && answerer != Some(client) {
+                    if self.answering_client() != Some(client) {
                         chunk.data = Bytes::from(rest);
                     }
                     typed
@@ -304,10 +304,12 @@ impl SessionTask {
             }
             SessionCmd::Detach { client, done } => self.detach(client, done),
             SessionCmd::Left { client } => self.left(client),
-            SessionCmd::Resize { client, size } => {
+            // From a member only: a resize that crossed a switch or a detach is stale.
+            SessionCmd::Resize { client, size } if self.is_member(client) => {
                 self.sizes.set(client, size);
                 self.apply_size();
             }
+            SessionCmd::Resize { .. } => {}
             SessionCmd::Resync { client } => self.resync_requested(client).await,
             SessionCmd::Capture {
                 format,
@@ -320,7 +322,9 @@ impl SessionTask {
             }
             SessionCmd::Handoff { reply } => self.handoff = Some(reply),
             SessionCmd::Latest { reply } => {
-                let _ = reply.send(self.sizes.entries().last().copied());
+                let members = self.sizes.entries().iter().rev();
+                let latest = members.copied().find(|(client, _)| self.is_member(*client));
+                let _ = reply.send(latest);
             }
         }
     }

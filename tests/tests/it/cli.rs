@@ -580,9 +580,12 @@ fn switch_moves_this_terminal_to_another_session() {
     term.send_line(r#"fugue attach two; echo "nested=$?""#);
     let screen = term.wait_for_line("nested=1");
     assert!(screen.contains("fugue switch two"), "{screen}");
+    term.send_line(r#"fugue new -s three; echo "nested-new=$?""#);
+    let screen = term.wait_for_line("nested-new=1");
+    assert!(screen.contains("refusing to start and attach"), "{screen}");
     term.send_line("fugue switch two");
     term.wait_for("the other session's screen", |screen| {
-        !screen.contains("nested=1") && ends_with_prompt(screen)
+        !screen.contains("nested-new=1") && ends_with_prompt(screen)
     });
     term.send_line(r#"echo "now in $FUGUE_SESSION""#);
     term.wait_for_line("now in two");
