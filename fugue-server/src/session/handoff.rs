@@ -135,9 +135,7 @@ impl Sessions {
         if let Some(client) = state.claimed_by {
             meta.claim.try_take(ClientId::new(client));
         }
-        if state.shell_marks {
-            meta.set_shell_marks();
-        }
+        state.shell_marks.then(|| meta.set_shell_marks());
         meta.set_seq(state.seq);
         let replies = state.input_replies.into_iter();
         let replies = replies.map(|(client, id, at)| (ClientId::new(client), id, at));
