@@ -170,7 +170,7 @@ pub struct SessionInfo {
     /// shell runs, an editor); `None` when the program itself has it (protocol 6).
     pub foreground: Option<Foreground>,
     /// Whether the program marks its commands' ends with their status (OSC 133 `D`, from
-    /// shell integration, fugue's or the shell's own), so `fugue run` can tell when a
+    /// fugue's shell integration, the only marks trusted), so `fugue run` can tell when a
     /// command finished without typing a marker (protocol 6).
     pub shell_marks: bool,
 }

@@ -105,6 +105,8 @@ pub(crate) struct SessionState {
     pub(crate) claimed_by: Option<u64>,
     /// Whether the program had marked a command's end (OSC 133).
     pub(crate) shell_marks: bool,
+    /// Whether it was started with fugue's shell integration.
+    pub(crate) integrated: bool,
     /// How the program ended, if it has (the session was draining its output).
     pub(crate) exit: Option<ExitStatus>,
     /// Whether the program was sent SIGHUP (a kill is under way).

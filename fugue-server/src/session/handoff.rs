@@ -71,6 +71,7 @@ impl SessionTask {
             input_replies: input_replies.collect(),
             claimed_by: meta.claim.holder().map(ClientId::get),
             shell_marks: meta.shell_marks(),
+            integrated: self.integrated,
             exit: self.life.exit(),
             hung_up: self.life.hung_up(),
         };
@@ -159,7 +160,7 @@ impl Sessions {
             active: false,
             answerer: None,
             answerer_left: None,
-            shell: super::integration::is_shell(&meta.command),
+            integrated: state.integrated,
             stream,
             size: state.size,
             sizes: SizePolicy::from_entries(sizes),

@@ -29,22 +29,6 @@ pub(super) struct Integration {
     pub(super) env: Vec<(String, OsString)>,
 }
 
-/// Whether a session's program is an interactive shell, which may mark its commands: a
-/// shell's name alone (a login shell's `-` aside), not `sh -c …`.
-pub(super) fn is_shell(command: &[String]) -> bool {
-    let [program] = command else {
-        return false;
-    };
-    let name = Path::new(program)
-        .file_name()
-        .and_then(|name| name.to_str());
-    let name = name.unwrap_or_default().trim_start_matches('-');
-    matches!(
-        name,
-        "bash" | "zsh" | "fish" | "sh" | "dash" | "ash" | "ksh" | "mksh" | "yash"
-    )
-}
-
 /// The integration for `command` run with `env` on top of the server's environment, with
 /// its scripts in `dir`; `None` for a program that is not a bare shell fugue knows.
 ///
@@ -138,13 +122,6 @@ fn write_scripts(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_bare_shells_count_as_shells() {
-        let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
-        assert!(is_shell(&words("/bin/bash")) && is_shell(&words("-zsh")));
-        assert!(!is_shell(&words("sh -c cat")) && !is_shell(&words("vim")));
-    }
 
     #[test]
     fn only_bare_known_shells_get_the_integration() {

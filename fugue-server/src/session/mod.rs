@@ -167,7 +167,13 @@ impl Sessions {
             size,
         ));
         tracing::info!(session = %meta.id, %name, pid = meta.pid, "session started");
-        let task = task::SessionTask::new(self.clone(), meta.clone(), spawned.master, size);
+        let task = task::SessionTask::new(
+            self.clone(),
+            meta.clone(),
+            spawned.master,
+            size,
+            spawned.integrated,
+        );
         let handle = self.launch(&name, task, Some(spawned.program), attach);
         self.publish(&handle, EventKind::Created);
         Ok((meta.info(&self.registry), handle))

@@ -46,7 +46,7 @@ impl SessionTask {
     pub(super) fn scan_if_needed(&mut self, data: &[u8]) -> Found {
         let needed = self.sessions.events.any()
             || self.sizes.entries().len() > 1
-            || (self.shell && !self.meta.shell_marks());
+            || (self.integrated && !self.meta.shell_marks());
         if needed {
             self.scan.scan(data)
         } else {
@@ -59,7 +59,7 @@ impl SessionTask {
     /// After a chunk of output: records a shell's marks, and tells subscribers what the
     /// chunk held, and that output began if the session was idle.
     pub(super) fn noticed(&mut self, found: Found) {
-        if found.finished_mark && !self.meta.shell_marks() {
+        if found.finished_mark && self.integrated && !self.meta.shell_marks() {
             self.meta.set_shell_marks();
         }
         if found.query {

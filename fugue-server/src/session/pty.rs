@@ -23,6 +23,8 @@ pub(crate) struct Spawned {
     pub(crate) master: Master,
     pub(crate) program: Program,
     pub(crate) command: Vec<String>,
+    /// It was started with fugue's shell integration.
+    pub(crate) integrated: bool,
 }
 
 /// The `TERM` a program gets when the client names none.
@@ -72,6 +74,7 @@ pub(crate) fn spawn(
     pty.resize(to_pty_size(spec.size))
         .map_err(pty_error("size"))?;
     let term = spec.term.as_deref().unwrap_or(DEFAULT_TERM);
+    let integrated = integration.is_some();
     let integration = integration.unwrap_or_default();
     let mut cmd = pty_process::blocking::Command::new(program)
         .args(args)
@@ -102,6 +105,7 @@ pub(crate) fn spawn(
         master,
         program,
         command,
+        integrated,
     })
 }
 

@@ -57,8 +57,11 @@ pub(super) struct SessionTask {
     pub(super) answerer: Option<ClientId>,
     /// When the answerer left (see `queries.rs`).
     pub(super) answerer_left: Option<Instant>,
-    /// The program is a shell, which may mark its commands (OSC 133).
-    pub(super) shell: bool,
+    /// The program was started with fugue's shell integration: its command-end marks are
+    /// trusted (`fugue run` types bare commands once it has seen one). Marks from any
+    /// other program (a log with marks in it, a remote shell's) are not: they would make
+    /// `run` wait for marks that never come.
+    pub(super) integrated: bool,
     pub(super) stream: Stream,
     /// The PTY's size, and the policy that picks it from the clients' sizes.
     pub(super) size: TermSize,
@@ -76,8 +79,8 @@ impl SessionTask {
         meta: Arc<SessionMeta>,
         master: Master,
         size: TermSize,
+        integrated: bool,
     ) -> Self {
-        let shell = super::integration::is_shell(&meta.command);
         let stream = Stream::new(meta.id, &meta.name(), size, &sessions.config);
         let pacing = Pacing::new(sessions.config.pacing_stall);
         SessionTask {
@@ -89,7 +92,7 @@ impl SessionTask {
             active: false,
             answerer: None,
             answerer_left: None,
-            shell,
+            integrated,
             stream,
             size,
             sizes: SizePolicy::default(),

@@ -91,6 +91,10 @@ fn without_shell_integration_a_typed_marker_frames_the_command() {
         let expected = format!("{}\ntwo\n", "x".repeat(70));
         assert_eq!((code(&output), stdout(&output)), (0, expected), "{shell}");
     }
+    // Marks a program prints (here, bash itself) do not make fugue trust the shell's.
+    let output = run(&fugue, "bash", r"printf '\033]133;D;0\007'");
+    assert_eq!(code(&output), 0);
+    assert_eq!(stdout(&run(&fugue, "bash", "echo still")), "still\n");
     let listing = fugue.run(&["ls", "--json"]);
     let sessions = json(&listing);
     let sessions = sessions.as_array().unwrap();

@@ -70,8 +70,10 @@ fn positions_that_cannot_be_matched_exactly_get_their_own_exit_code() {
     let fugue = Fugue::new();
     new_session(&fugue, "s", &["bash"]);
     // More than the 4 MiB the server keeps for resuming.
-    let flood = fugue.run(&["run", "s", "--", "seq 1500000"]);
+    let flood = fugue.run(&["send", "s", "seq 1500000; echo FLOOD-DO\"\"NE", "--enter"]);
     assert_eq!(code(&flood), 0);
+    let done = fugue.run(&["wait", "s", "--for", "^FLOOD-DONE$", "--timeout", "60"]);
+    assert_eq!(code(&done), 0, "{}", stderr(&done));
     let output = fugue.run(&["wait", "s", "--for", "x", "--after", "1"]);
     assert_eq!(code(&output), EXIT_OUTPUT_GONE, "{}", stderr(&output));
     assert!(
