@@ -59,6 +59,17 @@ pub struct ServerSettings {
     pub log_file: Option<PathBuf>,
 }
 
+impl ServerSettings {
+    /// Lines of scrollback when neither a flag nor the file says.
+    pub const DEFAULT_SCROLLBACK: usize = 10_000;
+    /// Seconds of client silence before it is dropped, by default.
+    pub const DEFAULT_IDLE_TIMEOUT: u64 = 60;
+    /// Connections allowed, by default.
+    pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+    /// Seconds without output before a session is idle, by default.
+    pub const DEFAULT_IDLE_AFTER: f64 = 3.0;
+}
+
 /// A configuration file that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fugue_protocol::DEFAULT_MAX_FRAME_LEN;
+use fugue_protocol::{DEFAULT_MAX_FRAME_LEN, ServerSettings};
 
 /// Everything [`crate::run`] can be told.
 #[derive(Debug, Clone)]
@@ -57,18 +57,18 @@ impl Config {
         Config {
             socket_path,
             log_file: None,
-            max_clients: 1024,
+            max_clients: ServerSettings::DEFAULT_MAX_CLIENTS,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             handshake_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(ServerSettings::DEFAULT_IDLE_TIMEOUT),
             ping_interval: Duration::from_secs(15),
             client_queue_len: 256,
-            scrollback_lines: 10_000,
+            scrollback_lines: ServerSettings::DEFAULT_SCROLLBACK,
             shutdown_timeout: Duration::from_secs(3),
             kill_grace: Duration::from_secs(2),
             replay_ring_bytes: 4 << 20,
             pacing_stall: Duration::from_millis(250),
-            idle_after: Duration::from_secs(3),
+            idle_after: Duration::from_secs_f64(ServerSettings::DEFAULT_IDLE_AFTER),
             shell_integration: true,
             agent_link: true,
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fugue_protocol::{ConfigFile, config_path};
+use fugue_protocol::{ConfigFile, ServerSettings, config_path};
 
 use crate::Args;
 
@@ -36,7 +36,8 @@ impl Settings {
             Some(path) if !path.as_os_str().is_empty() => path,
             _ => fugue_protocol::resolve_socket_path(file.socket, env, uid),
         };
-        let idle_after = args.idle_after.or(server.idle_after).unwrap_or(3.0);
+        let idle_after = args.idle_after.or(server.idle_after);
+        let idle_after = idle_after.unwrap_or(ServerSettings::DEFAULT_IDLE_AFTER);
         anyhow::ensure!(
             Duration::try_from_secs_f64(idle_after).is_ok_and(|idle| !idle.is_zero()),
             "idle_after must be a positive number of seconds, not {idle_after}"
@@ -44,9 +45,12 @@ impl Settings {
         Ok(Settings {
             socket_path,
             log_file: args.log_file.clone().or(server.log_file),
-            max_clients: args.max_clients.or(server.max_clients).unwrap_or(1024),
-            idle_timeout: args.idle_timeout.or(server.idle_timeout).unwrap_or(60),
-            scrollback: args.scrollback.or(server.scrollback).unwrap_or(10_000),
+            max_clients: (args.max_clients.or(server.max_clients))
+                .unwrap_or(ServerSettings::DEFAULT_MAX_CLIENTS),
+            idle_timeout: (args.idle_timeout.or(server.idle_timeout))
+                .unwrap_or(ServerSettings::DEFAULT_IDLE_TIMEOUT),
+            scrollback: (args.scrollback.or(server.scrollback))
+                .unwrap_or(ServerSettings::DEFAULT_SCROLLBACK),
             idle_after,
             shell_integration: !args.no_shell_integration
                 && server.shell_integration.unwrap_or(true),

@@ -72,27 +72,48 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
         agent_link,
         log_file,
     } = &settings.contents.server;
-    let server: [(&str, Option<String>, &str); 7] = [
-        ("scrollback", scrollback.map(|v| v.to_string()), "10000"),
-        ("idle_timeout", idle_timeout.map(|v| v.to_string()), "60"),
-        ("max_clients", max_clients.map(|v| v.to_string()), "1024"),
-        ("idle_after", idle_after.map(|v| v.to_string()), "3"),
+    let shown = |value: &dyn ToString| value.to_string();
+    let server: [(&str, Option<String>, String); 7] = [
+        (
+            "scrollback",
+            scrollback.map(|v| v.to_string()),
+            shown(&ServerSettings::DEFAULT_SCROLLBACK),
+        ),
+        (
+            "idle_timeout",
+            idle_timeout.map(|v| v.to_string()),
+            shown(&ServerSettings::DEFAULT_IDLE_TIMEOUT),
+        ),
+        (
+            "max_clients",
+            max_clients.map(|v| v.to_string()),
+            shown(&ServerSettings::DEFAULT_MAX_CLIENTS),
+        ),
+        (
+            "idle_after",
+            idle_after.map(|v| v.to_string()),
+            shown(&ServerSettings::DEFAULT_IDLE_AFTER),
+        ),
         (
             "shell_integration",
             shell_integration.map(|v| v.to_string()),
-            "true",
+            shown(&true),
         ),
-        ("agent_link", agent_link.map(|v| v.to_string()), "true"),
+        (
+            "agent_link",
+            agent_link.map(|v| v.to_string()),
+            shown(&true),
+        ),
         (
             "log_file",
             log_file.as_ref().map(|path| path.display().to_string()),
-            "stderr (fugue-server.log next to the socket with --daemon)",
+            "stderr (fugue-server.log next to the socket with --daemon)".to_owned(),
         ),
     ];
     for (name, value, default) in server {
         let (value, source) = match value {
             Some(value) => (value, "file"),
-            None => (default.to_owned(), "default"),
+            None => (default, "default"),
         };
         rows.push((format!("server.{name}"), value, source.to_owned()));
     }
