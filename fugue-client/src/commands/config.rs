@@ -63,6 +63,12 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
         }),
         row("detach_key", &settings.detach_key, ToString::to_string),
     ];
+    rows.extend(server_rows(&settings.contents.server));
+    rows
+}
+
+/// The `[server]` table's rows: the file's value, else the server's default.
+fn server_rows(server: &ServerSettings) -> Vec<(String, String, String)> {
     let ServerSettings {
         scrollback,
         idle_timeout,
@@ -71,7 +77,7 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
         shell_integration,
         agent_link,
         log_file,
-    } = &settings.contents.server;
+    } = server;
     let shown = |value: &dyn ToString| value.to_string();
     let server: [(&str, Option<String>, String); 7] = [
         (
@@ -110,14 +116,14 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
             "stderr (fugue-server.log next to the socket with --daemon)".to_owned(),
         ),
     ];
-    for (name, value, default) in server {
+    let rows = server.into_iter().map(|(name, value, default)| {
         let (value, source) = match value {
             Some(value) => (value, "file"),
             None => (default, "default"),
         };
-        rows.push((format!("server.{name}"), value, source.to_owned()));
-    }
-    rows
+        (format!("server.{name}"), value, source.to_owned())
+    });
+    rows.collect()
 }
 
 fn row<T>(
