@@ -11,6 +11,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::event::{Event, Events};
+use crate::options::ConnectOptions;
 use crate::plain::{Piece, Plain};
 
 /// The longest unfinished line [`Client::wait_after`] matches before it ends.
@@ -26,13 +27,26 @@ pub struct Match {
 }
 
 /// Output of one session, from a position on, as it arrives.
+///
+/// It is a client like any other: one that falls behind (its process starved of CPU on a
+/// loaded machine) is resynced by the server. It then connects again and resumes from the
+/// last position it saw, which the server still holds unless 4 MiB came meanwhile; only
+/// then is the output lost to it.
 pub(crate) struct Watcher {
     /// Keeps the connection open.
     _client: Client,
     events: Events,
+    /// How to connect again.
+    options: ConnectOptions,
+    /// The session's id, and its name (for messages).
+    id: String,
     session: String,
     plain: Plain,
+    resumes: u32,
 }
+
+/// How many times a watcher connects again after falling behind before it gives up.
+const MAX_RESUMES: u32 = 8;
 
 /// What the watcher saw next.
 pub(crate) enum Seen {
@@ -50,11 +64,8 @@ impl Watcher {
         after: Option<u64>,
     ) -> Result<(Watcher, u64), ClientError> {
         let options = client.options().clone().with_role(Role::ReadOnly);
-        let (watcher, events) = Client::connect(&options.with_auto_start(false)).await?;
-        // Viewers never resize the session, so the size asked for does not matter.
-        let attachment = watcher
-            .attach_from(session, TermSize::DEFAULT, after)
-            .await?;
+        let options = options.with_auto_start(false);
+        let (watcher, events, attachment) = attach(&options, session, after).await?;
         let width = attachment.session.size.cols;
         let name = attachment.session.name;
         if let (Some(after), Some(_)) = (after, attachment.snapshot) {
@@ -74,10 +85,33 @@ impl Watcher {
         let watcher = Watcher {
             _client: watcher,
             events,
+            options,
+            id: attachment.session.id.to_string(),
             session: name,
             plain: Plain::new(width),
+            resumes: 0,
         };
         Ok((watcher, after.unwrap_or(attachment.seq)))
+    }
+
+    /// Connects again and resumes after `last_seq` (this one fell behind).
+    async fn resume(&mut self, last_seq: u64) -> Result<(), ClientError> {
+        let gone = || ClientError::OutputGone {
+            session: self.session.clone(),
+            after: last_seq,
+        };
+        if self.resumes == MAX_RESUMES {
+            return Err(gone());
+        }
+        self.resumes += 1;
+        let (client, events, attachment) = attach(&self.options, &self.id, Some(last_seq)).await?;
+        if attachment.snapshot.is_some() {
+            return Err(gone());
+        }
+        // The old connection goes, with whatever it had queued after falling behind.
+        self._client = client;
+        self.events = events;
+        Ok(())
     }
 
     /// The cursor is at `column` now: what comes next is written from there.
@@ -131,10 +165,7 @@ impl Watcher {
                     return Ok(Seen::Output { seq, pieces });
                 }
                 Some(Event::Resync { .. } | Event::OutputLost { .. }) => {
-                    return Err(ClientError::OutputGone {
-                        session: self.session.clone(),
-                        after: last_seq,
-                    });
+                    self.resume(last_seq).await?;
                 }
                 Some(Event::SessionExited { status: exit, .. }) => status = Some(exit),
                 Some(Event::Detached { reason }) => {
@@ -157,6 +188,20 @@ impl Watcher {
             }
         }
     }
+}
+
+/// A read-only connection attached to `session`, resuming after `after` if given.
+async fn attach(
+    options: &ConnectOptions,
+    session: &str,
+    after: Option<u64>,
+) -> Result<(Client, Events, crate::Attachment), ClientError> {
+    let (client, events) = Client::connect(options).await?;
+    // Viewers never resize the session, so the size asked for does not matter.
+    let attachment = client
+        .attach_from(session, TermSize::DEFAULT, after)
+        .await?;
+    Ok((client, events, attachment))
 }
 
 impl Client {

@@ -221,3 +221,30 @@ fn a_run_waiting_its_turn_outlives_the_idle_timeout() {
     );
     assert_eq!(stdout(&finish(first, "first run")), "first\n");
 }
+
+#[test]
+fn a_run_stopped_midway_resumes_its_output_exactly() {
+    let fugue = Fugue::new();
+    new_session(&fugue, "s", &["bash"]);
+    let lines = "for i in $(seq 1 2000); do echo line$i; sleep 0.001; done";
+    let child = fugue.spawn(&["run", "s", "--", lines]);
+    let status = || json(&fugue.run(&["status", "--json"]));
+    let lags_before = status()["lag_events"].as_u64().unwrap_or(0);
+    poll_until("the command prints", || {
+        stdout(&fugue.run(&["capture", "s"])).contains("line1\n")
+    });
+    // Stopped longer than the server waits for a client: it is marked lagging, resynced,
+    // and on waking connects again and resumes from the last position it saw.
+    signal(child.id(), Signal::STOP);
+    poll_until("the stopped run is marked lagging", || {
+        status()["lag_events"].as_u64().unwrap_or(0) > lags_before
+    });
+    signal(child.id(), Signal::CONT);
+    let output = finish(child, "fugue run, stopped and continued");
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let expected: String = (1..=2000).map(|i| format!("line{i}\n")).collect();
+    assert!(
+        stdout(&output) == expected,
+        "every line exactly once, in order"
+    );
+}
