@@ -8,19 +8,16 @@
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context as _;
-use std::time::Duration;
-
-use fugue_client::{
-    Attachment, Client, ClientError, ConnectOptions, DetachReason, Event, Events, ExitStatus,
-    TermSize,
-};
+use fugue_client::{Attachment, Client, ClientError, DetachReason, Event, Events, ExitStatus};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use crate::input::{InputNotice, InputPolicy, spawn_forwarder};
+use crate::forward::{Forwarding, InputNotice, InputPolicy, Typing, spawn_forwarder};
+use crate::mirror::Mirror;
 use crate::modes::ScreenModes;
-use crate::terminal::{RawMode, RawStdout, reset_sequence};
+use crate::reconnect::{Reconnect, Resumed};
+use crate::terminal::{RawMode, RawStdout, reset_sequence, terminal_size};
 
 /// Exit code when the server went away or shut down during an attach.
 pub const EXIT_SERVER_GONE: u8 = 3;
@@ -28,25 +25,9 @@ pub const EXIT_SERVER_GONE: u8 = 3;
 /// Events written per batch before the loop looks at input and signals again.
 const EVENTS_PER_BATCH: usize = 64;
 
-/// Attempts to reconnect after the connection drops while the server may still run.
-const RECONNECT_ATTEMPTS: u32 = 5;
-/// Pause before the first reconnect attempt; it doubles after each failure.
-const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// How to get back to the session if the connection drops (the server dropped a client
-/// that was stopped too long, say): the same socket and role, and the session's id.
-#[derive(Debug, Clone)]
-pub struct Reconnect {
-    /// Socket and role of the original connection (never auto-starting: a new server
-    /// would not have the session).
-    pub options: ConnectOptions,
-    /// The session's id.
-    pub session: String,
-}
-
 /// How an attach ended.
 #[derive(Debug)]
-enum Outcome {
+pub enum Outcome {
     Detached(DetachReason),
     Lost(Option<String>),
     Signal(&'static str, i32),
@@ -54,26 +35,32 @@ enum Outcome {
 }
 
 /// The state the loop keeps while attached.
-struct Screen {
-    out: BufWriter<RawStdout>,
+pub struct Screen {
+    /// The terminal.
+    pub out: BufWriter<RawStdout>,
     modes: ScreenModes,
     name: String,
     exit_status: Option<ExitStatus>,
     server_error: Option<String>,
     /// The session shown: output of any other (one this connection was in before) is not.
-    session: Uuid,
+    pub session: Uuid,
     /// The stream position the terminal shows, for resuming after a reconnect.
-    seq: u64,
+    pub seq: u64,
+    /// A copy of the terminal's screen, through ssh only (see `mirror.rs`).
+    pub mirror: Option<Mirror>,
 }
 
 impl Screen {
     /// Draws a fresh screen (a resync, a switch, a reconnect that missed too much): first
     /// undoes what the screen before had turned on (keyboard flags, modes), which the
     /// snapshot would otherwise stack on top of, then writes the snapshot.
-    fn redraw(&mut self, snapshot: &[u8]) -> io::Result<()> {
+    pub fn redraw(&mut self, snapshot: &[u8]) -> io::Result<()> {
         let undo = reset_sequence(&self.modes);
         self.modes = ScreenModes::default();
         self.out.write_all(undo.as_bytes())?;
+        if let (Some(mirror), Some(size)) = (&mut self.mirror, terminal_size()) {
+            mirror.reset(size, snapshot);
+        }
         self.write(snapshot)
     }
 
@@ -88,6 +75,9 @@ impl Screen {
             Event::Output { session, data, seq } => {
                 if session == self.session {
                     self.seq = seq;
+                    if let Some(mirror) = &mut self.mirror {
+                        mirror.output(&data);
+                    }
                     self.write(&data)?;
                 }
             }
@@ -138,8 +128,13 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     // Handlers first: a signal between raw mode and the handlers would kill the process
     // with the terminal left raw.
-    let mut signals = Signals::new().context("cannot handle signals")?;
+    let signals = Signals::new().context("cannot handle signals")?;
     let raw_mode = RawMode::enable().context("cannot put the terminal in raw mode")?;
+    let snapshot = attachment.snapshot.as_deref().unwrap_or_default();
+    let mirror = match (reconnect.is_remote(), terminal_size()) {
+        (true, Some(size)) => Mirror::start(size, snapshot),
+        _ => None,
+    };
     let mut screen = Screen {
         out: BufWriter::with_capacity(64 * 1024, RawStdout),
         modes: ScreenModes::default(),
@@ -148,80 +143,144 @@ pub async fn run(
         exit_status: None,
         server_error: None,
         seq: attachment.seq,
+        mirror,
     };
-    let (notice_tx, mut notice_rx) = mpsc::channel(1);
-    let (clients_tx, clients_rx) = watch::channel(client);
-    let forwarder = spawn_forwarder(clients_rx, policy, notice_tx);
-    let mut outcome = match attachment.snapshot.as_deref().map(|s| screen.write(s)) {
-        Some(Err(err)) => Outcome::Failed(err.into()),
-        _ => attached_loop(&mut screen, &mut events, &mut notice_rx, &mut signals).await,
+    let (forwarder, clients_tx, mut interrupts) = start_forwarding(client, policy, signals);
+    let outcome = match screen.write(snapshot) {
+        Err(err) => Outcome::Failed(err.into()),
+        Ok(()) => attached_loop(&mut screen, &mut events, &mut interrupts).await,
     };
-    while let Outcome::Lost(_) = outcome {
-        // The session shown, which a switch may have changed.
-        reconnect.session = screen.session.to_string();
-        let Some((client, new_events, attachment)) = resume(&reconnect, screen.seq).await else {
-            break;
-        };
-        events = new_events;
-        let _ = clients_tx.send(client);
-        screen.seq = attachment.seq;
-        if let Some(Err(err)) = attachment.snapshot.as_deref().map(|s| screen.redraw(s)) {
-            outcome = Outcome::Failed(err.into());
-            break;
+    let outcome = match outcome {
+        Outcome::Lost(why) => {
+            let mut attached = Attached {
+                screen: &mut screen,
+                interrupts: &mut interrupts,
+                clients_tx: &clients_tx,
+            };
+            attached.reconnect(&mut reconnect, why).await
         }
-        outcome = attached_loop(&mut screen, &mut events, &mut notice_rx, &mut signals).await;
-    }
+        other => other,
+    };
     forwarder.abort();
     let _ = screen.out.flush();
     drop(raw_mode);
     finish(&mut screen, outcome)
 }
 
-/// Connects again and attaches from `seq`, so the terminal gets exactly the output it
-/// missed (or one fresh screen if the server no longer has it), never a second redraw.
-/// `None` if the server or the session is gone.
-async fn resume(reconnect: &Reconnect, seq: u64) -> Option<(Client, Events, Attachment)> {
-    let size = crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT);
-    let mut backoff = RECONNECT_BACKOFF;
-    for _ in 0..RECONNECT_ATTEMPTS {
-        tokio::time::sleep(backoff).await;
-        backoff *= 2;
-        let Ok((client, events)) = Client::connect(&reconnect.options).await else {
-            continue;
-        };
-        return match client
-            .attach_from(&reconnect.session, size, Some(seq))
-            .await
-        {
-            Ok(attachment) => Some((client, events, attachment)),
-            Err(_) => None,
-        };
+/// Starts the forwarder on `client`; returns it, where to publish the next connection,
+/// and what to watch besides the connection.
+fn start_forwarding(
+    client: Client,
+    policy: InputPolicy,
+    signals: Signals,
+) -> (
+    tokio::task::JoinHandle<()>,
+    watch::Sender<Option<Client>>,
+    Interrupts,
+) {
+    let (notice_tx, notice_rx) = mpsc::channel(1);
+    let (clients_tx, clients) = watch::channel(Some(client));
+    let (typing, typing_rx) = watch::channel(Typing::default());
+    let channels = Forwarding {
+        clients,
+        notice_tx,
+        typing,
+    };
+    let forwarder = spawn_forwarder(channels, policy);
+    let interrupts = Interrupts {
+        signals,
+        notice_rx,
+        notices_open: true,
+        typing: typing_rx,
+    };
+    (forwarder, clients_tx, interrupts)
+}
+
+/// An attach whose connection was lost, and what it needs to carry on.
+struct Attached<'a> {
+    screen: &'a mut Screen,
+    interrupts: &'a mut Interrupts,
+    clients_tx: &'a watch::Sender<Option<Client>>,
+}
+
+impl Attached<'_> {
+    /// Reconnects and carries on, as often as the connection is lost; returns how the
+    /// attach ended.
+    async fn reconnect(&mut self, reconnect: &mut Reconnect, why: Option<String>) -> Outcome {
+        let mut why = why;
+        loop {
+            let _ = self.clients_tx.send(None);
+            // The session shown, which a switch may have changed.
+            reconnect.session = self.screen.session.to_string();
+            let resumed =
+                crate::reconnect::resume(self.screen, reconnect, self.interrupts, why.take());
+            let Resumed {
+                client,
+                mut events,
+                attachment,
+            } = match resumed.await {
+                Ok(resumed) => resumed,
+                Err(ended) => return ended,
+            };
+            let _ = self.clients_tx.send(Some(client));
+            self.screen.seq = attachment.seq;
+            if let Some(Err(err)) = attachment
+                .snapshot
+                .as_deref()
+                .map(|s| self.screen.redraw(s))
+            {
+                return Outcome::Failed(err.into());
+            }
+            match attached_loop(self.screen, &mut events, self.interrupts).await {
+                Outcome::Lost(lost) => why = lost,
+                other => return other,
+            }
+        }
     }
-    None
+}
+
+/// What can end an attach besides the connection: signals, and the forwarder's detach or
+/// failure. Also carries what became of typing, for the reconnect status line.
+pub struct Interrupts {
+    signals: Signals,
+    notice_rx: mpsc::Receiver<InputNotice>,
+    notices_open: bool,
+    /// What the forwarder did with typing.
+    pub typing: watch::Receiver<Typing>,
+}
+
+impl Interrupts {
+    /// The next signal, detach or failure.
+    pub async fn next(&mut self) -> Outcome {
+        loop {
+            tokio::select! {
+                biased;
+                signal = self.signals.recv() => return signal,
+                // The forwarder ends after its notice; a closed channel is not polled again.
+                notice = self.notice_rx.recv(), if self.notices_open => match notice {
+                    Some(InputNotice::Detached(reason)) => return Outcome::Detached(reason),
+                    // A closed connection is reported by the event stream, with more detail.
+                    Some(InputNotice::Failed(ClientError::Closed)) => {}
+                    Some(InputNotice::Failed(err)) => return Outcome::Failed(err.into()),
+                    None => self.notices_open = false,
+                },
+            }
+        }
+    }
 }
 
 async fn attached_loop(
     screen: &mut Screen,
     events: &mut Events,
-    notice_rx: &mut mpsc::Receiver<InputNotice>,
-    signals: &mut Signals,
+    interrupts: &mut Interrupts,
 ) -> Outcome {
-    // The forwarder ends after its notice; a closed channel must not be polled again.
-    let mut notices_open = true;
     loop {
         if let Err(err) = screen.out.flush() {
             return Outcome::Failed(err.into());
         }
         tokio::select! {
             biased;
-            signal = signals.recv() => return signal,
-            notice = notice_rx.recv(), if notices_open => match notice {
-                Some(InputNotice::Detached(reason)) => return Outcome::Detached(reason),
-                // A closed connection is reported by the event stream, with more detail.
-                Some(InputNotice::Failed(ClientError::Closed)) => {}
-                Some(InputNotice::Failed(err)) => return Outcome::Failed(err.into()),
-                None => notices_open = false,
-            },
+            outcome = interrupts.next() => return outcome,
             event = events.recv() => {
                 let Some(event) = event else { return Outcome::Lost(None) };
                 match write_batch(screen, event, events) {

@@ -13,10 +13,10 @@ use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
 use crate::chunk::chunks;
-use crate::connect::connect_socket;
 use crate::error::ClientError;
 use crate::event::Events;
 use crate::handshake::{Welcome, handshake};
+use crate::link::Link;
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
 use crate::replies::{Attachment, Capture, attachment, check, unexpected};
@@ -66,14 +66,15 @@ impl Client {
     /// other socket errors, [`ClientError::Refused`] when the server turned the client away,
     /// [`ClientError::Handshake`] or [`ClientError::Codec`] when the handshake broke down.
     pub async fn connect(options: &ConnectOptions) -> Result<(Client, Events), ClientError> {
-        let stream = connect_socket(
-            &options.socket_path,
-            options.auto_start,
-            options.server_program.as_deref(),
-        )
-        .await?;
-        let mut framed = Framed::new(stream, ClientCodec::new());
-        let welcome = handshake(&mut framed, options).await?;
+        let link = crate::connect::open(options).await?;
+        let mut framed = Framed::new(link, ClientCodec::new());
+        let welcome = match handshake(&mut framed, options).await {
+            Ok(welcome) => welcome,
+            Err(err) => match framed.into_inner() {
+                Link::Ssh(ssh) => return Err(ssh.failure(err).await),
+                Link::Unix(_) => return Err(err),
+            },
+        };
         let (sink, stream) = framed.split();
         let (request_tx, request_rx) = mpsc::channel(REQUEST_CAPACITY);
         let (pong_tx, pong_rx) = mpsc::channel(PONG_CAPACITY);
@@ -84,6 +85,7 @@ impl Client {
             Arc::clone(&pending),
             events_tx,
             pong_tx,
+            options.silence_limit,
         ));
         tokio::spawn(writer::run(sink, request_rx, pong_rx, options.keepalive));
         let inner = Inner {

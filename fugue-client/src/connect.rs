@@ -15,6 +15,8 @@ use tokio::process::{Child, ChildStderr, Command};
 use tokio::time::{Instant, sleep, timeout_at};
 
 use crate::error::ClientError;
+use crate::link::Link;
+use crate::options::ConnectOptions;
 
 /// The longest an auto-start may take, from spawning the server to a connected socket.
 pub const START_DEADLINE: Duration = Duration::from_secs(5);
@@ -22,9 +24,35 @@ pub const START_DEADLINE: Duration = Duration::from_secs(5);
 /// The server program's file name.
 const SERVER_PROGRAM: &str = "fugue-server";
 
+/// Opens the link the options describe: the socket, or ssh to the remote host.
+pub(crate) async fn open(options: &ConnectOptions) -> Result<Link, ClientError> {
+    match &options.remote {
+        Some(remote) => remote
+            .spawn(options.auto_start)
+            .map(|link| Link::Ssh(Box::new(link))),
+        None => connect_raw(options).await.map(Link::Unix),
+    }
+}
+
+/// Connects to the server's socket on this machine without shaking hands, starting the
+/// server first if the options say so and nothing listens: for a relay such as `fugue
+/// proxy`, which passes another client's frames through unread.
+///
+/// # Errors
+///
+/// As [`crate::Client::connect`] before the handshake.
+pub async fn connect_raw(options: &ConnectOptions) -> Result<UnixStream, ClientError> {
+    connect_socket(
+        &options.socket_path,
+        options.auto_start,
+        options.server_program.as_deref(),
+    )
+    .await
+}
+
 /// Connects to `path`; when nothing listens there and `auto_start` is set, starts the
 /// server first. `server_program` overrides where the server binary is looked for.
-pub(crate) async fn connect_socket(
+async fn connect_socket(
     path: &Path,
     auto_start: bool,
     server_program: Option<&Path>,

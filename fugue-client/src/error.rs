@@ -56,6 +56,45 @@ pub enum ClientError {
         /// runs as another user or cannot be identified.
         server: Option<ServerProcess>,
     },
+    /// The server on another machine speaks another protocol version.
+    #[error(
+        "fugue on {host} is another version ({message}); this is fugue {} speaking protocol \
+         {}: install versions with a protocol in common on both machines",
+        env!("CARGO_PKG_VERSION"),
+        fugue_protocol::PROTOCOL_VERSION
+    )]
+    RemoteOtherVersion {
+        /// The host.
+        host: String,
+        /// The server's explanation.
+        message: String,
+    },
+    /// ssh could not reach the host or log in; `transient` when trying again may work (the
+    /// network), not when it cannot (a refused key, a changed host key).
+    #[error("ssh to {host} failed: {message}")]
+    Ssh {
+        /// The host.
+        host: String,
+        /// What ssh said.
+        message: String,
+        /// Whether the failure may pass.
+        transient: bool,
+    },
+    /// ssh logged in, but `fugue proxy` could not run there or reach the server.
+    #[error("cannot run fugue on {host}: {message}")]
+    Remote {
+        /// The host.
+        host: String,
+        /// What went wrong there.
+        message: String,
+    },
+    /// Nothing came from the server over a link that can stall (ssh) for this long, though
+    /// the client kept reading and pinging: the link is taken for dead.
+    #[error("no word from fugue-server for {} s", after.as_secs())]
+    Silent {
+        /// How long it was silent.
+        after: std::time::Duration,
+    },
     /// The handshake did not complete: no answer in time or an unexpected first frame.
     #[error("handshake with fugue-server failed: {0}")]
     Handshake(String),
@@ -119,6 +158,19 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Whether connecting again may succeed: the connection broke or a network failed,
+    /// as opposed to a refusal that will be repeated (authentication, version, no server).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Ssh { transient, .. } => *transient,
+            ClientError::Closed
+            | ClientError::Codec(_)
+            | ClientError::Handshake(_)
+            | ClientError::Silent { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The server's error code when the server refused the request or the connection.
     pub fn server_code(&self) -> Option<ErrorCode> {
         match self {

@@ -4,15 +4,17 @@ use std::time::Duration;
 
 use fugue_protocol::{ClientCodec, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::UnixStream;
 use tokio_util::codec::Framed;
 
 use crate::error::ClientError;
+use crate::link::Link;
 use crate::options::ConnectOptions;
 use crate::peer::ServerProcess;
 
 /// How long the server may take to answer `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a server reached through ssh may take: logging in comes first.
+const REMOTE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to look for a refusal after `Hello` could not be sent.
 const REFUSAL_GRACE: Duration = Duration::from_millis(500);
 
@@ -29,7 +31,7 @@ pub(crate) struct Welcome {
 
 /// Sends `Hello` and waits for the answer.
 pub(crate) async fn handshake(
-    framed: &mut Framed<UnixStream, ClientCodec>,
+    framed: &mut Framed<Link, ClientCodec>,
     options: &ConnectOptions,
 ) -> Result<Welcome, ClientError> {
     let hello = ClientMessage::Hello {
@@ -49,7 +51,11 @@ pub(crate) async fn handshake(
             _ => Err(send_failed.into()),
         };
     }
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, read_welcome(framed))
+    let limit = match options.remote {
+        Some(_) => REMOTE_HANDSHAKE_TIMEOUT,
+        None => HANDSHAKE_TIMEOUT,
+    };
+    tokio::time::timeout(limit, read_welcome(framed))
         .await
         .map_err(|_| ClientError::Handshake("no answer to hello".to_owned()))?
         .map_err(|err| explain(err, options, framed.get_ref()))
@@ -57,23 +63,34 @@ pub(crate) async fn handshake(
 
 /// A refusal for a version mismatch becomes [`ClientError::OtherVersion`], which says what
 /// to do about it and, identified on this very connection, which process refused.
-fn explain(err: ClientError, options: &ConnectOptions, stream: &UnixStream) -> ClientError {
-    match err {
-        ClientError::Refused {
-            code: ErrorCode::VersionMismatch,
+fn explain(err: ClientError, options: &ConnectOptions, link: &Link) -> ClientError {
+    match (err, &options.remote) {
+        (
+            ClientError::Refused {
+                code: ErrorCode::VersionMismatch,
+                message,
+            },
+            Some(remote),
+        ) => ClientError::RemoteOtherVersion {
+            host: remote.host().to_owned(),
             message,
-        } => ClientError::OtherVersion {
+        },
+        (
+            ClientError::Refused {
+                code: ErrorCode::VersionMismatch,
+                message,
+            },
+            None,
+        ) => ClientError::OtherVersion {
             path: options.socket_path.clone(),
             message,
-            server: ServerProcess::serving(stream),
+            server: link.unix().and_then(ServerProcess::serving),
         },
-        other => other,
+        (other, _) => other,
     }
 }
 
-async fn read_welcome(
-    framed: &mut Framed<UnixStream, ClientCodec>,
-) -> Result<Welcome, ClientError> {
+async fn read_welcome(framed: &mut Framed<Link, ClientCodec>) -> Result<Welcome, ClientError> {
     loop {
         let Some(frame) = framed.next().await else {
             return Err(ClientError::Handshake(

@@ -1,5 +1,4 @@
-//! Everything that flows from the local terminal to the server during an attach: typed
-//! bytes (up to the detach key) and size changes.
+//! Reading what the user types during an attach (`forward.rs` sends it on).
 //!
 //! When standard input is a terminal, the forwarder reads it in the runtime through a
 //! descriptor of its own: the terminal opened again by name, non-blocking. Setting
@@ -10,141 +9,21 @@
 //! thread that hands chunks over a small bounded channel. A blocking read cannot be
 //! cancelled, so that thread is simply abandoned when the client exits (returning from
 //! `main` ends it); it never holds anything that needs cleaning up.
-//!
-//! Either way, when the server stops taking input the forwarder waits and reading stops,
-//! while output keeps flowing in the attach loop.
 
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
-use fugue_client::{Client, ClientError, DetachReason};
 use tokio::io::unix::AsyncFd;
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-
-use crate::keys::DetachKey;
-use crate::terminal::terminal_size;
+use tokio::sync::mpsc;
 
 /// Bytes read from standard input at a time (well under `MAX_INPUT_CHUNK`).
 const READ_CHUNK: usize = 16 * 1024;
 /// Chunks buffered between the reading thread and the forwarder.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// What the forwarder tells the attach loop.
-#[derive(Debug)]
-pub enum InputNotice {
-    /// The detach key was pressed or input ended; the detach was confirmed.
-    Detached(DetachReason),
-    /// Sending failed; the attach should end with this error.
-    Failed(ClientError),
-}
-
-/// How the forwarder treats local input.
-#[derive(Debug, Clone, Copy)]
-pub struct InputPolicy {
-    /// The key that detaches.
-    pub detach_key: DetachKey,
-    /// A read-only client sends neither input nor sizes (only the detach key counts).
-    pub read_only: bool,
-}
-
-/// Starts reading standard input and forwarding it to `client`; the task ends after a
-/// detach or an error, which it reports on `notice_tx`.
-///
-/// The forwarder always uses the latest client in `clients`: when the connection drops
-/// and the attach loop reconnects, it publishes the new client there, and a send that
-/// failed on the old connection is retried on the new one.
-pub fn spawn_forwarder(
-    clients: watch::Receiver<Client>,
-    policy: InputPolicy,
-    notice_tx: mpsc::Sender<InputNotice>,
-) -> JoinHandle<()> {
-    let input = Input::open();
-    tokio::spawn(async move {
-        let mut clients = clients;
-        let notice = match forward(&mut clients, policy, input).await {
-            Ok(reason) => InputNotice::Detached(reason),
-            Err(err) => InputNotice::Failed(err),
-        };
-        let _ = notice_tx.send(notice).await;
-    })
-}
-
-/// Forwards input and resizes until the detach key or the end of input, then detaches.
-async fn forward(
-    clients: &mut watch::Receiver<Client>,
-    policy: InputPolicy,
-    mut input: Input,
-) -> Result<DetachReason, ClientError> {
-    // Without a SIGWINCH handler (it cannot fail on Unix in practice) sizes just stay put.
-    let mut window_changes = signal(SignalKind::window_change()).ok();
-    loop {
-        tokio::select! {
-            chunk = input.next() => {
-                // End of input (the terminal hung up) detaches like the key does.
-                let Some(chunk) = chunk else { break };
-                let (before, detach) = policy.detach_key.split(&chunk);
-                if !before.is_empty() && !policy.read_only {
-                    let data = chunk.slice_ref(before);
-                    on_latest(clients, |client| {
-                        let data = data.clone();
-                        async move { client.send_input(data).await }
-                    })
-                    .await?;
-                }
-                if detach {
-                    break;
-                }
-            }
-            changed = recv_signal(&mut window_changes) => match changed {
-                Some(()) => {
-                    if let (Some(size), false) = (terminal_size(), policy.read_only) {
-                        on_latest(clients, |client| async move { client.resize(size).await }).await?;
-                    }
-                }
-                // The signal driver is gone; stop listening rather than spin.
-                None => window_changes = None,
-            },
-        }
-    }
-    on_latest(clients, |client| async move { client.detach().await }).await
-}
-
-/// Runs `op` on the latest client; if its connection has closed, waits for the attach
-/// loop to publish a new one and runs `op` again there. Ends with `Closed` once no new
-/// client can come.
-async fn on_latest<T, F, Fut>(
-    clients: &mut watch::Receiver<Client>,
-    op: F,
-) -> Result<T, ClientError>
-where
-    F: Fn(Client) -> Fut,
-    Fut: std::future::Future<Output = Result<T, ClientError>>,
-{
-    loop {
-        let client = clients.borrow_and_update().clone();
-        match op(client).await {
-            Err(ClientError::Closed) => {
-                if clients.changed().await.is_err() {
-                    return Err(ClientError::Closed);
-                }
-            }
-            other => return other,
-        }
-    }
-}
-
-async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
-    match signal {
-        Some(signal) => signal.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Where typed bytes come from.
-enum Input {
+pub enum Input {
     /// The terminal, opened again non-blocking and read in the runtime.
     Terminal {
         fd: AsyncFd<OwnedFd>,
@@ -156,7 +35,7 @@ enum Input {
 
 impl Input {
     /// The terminal on standard input if it can be opened again, else the reading thread.
-    fn open() -> Input {
+    pub fn open() -> Input {
         match reopen_stdin_terminal() {
             Ok(fd) => Input::Terminal {
                 fd,
@@ -168,7 +47,7 @@ impl Input {
 
     /// The next chunk typed; `None` at end of input or on a read error (a terminal that
     /// hung up). Cancel-safe: a read happens only once readiness is known, and completes.
-    async fn next(&mut self) -> Option<Bytes> {
+    pub async fn next(&mut self) -> Option<Bytes> {
         match self {
             Input::Thread(rx) => rx.recv().await,
             Input::Terminal { fd, buf } => loop {

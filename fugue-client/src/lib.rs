@@ -45,11 +45,13 @@ mod connect;
 mod error;
 mod event;
 mod handshake;
+mod link;
 mod options;
 mod peer;
 mod pending;
 mod plain;
 mod reader;
+mod remote;
 mod replies;
 mod run;
 mod scripting;
@@ -58,11 +60,14 @@ mod watch;
 mod writer;
 
 pub use client::Client;
-pub use connect::START_DEADLINE;
+pub use connect::{START_DEADLINE, connect_raw};
 pub use error::ClientError;
 pub use event::{Event, Events};
-pub use options::{ConnectOptions, DEFAULT_KEEPALIVE, socket_path};
+pub use options::{
+    ConnectOptions, DEFAULT_KEEPALIVE, REMOTE_KEEPALIVE, REMOTE_SILENCE_LIMIT, socket_path,
+};
 pub use peer::ServerProcess;
+pub use remote::{Remote, SSH_COMMAND_ENV};
 pub use replies::{Attachment, Capture, Upgrade};
 pub use run::{RunOutcome, RunProgress};
 pub use watch::Match;

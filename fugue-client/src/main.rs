@@ -22,10 +22,13 @@
 mod attach;
 mod cli;
 mod commands;
+mod forward;
 mod input;
 mod keys;
+mod mirror;
 mod modes;
 mod readable;
+mod reconnect;
 mod settings;
 mod table;
 mod terminal;

@@ -6,9 +6,19 @@ use std::time::Duration;
 use fugue_protocol::{Role, resolve_socket_path};
 use uuid::Uuid;
 
+use crate::remote::Remote;
+
 /// How often a client that has sent nothing pings the server; well under the server's
 /// default idle timeout of 60 s.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// How often a client reaching its server through ssh pings it when it has sent nothing.
+pub const REMOTE_KEEPALIVE: Duration = Duration::from_secs(3);
+
+/// How long a client reaching its server through ssh waits without hearing from it (while
+/// reading) before it takes the link for dead: a stalled link (a suspended laptop, a NAT
+/// that forgot the connection) never reports an error by itself.
+pub const REMOTE_SILENCE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The socket path fugue uses: `explicit` if given, else `$FUGUE_SOCKET`, else
 /// `$XDG_RUNTIME_DIR/fugue/fugue.sock`, else `/tmp/fugue-$UID/fugue.sock`.
@@ -28,6 +38,8 @@ pub struct ConnectOptions {
     pub(crate) server_program: Option<PathBuf>,
     pub(crate) keepalive: Duration,
     pub(crate) agent: Option<PathBuf>,
+    pub(crate) remote: Option<Remote>,
+    pub(crate) silence_limit: Option<Duration>,
 }
 
 impl ConnectOptions {
@@ -42,6 +54,8 @@ impl ConnectOptions {
             server_program: None,
             keepalive: DEFAULT_KEEPALIVE,
             agent: None,
+            remote: None,
+            silence_limit: None,
         }
     }
 
@@ -88,6 +102,32 @@ impl ConnectOptions {
     pub fn with_agent(mut self, agent: Option<PathBuf>) -> Self {
         self.agent = agent.filter(|path| path.is_absolute());
         self
+    }
+
+    /// Reach the server of another machine through ssh (`fugue proxy` there connects to
+    /// that machine's own socket, so the socket path is not used).
+    /// Sets a keepalive of [`REMOTE_KEEPALIVE`] and a silence limit of
+    /// [`REMOTE_SILENCE_LIMIT`] (see [`ConnectOptions::with_silence_limit`]).
+    pub fn with_remote(mut self, remote: Option<Remote>) -> Self {
+        if remote.is_some() {
+            self.keepalive = self.keepalive.min(REMOTE_KEEPALIVE);
+            self.silence_limit = Some(REMOTE_SILENCE_LIMIT);
+        }
+        self.remote = remote;
+        self
+    }
+
+    /// Ends the connection ([`crate::Event::Closed`] with [`crate::ClientError::Silent`])
+    /// when nothing came from the server for this long while the client was reading;
+    /// `None` waits forever. Keep it well above the keepalive.
+    pub fn with_silence_limit(mut self, limit: Option<Duration>) -> Self {
+        self.silence_limit = limit;
+        self
+    }
+
+    /// The host reached through ssh, if any.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
     }
 
     /// The socket path these options connect to.

@@ -19,6 +19,10 @@
 //! does not read, the server's pings go unanswered, but the writer's own keepalive pings
 //! still keep the connection from counting as idle.
 //!
+//! Over a link that can stall (ssh), the reader also gives up on a server it has not heard
+//! from for the silence limit while it was reading; the writer's keepalive pings make the
+//! server answer in the meantime.
+//!
 //! Once the socket has ended, the reader fails the waiting requests first, then hands the
 //! rest of the backlog and a final [`Event::Closed`] to the event channel, waiting for the
 //! consumer to read them or to drop [`crate::Events`], whichever comes first.
@@ -29,17 +33,18 @@ use std::sync::Arc;
 use fugue_protocol::{ClientCodec, ServerMessage};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
-use tokio::net::UnixStream;
 use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant, sleep_until};
 use tokio_util::codec::Framed;
 
 use crate::error::ClientError;
 use crate::event::Event;
+use crate::link::Link;
 use crate::pending::Pending;
 use crate::replies::Attachment;
 
 /// The reading half of a connection.
-pub(crate) type FrameStream = SplitStream<Framed<UnixStream, ClientCodec>>;
+pub(crate) type FrameStream = SplitStream<Framed<Link, ClientCodec>>;
 
 /// Events the reader holds beyond the event channel before it stops reading or drops output.
 const BACKLOG_LIMIT: usize = 64;
@@ -50,10 +55,17 @@ pub(crate) async fn run(
     pending: Arc<Pending>,
     events_tx: mpsc::Sender<Event>,
     pong_tx: mpsc::Sender<u64>,
+    silence_limit: Option<Duration>,
 ) {
     let mut backlog = Backlog::default();
+    let mut heard = Instant::now();
     let error = loop {
         let may_read = backlog.len() < BACKLOG_LIMIT || pending.any();
+        if !may_read {
+            // Silence counts only while this side reads.
+            heard = Instant::now();
+        }
+        let silent_at = heard + silence_limit.unwrap_or(Duration::MAX / 4);
         tokio::select! {
             biased;
             permit = events_tx.reserve(), if !backlog.is_empty() => match permit {
@@ -69,11 +81,15 @@ pub(crate) async fn run(
                 None => break None,
                 Some(Err(err)) => break Some(ClientError::Codec(err)),
                 Some(Ok(msg)) => {
+                    heard = Instant::now();
                     let keep = !events_tx.is_closed();
                     route(msg, &pending, &pong_tx, keep.then_some(&mut backlog));
                 }
             },
             () = pending.request_started(), if !may_read => {}
+            () = sleep_until(silent_at), if may_read && silence_limit.is_some() => {
+                break Some(ClientError::Silent { after: heard.elapsed() });
+            }
         }
     };
     pending.close();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::parser::ValueSource;
-use fugue_client::socket_path;
+use fugue_client::{Remote, SSH_COMMAND_ENV, socket_path};
 use fugue_protocol::{ConfigFile, SOCKET_ENV, config_path};
 
 use crate::cli::Cli;
@@ -56,6 +56,9 @@ pub struct Settings {
     pub socket: Setting<PathBuf>,
     /// The detach key.
     pub detach_key: Setting<DetachKey>,
+    /// The machine reached through ssh (`-H`, `$FUGUE_HOST`), with the ssh command from
+    /// `$FUGUE_SSH_COMMAND`.
+    pub remote: Option<Remote>,
 }
 
 impl Settings {
@@ -107,13 +110,28 @@ impl Settings {
                 source: Source::Default,
             },
         };
+        let remote = match cli.host.clone() {
+            Some(remote) => Some(with_ssh_command(remote)?),
+            None => None,
+        };
         let file = path.map(|path| (path, exists));
         Ok(Settings {
             file,
             contents,
             socket,
             detach_key,
+            remote,
         })
+    }
+}
+
+/// `remote` with the ssh command of `$FUGUE_SSH_COMMAND`, if set and not empty.
+fn with_ssh_command(remote: Remote) -> anyhow::Result<Remote> {
+    match std::env::var(SSH_COMMAND_ENV) {
+        Ok(line) if !line.trim().is_empty() => {
+            Ok(remote.with_ssh_command(Remote::split_command(&line).map_err(anyhow::Error::msg)?))
+        }
+        _ => Ok(remote),
     }
 }
 

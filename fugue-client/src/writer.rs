@@ -7,12 +7,13 @@ use std::time::Duration;
 use fugue_protocol::{ClientCodec, ClientMessage};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
+use crate::link::Link;
+
 /// The writing half of a connection.
-pub(crate) type FrameSink = SplitSink<Framed<UnixStream, ClientCodec>, ClientMessage>;
+pub(crate) type FrameSink = SplitSink<Framed<Link, ClientCodec>, ClientMessage>;
 
 /// Writes until the socket fails, the reader stops (the pong queue closes), or every
 /// `Client` handle is gone (the request queue closes); in the last case it shuts down the

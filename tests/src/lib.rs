@@ -7,6 +7,7 @@
 pub mod poll;
 pub mod process;
 pub mod screen;
+pub mod sshd;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};

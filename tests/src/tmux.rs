@@ -352,15 +352,15 @@ pub fn assert_success(output: &Output, what: &str) {
 }
 
 /// A process as `/proc` shows it.
-struct Process {
-    pid: u32,
-    parent: u32,
-    name: String,
-    cmdline: Vec<u8>,
+pub(crate) struct Process {
+    pub(crate) pid: u32,
+    pub(crate) parent: u32,
+    pub(crate) name: String,
+    pub(crate) cmdline: Vec<u8>,
 }
 
 /// Every process that can be read now (zombies have an empty command line).
-fn processes() -> impl Iterator<Item = Process> {
+pub(crate) fn processes() -> impl Iterator<Item = Process> {
     let entries = fs::read_dir("/proc").into_iter().flatten().flatten();
     entries.filter_map(|entry| {
         let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
@@ -478,6 +478,12 @@ impl<'a> TmuxTerm<'a> {
     /// The visible screen, one line per row, trailing blanks trimmed.
     pub fn capture(&self) -> String {
         let output = self.tmux(&["capture-pane", "-p", "-t", "main"]);
+        stdout(&output)
+    }
+
+    /// The scrollback and the visible screen, one line per row.
+    pub fn capture_history(&self) -> String {
+        let output = self.tmux(&["capture-pane", "-p", "-S", "-", "-t", "main"]);
         stdout(&output)
     }
 

@@ -1,8 +1,8 @@
 //! `cargo xtask test`: install what the tests need, then run every test.
 //!
 //! The end-to-end tests run real programs: they drive `fugue` inside tmux, drop privileges
-//! with `setpriv`, run vim, less and top in sessions, and `fugue run` in bash, zsh, fish
-//! and sh. On a fresh Debian machine some of
+//! with `setpriv`, run vim, less and top in sessions, `fugue run` in bash, zsh, fish
+//! and sh, and remote sessions through a real sshd. On a fresh Debian machine some of
 //! these are missing. As root with `apt-get`, this task installs them; otherwise it names
 //! the packages to install and stops, before a long test run fails halfway.
 
@@ -51,6 +51,20 @@ pub(crate) const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         command: "fish",
         package: "fish",
+    },
+    // Remote sessions run through a real OpenSSH server and client; the agent-link tests
+    // run ssh-agent.
+    Requirement {
+        command: "ssh",
+        package: "openssh-client",
+    },
+    Requirement {
+        command: "ssh-keygen",
+        package: "openssh-client",
+    },
+    Requirement {
+        command: "/usr/sbin/sshd",
+        package: "openssh-server",
     },
 ];
 

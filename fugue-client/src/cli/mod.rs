@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use fugue_client::Remote;
+
 use crate::keys::DetachKey;
 
 /// fugue: terminal sessions that outlive your terminal.
@@ -24,6 +26,18 @@ pub struct Cli {
     /// configuration file's `detach_key`, else ctrl-\\].
     #[arg(long, global = true, env = "FUGUE_DETACH_KEY", value_name = "KEY")]
     pub detach_key: Option<DetachKey>,
+
+    /// Reach the sessions of another machine through ssh: ssh://[USER@]HOST[:PORT]
+    /// (`fugue` must be on that machine's PATH; `$FUGUE_SSH_COMMAND` replaces `ssh`).
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        env = "FUGUE_HOST",
+        value_name = "URL",
+        value_parser = parse_host
+    )]
+    pub host: Option<Remote>,
 
     /// What to do; without one, `fugue new`.
     #[command(subcommand)]
@@ -77,6 +91,13 @@ pub enum Command {
     Run(RunArgs),
     /// Stream events (created, exited, attached, title, bell, idle, …) one per line.
     Events(EventsArgs),
+    /// Relay one client's frames between standard input and output and this machine's
+    /// server: what `fugue -H ssh://HOST` runs on HOST, through ssh.
+    Proxy {
+        /// Start the server if none is running.
+        #[arg(long)]
+        start: bool,
+    },
     /// Print a completion script for a shell (e.g. `fugue completions bash > ~/.local/share/bash-completion/completions/fugue`).
     Completions {
         /// The shell.
@@ -248,6 +269,11 @@ pub fn parse_env_var(text: &str) -> Result<(String, String), String> {
         return Err("environment variables cannot contain NUL".to_owned());
     }
     Ok((key.to_owned(), value.to_owned()))
+}
+
+/// Parses `-H`'s `ssh://[USER@]HOST[:PORT]`.
+fn parse_host(text: &str) -> Result<Remote, String> {
+    Remote::parse(text)
 }
 
 /// Parses a non-negative number of seconds, fractions allowed.

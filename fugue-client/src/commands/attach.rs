@@ -4,7 +4,7 @@ use fugue_client::{Role, SessionInfo, TermSize};
 
 use super::{Globals, connect_options, ensure_terminal};
 use crate::cli::AttachArgs;
-use crate::input::InputPolicy;
+use crate::forward::InputPolicy;
 
 /// The variable the server sets in every session's environment: the session's name.
 const SESSION_ENV: &str = "FUGUE_SESSION";
@@ -57,10 +57,7 @@ pub async fn run(globals: &Globals, args: AttachArgs) -> anyhow::Result<u8> {
         detach_key: globals.detach_key,
         read_only: args.read_only,
     };
-    let reconnect = crate::attach::Reconnect {
-        options,
-        session: attachment.session.id.to_string(),
-    };
+    let reconnect = crate::reconnect::Reconnect::new(options, attachment.session.id.to_string());
     crate::attach::run(client, events, attachment, policy, reconnect).await
 }
 

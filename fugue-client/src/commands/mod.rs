@@ -6,6 +6,7 @@ mod config;
 mod events;
 mod manage;
 mod new;
+mod proxy;
 mod run;
 mod send;
 mod status;
@@ -15,7 +16,7 @@ mod wait;
 use std::io::Write;
 use std::path::PathBuf;
 
-use fugue_client::{Client, ConnectOptions, Events, Role};
+use fugue_client::{Client, ConnectOptions, Events, Remote, Role};
 
 use crate::cli::{Cli, Command};
 use crate::keys::DetachKey;
@@ -28,6 +29,8 @@ pub struct Globals {
     pub socket: PathBuf,
     /// The detach key for attaches.
     pub detach_key: DetachKey,
+    /// The machine reached through ssh (`-H`), if not this one.
+    pub remote: Option<Remote>,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -40,6 +43,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
     let globals = Globals {
         socket: settings.socket.value.clone(),
         detach_key: settings.detach_key.value,
+        remote: settings.remote.clone(),
     };
     match cli.command {
         None => new::run(&globals, Default::default()).await,
@@ -57,6 +61,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         Some(Command::Run(args)) => run::run(&globals, args).await,
         Some(Command::Switch { session }) => manage::switch(&globals, &session).await,
         Some(Command::Events(args)) => events::run(&globals, args).await,
+        Some(Command::Proxy { start }) => proxy::run(&globals, start).await,
         Some(Command::Completions { shell }) => config::completions(shell),
         Some(Command::Config(args)) => config::show(&settings, &args),
         Some(Command::Man { dir }) => config::man(dir.as_deref()),
@@ -74,12 +79,15 @@ async fn connect(
 
 /// The connection options for `role` on the global socket.
 fn connect_options(globals: &Globals, role: Role, auto_start: bool) -> ConnectOptions {
-    // Sessions this client creates or attaches to use its ssh agent from then on.
-    let agent = std::env::var_os("SSH_AUTH_SOCK").filter(|_| role != Role::ReadOnly);
+    // Sessions this client creates or attaches to use its ssh agent from then on (not on
+    // another machine, where the path means nothing).
+    let agent = std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|_| role != Role::ReadOnly && globals.remote.is_none());
     ConnectOptions::new(&globals.socket)
         .with_role(role)
         .with_auto_start(auto_start)
         .with_agent(agent.map(PathBuf::from))
+        .with_remote(globals.remote.clone())
 }
 
 /// Standard output was closed by whatever read it (`fugue capture NAME | head`). Like any

@@ -7,7 +7,7 @@ use fugue_client::{Role, SessionSpec, TermSize};
 
 use super::{Globals, connect, ensure_terminal, print};
 use crate::cli::NewArgs;
-use crate::input::InputPolicy;
+use crate::forward::InputPolicy;
 
 /// Creates the session described by `args`, starting the server if needed.
 ///
@@ -37,7 +37,7 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
     };
     let (client, events) = connect(globals, role, true).await?;
     let options = super::connect_options(globals, role, false);
-    let spec = session_spec(args)?;
+    let spec = session_spec(args, globals.remote.is_some())?;
     if !attach {
         let session = client.create_session(spec).await?;
         print(&format!("{}\n", session.name))?;
@@ -49,19 +49,20 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
         detach_key: globals.detach_key,
         read_only: false,
     };
-    let reconnect = crate::attach::Reconnect {
-        options,
-        session: attachment.session.id.to_string(),
-    };
+    let reconnect = crate::reconnect::Reconnect::new(options, attachment.session.id.to_string());
     crate::attach::run(client, events, attachment, policy, reconnect).await
 }
 
 /// The spec for `args`: the terminal's size, `$TERM`, and the current directory unless
-/// `-c` says otherwise (the server's own directory would surprise).
-fn session_spec(args: NewArgs) -> anyhow::Result<SessionSpec> {
-    let cwd = match args.cwd {
-        Some(dir) => Some(absolute(dir)?),
-        None => std::env::current_dir().ok(),
+/// `-c` says otherwise (the server's own directory would surprise). On another machine
+/// (`remote`), a `-c` is taken as it is there, and without one the server chooses (this
+/// machine's directory means nothing there).
+fn session_spec(args: NewArgs, remote: bool) -> anyhow::Result<SessionSpec> {
+    let cwd = match (args.cwd, remote) {
+        (Some(dir), true) => Some(dir),
+        (Some(dir), false) => Some(absolute(dir)?),
+        (None, true) => None,
+        (None, false) => std::env::current_dir().ok(),
     };
     let cwd = cwd
         .map(|dir| {

@@ -26,12 +26,17 @@ struct Report {
 ///
 /// When the server cannot be reached or refuses (the old server then goes on serving).
 pub async fn run(globals: &Globals, args: UpgradeArgs) -> anyhow::Result<u8> {
-    let binary = match args.server_binary {
-        Some(binary) => binary,
-        None => beside_this_fugue()?,
+    let binary = match (args.server_binary, &globals.remote) {
+        // A path on the other machine, as it is there.
+        (Some(binary), Some(_)) => binary,
+        (None, Some(remote)) => anyhow::bail!(
+            "with -H, name the new server as a path on {} with --server-binary",
+            remote.host()
+        ),
+        (Some(binary), None) => std::path::absolute(&binary)
+            .with_context(|| format!("cannot resolve {}", binary.display()))?,
+        (None, None) => beside_this_fugue()?,
     };
-    let binary = std::path::absolute(&binary)
-        .with_context(|| format!("cannot resolve {}", binary.display()))?;
     let (client, _events) = connect(globals, Role::Control, false).await?;
     let started = Instant::now();
     let upgrade = client.upgrade(&binary).await?;

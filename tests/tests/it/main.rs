@@ -12,6 +12,7 @@ mod membership;
 mod pacing;
 mod protocol_errors;
 mod reliability;
+mod remote;
 mod screen;
 mod server_lifecycle;
 mod sessions;

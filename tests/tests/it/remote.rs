@@ -1,0 +1,232 @@
+//! Remote sessions: `fugue -H ssh://…` through a real OpenSSH server on 127.0.0.1 (the
+//! "remote" side is this machine, as the same user, with its own `fugue proxy`).
+
+use std::process::Output;
+
+use fugue_tests::sshd::{Sshd, ssh_children};
+use fugue_tests::tmux::{
+    Fugue, TmuxTerm, assert_success, finish, poll_until, signal, stderr, stdout,
+};
+use rustix::process::Signal;
+
+/// `fugue -H <sshd> ARGS`, through `ssh_command`.
+fn remote_with(fugue: &Fugue, sshd: &Sshd, ssh_command: &str, args: &[&str]) -> Output {
+    let url = sshd.url();
+    let mut all = vec!["-H", url.as_str()];
+    all.extend_from_slice(args);
+    let child = fugue
+        .command(&all)
+        .env("FUGUE_SSH_COMMAND", ssh_command)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn fugue");
+    finish(child, &format!("fugue -H {}", args.join(" ")))
+}
+
+fn remote(fugue: &Fugue, sshd: &Sshd, args: &[&str]) -> Output {
+    remote_with(fugue, sshd, &sshd.ssh_command(), args)
+}
+
+/// A session that prints `n1` … `nLAST`, slowly enough to drop the link in the middle,
+/// then `done` (and stays).
+fn start_counter(fugue: &Fugue, sshd: &Sshd, last: u32) {
+    let script = format!(
+        "for i in $(seq 1 {last}); do echo n$i; sleep 0.02; done; echo done; exec sleep 600"
+    );
+    let output = remote(
+        fugue,
+        sshd,
+        &["new", "-d", "-s", "counter", "--", "sh", "-c", &script],
+    );
+    assert_success(&output, "fugue -H new -d");
+}
+
+/// Attaches to the counter through ssh in `term`; returns the client's pid.
+fn attach_counter(term: &TmuxTerm<'_>, sshd: &Sshd) -> u32 {
+    term.send_line(&format!(
+        "FUGUE_SSH_COMMAND='{}' fugue -H {} attach counter; echo \"exit-attach=$?\"",
+        sshd.ssh_command(),
+        sshd.url()
+    ));
+    term.wait_for("the counter", |screen| screen.contains("n10"));
+    term.client_pid()
+}
+
+/// The client's one ssh, once it has one.
+fn ssh_of(client: u32) -> u32 {
+    let mut found = Vec::new();
+    poll_until("the client to run ssh", || {
+        found = ssh_children(client);
+        found.len() == 1
+    });
+    found[0]
+}
+
+/// Every `nK` the terminal ever showed (scrollback too) is there exactly once, in order,
+/// from 1 to `last`.
+fn assert_every_number_once(term: &TmuxTerm<'_>, last: u32) {
+    let history = term.capture_history();
+    let numbers: Vec<u32> = history
+        .lines()
+        .filter_map(|line| line.trim_end().strip_prefix('n')?.parse().ok())
+        .collect();
+    let expected: Vec<u32> = (1..=last).collect();
+    assert_eq!(numbers, expected, "the terminal's history:\n{history}");
+}
+
+#[test]
+fn host_flag_runs_ls_new_send_and_capture_through_ssh() {
+    let fugue = Fugue::new();
+    let sshd = Sshd::start(&fugue);
+    let created = remote(&fugue, &sshd, &["new", "-d", "-s", "far", "--", "sh"]);
+    assert_success(&created, "fugue -H new -d");
+    assert_eq!(stdout(&created).trim(), "far");
+    // The server the proxy started is this world's: a local ls sees the session.
+    assert!(stdout(&fugue.run(&["ls"])).contains("far"));
+    let listed = remote(&fugue, &sshd, &["ls", "--json"]);
+    assert!(
+        stdout(&listed).contains("\"name\": \"far\""),
+        "{}",
+        stdout(&listed)
+    );
+    let sent = remote(
+        &fugue,
+        &sshd,
+        &["send", "far", "--enter", "echo remote-$((6*7))"],
+    );
+    assert_success(&sent, "fugue -H send");
+    poll_until("the remote echo", || {
+        let captured = remote(&fugue, &sshd, &["capture", "far"]);
+        stdout(&captured)
+            .lines()
+            .any(|line| line.trim_end() == "remote-42")
+    });
+}
+
+#[test]
+fn refused_login_and_missing_fugue_are_clear_errors_not_retries() {
+    let fugue = Fugue::new();
+    let sshd = Sshd::start(&fugue);
+    let refused = remote_with(&fugue, &sshd, &sshd.stranger_command(), &["ls"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("ssh to 127.0.0.1 failed") && message.contains("Permission denied"),
+        "{message}"
+    );
+    let empty = fugue.dir().join("no-fugue-here");
+    std::fs::create_dir(&empty).unwrap();
+    let bare = Sshd::start_with_path(&fugue, &empty);
+    let missing = remote(&fugue, &bare, &["ls"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let message = stderr(&missing);
+    assert!(
+        message.contains("cannot run fugue on 127.0.0.1") && message.contains("PATH"),
+        "{message}"
+    );
+    let bad = fugue.run(&["-H", "ssh://-oProxyCommand=x", "ls"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[test]
+fn attached_client_resumes_every_line_after_ssh_is_killed() {
+    let fugue = Fugue::new();
+    let sshd = Sshd::start(&fugue);
+    start_counter(&fugue, &sshd, 400);
+    let term = fugue.terminal();
+    let client = attach_counter(&term, &sshd);
+    let first = ssh_of(client);
+    signal(first, Signal::KILL);
+    poll_until("a new ssh", || {
+        ssh_children(client).iter().any(|&pid| pid != first)
+    });
+    term.wait_for_line("done");
+    assert_every_number_once(&term, 400);
+    // Still attached: typing reaches the session, then the detach key detaches.
+    term.press_detach_key();
+    term.wait_for_line("exit-attach=0");
+}
+
+#[test]
+fn attached_client_resumes_after_sshd_drops_the_connection() {
+    let fugue = Fugue::new();
+    let sshd = Sshd::start(&fugue);
+    start_counter(&fugue, &sshd, 400);
+    let term = fugue.terminal();
+    let client = attach_counter(&term, &sshd);
+    let first = ssh_of(client);
+    for pid in sshd.connection_pids() {
+        signal(pid, Signal::KILL);
+    }
+    poll_until("a new ssh", || {
+        ssh_children(client).iter().any(|&pid| pid != first)
+    });
+    term.wait_for_line("done");
+    assert_every_number_once(&term, 400);
+}
+
+#[test]
+fn a_stalled_link_is_given_up_and_resumed_past_the_idle_timeout() {
+    let fugue = Fugue::new();
+    // The server the proxy starts drops a silent client after 2 s.
+    std::fs::write(
+        fugue.dir().join("config.toml"),
+        "[server]\nidle_timeout = 2\n",
+    )
+    .unwrap();
+    let sshd = Sshd::start(&fugue);
+    start_counter(&fugue, &sshd, 900);
+    let term = fugue.terminal();
+    let client = attach_counter(&term, &sshd);
+    let stalled = Stalled(ssh_of(client));
+    signal(stalled.0, Signal::STOP);
+    // Longer than the idle timeout and the client's silence limit: a new ssh comes.
+    poll_until("a new ssh after the stall", || {
+        ssh_children(client).iter().any(|&pid| pid != stalled.0)
+    });
+    term.wait_for_line("done");
+    assert_every_number_once(&term, 900);
+}
+
+/// A stopped ssh: continued and killed whatever happens to the test.
+struct Stalled(u32);
+
+impl Drop for Stalled {
+    fn drop(&mut self) {
+        signal(self.0, Signal::KILL);
+        signal(self.0, Signal::CONT);
+    }
+}
+
+#[test]
+fn detach_key_works_while_reconnecting_and_a_refused_login_ends_it() {
+    let fugue = Fugue::new();
+    let mut sshd = Sshd::start(&fugue);
+    start_counter(&fugue, &sshd, 100_000);
+    let term = fugue.terminal();
+    let client = attach_counter(&term, &sshd);
+    // Nothing listens any more: every attempt fails, and the status line says so.
+    sshd.stop_listening();
+    signal(ssh_of(client), Signal::KILL);
+    term.wait_for("the status line", |screen| {
+        screen.contains("[reconnecting to 127.0.0.1… ")
+    });
+    term.press_detach_key();
+    term.wait_for_line("exit-attach=0");
+    assert!(term.capture().contains("[detached from counter]"));
+
+    // A login refused while reconnecting is final: the client ends, exit 3.
+    let sshd = Sshd::start(&fugue);
+    let term = fugue.terminal();
+    let client = attach_counter(&term, &sshd);
+    sshd.refuse_user_key();
+    signal(ssh_of(client), Signal::KILL);
+    term.wait_for_line("exit-attach=3");
+    assert!(
+        term.capture().contains("Permission denied"),
+        "{}",
+        term.capture()
+    );
+}
