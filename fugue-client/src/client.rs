@@ -70,6 +70,8 @@ impl Client {
         let mut framed = Framed::new(link, ClientCodec::new());
         let welcome = match handshake(&mut framed, options).await {
             Ok(welcome) => welcome,
+            // A link that broke is explained by how ssh ended; a refusal speaks for itself.
+            Err(err) if err.server_code().is_some() => return Err(err),
             Err(err) => match framed.into_inner() {
                 Link::Ssh(ssh) => return Err(ssh.failure(err).await),
                 Link::Unix(_) => return Err(err),

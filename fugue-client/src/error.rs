@@ -175,7 +175,9 @@ impl ClientError {
     pub fn server_code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Server { code, .. } | ClientError::Refused { code, .. } => Some(*code),
-            ClientError::OtherVersion { .. } => Some(ErrorCode::VersionMismatch),
+            ClientError::OtherVersion { .. } | ClientError::RemoteOtherVersion { .. } => {
+                Some(ErrorCode::VersionMismatch)
+            }
             _ => None,
         }
     }

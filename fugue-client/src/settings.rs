@@ -57,8 +57,8 @@ pub struct Settings {
     /// The detach key.
     pub detach_key: Setting<DetachKey>,
     /// The machine reached through ssh (`-H`, `$FUGUE_HOST`), with the ssh command from
-    /// `$FUGUE_SSH_COMMAND`.
-    pub remote: Option<Remote>,
+    /// `$FUGUE_SSH_COMMAND`; `None` for this machine.
+    pub remote: Setting<Option<Remote>>,
 }
 
 impl Settings {
@@ -110,10 +110,7 @@ impl Settings {
                 source: Source::Default,
             },
         };
-        let remote = match cli.host.clone() {
-            Some(remote) => Some(with_ssh_command(remote)?),
-            None => None,
-        };
+        let remote = host(cli, source_of("host", "FUGUE_HOST"))?;
         let file = path.map(|path| (path, exists));
         Ok(Settings {
             file,
@@ -123,6 +120,20 @@ impl Settings {
             remote,
         })
     }
+}
+
+/// The `-H` setting (`source` says where a given one came from), with its ssh command.
+fn host(cli: &Cli, source: Source) -> anyhow::Result<Setting<Option<Remote>>> {
+    Ok(match cli.host.clone().and_then(|host| host.0) {
+        Some(remote) => Setting {
+            value: Some(with_ssh_command(remote)?),
+            source,
+        },
+        None => Setting {
+            value: None,
+            source: Source::Default,
+        },
+    })
 }
 
 /// `remote` with the ssh command of `$FUGUE_SSH_COMMAND`, if set and not empty.

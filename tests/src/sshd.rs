@@ -2,11 +2,12 @@
 //! with a throwaway host key and a throwaway user key authorized for the current user.
 //!
 //! Logins through it run with `PATH` starting at the built binaries and with the
-//! [`Fugue`] world's socket and home (`environment=` options on the authorized key), so
-//! `fugue proxy` on the "remote" side reaches the test's own server. The client side runs
-//! `ssh -F <dir>/ssh_config` ([`Sshd::ssh_command`], for `FUGUE_SSH_COMMAND`), which uses the
-//! user key, trusts the host key without asking, and never prompts. Dropping it kills the
-//! listener and every connection's process.
+//! [`Fugue`] world's socket and configuration (`environment=` options on the authorized
+//! key), so `fugue proxy` on the "remote" side reaches the test's own server. The bench
+//! (`cargo xtask bench`) uses it too, passing each session's socket with `SetEnv`. The
+//! client side runs `ssh -F <dir>/ssh_config` ([`Sshd::ssh_command`], for
+//! `FUGUE_SSH_COMMAND`), which uses the user key, trusts the host key without asking, and
+//! never prompts. Dropping it kills the listener and every connection's process.
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
@@ -21,6 +22,7 @@ use crate::tmux::{Fugue, binaries, poll_until, processes};
 const SSHD: &str = "/usr/sbin/sshd";
 
 /// A running `sshd` for one test.
+#[derive(Debug)]
 pub struct Sshd {
     dir: TempDir,
     child: Child,
@@ -39,6 +41,19 @@ impl Sshd {
     /// Starts sshd whose logins find programs only in `bin_dir` and the system's
     /// directories (a directory without `fugue` makes a remote without fugue).
     pub fn start_with_path(fugue: &Fugue, bin_dir: &Path) -> Sshd {
+        let env = [
+            ("FUGUE_SOCKET", fugue.socket().display().to_string()),
+            (
+                "FUGUE_CONFIG",
+                fugue.dir().join("config.toml").display().to_string(),
+            ),
+        ];
+        Sshd::start_for(bin_dir, &env)
+    }
+
+    /// Starts sshd whose logins have `PATH` = `bin_dir`, then the system's directories, and
+    /// the variables `env`; a client may also pass `FUGUE_SOCKET` (`ssh -o SetEnv=…`).
+    pub fn start_for(bin_dir: &Path, env: &[(&str, String)]) -> Sshd {
         let dir = tempfile::Builder::new()
             .prefix("fugue-sshd-")
             .tempdir()
@@ -47,16 +62,13 @@ impl Sshd {
         keygen(&dir.path().join("user_key"));
         keygen(&dir.path().join("stranger_key"));
         let public = fs::read_to_string(dir.path().join("user_key.pub")).expect("user key");
-        let env = format!(
-            "environment=\"PATH={}:/usr/bin:/bin\",environment=\"FUGUE_SOCKET={}\",\
-             environment=\"FUGUE_CONFIG={}\"",
-            bin_dir.display(),
-            fugue.socket().display(),
-            fugue.dir().join("config.toml").display(),
-        );
+        let mut options = format!("environment=\"PATH={}:/usr/bin:/bin\"", bin_dir.display());
+        for (name, value) in env {
+            options.push_str(&format!(",environment=\"{name}={value}\""));
+        }
         write(
             &dir.path().join("authorized_keys"),
-            &format!("{env} {public}"),
+            &format!("{options} {public}"),
         );
         // As root, sshd wants its privilege-separation directory.
         let _ = fs::create_dir_all("/run/sshd");
@@ -91,6 +103,17 @@ impl Sshd {
     /// The ssh command line for `FUGUE_SSH_COMMAND`.
     pub fn ssh_command(&self) -> String {
         format!("ssh -F {}", self.dir.path().join("ssh_config").display())
+    }
+
+    /// The port sshd listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The ssh program and its arguments, as [`Sshd::ssh_command`] has them.
+    pub fn ssh_args(&self) -> Vec<String> {
+        let config = self.dir.path().join("ssh_config").display().to_string();
+        vec!["ssh".to_owned(), "-F".to_owned(), config]
     }
 
     /// An ssh command line that offers a key sshd does not know: a refused login.
@@ -177,7 +200,7 @@ fn write_configs(dir: &Path, port: u16) {
     let path = |name: &str| dir.join(name).display().to_string();
     let sshd_config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
-         PermitUserEnvironment yes\nPasswordAuthentication no\nKbdInteractiveAuthentication \
+         PermitUserEnvironment yes\nAcceptEnv FUGUE_SOCKET\nPasswordAuthentication no\nKbdInteractiveAuthentication \
          no\nUsePAM no\nStrictModes no\nPidFile none\nPermitRootLogin prohibit-password\n\
          LogLevel ERROR\n",
         path("host_key"),

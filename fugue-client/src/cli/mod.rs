@@ -28,7 +28,8 @@ pub struct Cli {
     pub detach_key: Option<DetachKey>,
 
     /// Reach the sessions of another machine through ssh: ssh://[USER@]HOST[:PORT]
-    /// (`fugue` must be on that machine's PATH; `$FUGUE_SSH_COMMAND` replaces `ssh`).
+    /// (`fugue` must be on that machine's PATH; `$FUGUE_SSH_COMMAND` replaces `ssh`; an
+    /// empty value means this machine).
     #[arg(
         short = 'H',
         long,
@@ -37,7 +38,7 @@ pub struct Cli {
         value_name = "URL",
         value_parser = parse_host
     )]
-    pub host: Option<Remote>,
+    pub host: Option<Host>,
 
     /// What to do; without one, `fugue new`.
     #[command(subcommand)]
@@ -271,9 +272,16 @@ pub fn parse_env_var(text: &str) -> Result<(String, String), String> {
     Ok((key.to_owned(), value.to_owned()))
 }
 
-/// Parses `-H`'s `ssh://[USER@]HOST[:PORT]`.
-fn parse_host(text: &str) -> Result<Remote, String> {
-    Remote::parse(text)
+/// `-H`'s value: a host reached through ssh, or none (an empty `$FUGUE_HOST`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host(pub Option<Remote>);
+
+/// Parses `-H`'s `ssh://[USER@]HOST[:PORT]`; empty is this machine.
+fn parse_host(text: &str) -> Result<Host, String> {
+    if text.is_empty() {
+        return Ok(Host(None));
+    }
+    Remote::parse(text).map(|remote| Host(Some(remote)))
 }
 
 /// Parses a non-negative number of seconds, fractions allowed.

@@ -114,3 +114,21 @@ fn wait_after_needs_a_pattern() {
     assert_eq!(args.after, Some(3));
     assert!(args.json);
 }
+
+#[test]
+fn host_takes_an_ssh_address_and_empty_means_this_machine() {
+    let cli = parse(&["-H", "ssh://me@build:2222", "ls"]).unwrap();
+    let host = cli
+        .host
+        .and_then(|host| host.0)
+        .map(|remote| remote.to_string());
+    assert_eq!(host.as_deref(), Some("ssh://me@build:2222"));
+    let cli = parse(&["ls", "--host", "ssh://build"]).unwrap();
+    assert!(cli.host.is_some(), "global after the subcommand");
+    assert!(parse(&["-H", "build", "ls"]).is_err());
+    assert_eq!(parse(&["-H", "", "ls"]).unwrap().host, Some(Host(None)));
+    assert!(matches!(
+        parse(&["proxy", "--start"]).unwrap().command,
+        Some(Command::Proxy { start: true })
+    ));
+}

@@ -62,6 +62,11 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
             path.display().to_string()
         }),
         row("detach_key", &settings.detach_key, ToString::to_string),
+        row("host", &settings.remote, |remote| {
+            remote
+                .as_ref()
+                .map_or_else(|| "(this machine)".to_owned(), ToString::to_string)
+        }),
     ];
     rows.extend(server_rows(&settings.contents.server));
     rows

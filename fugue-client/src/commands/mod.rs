@@ -43,7 +43,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
     let globals = Globals {
         socket: settings.socket.value.clone(),
         detach_key: settings.detach_key.value,
-        remote: settings.remote.clone(),
+        remote: settings.remote.value.clone(),
     };
     match cli.command {
         None => new::run(&globals, Default::default()).await,

@@ -76,8 +76,9 @@ pub(super) async fn handshake(
                 None,
                 ErrorCode::VersionMismatch,
                 format!(
-                    "protocol version mismatch: client speaks {protocol_version}, server speaks \
-                     {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
+                    "protocol version mismatch: client speaks {protocol_version}, fugue-server \
+                     {} speaks {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}",
+                    env!("CARGO_PKG_VERSION")
                 ),
             )
         }

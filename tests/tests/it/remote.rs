@@ -230,3 +230,31 @@ fn detach_key_works_while_reconnecting_and_a_refused_login_ends_it() {
         term.capture()
     );
 }
+
+/// A remote server outside the protocol range is named as such, with this fugue's version.
+#[test]
+fn a_remote_server_of_another_version_is_a_clear_error() {
+    let fugue = Fugue::new();
+    let socket = fugue.socket();
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let mut other = std::process::Command::new(env!("CARGO_BIN_EXE_other-version-server"))
+        .arg(socket)
+        .spawn()
+        .expect("start the stand-in server");
+    poll_until("the stand-in listens", || {
+        std::os::unix::net::UnixStream::connect(socket).is_ok()
+    });
+    let sshd = Sshd::start(&fugue);
+    let refused = remote(&fugue, &sshd, &["ls"]);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(refused.status.code(), Some(1));
+    let message = stderr(&refused);
+    let this = format!("this is fugue {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        message.contains("fugue on 127.0.0.1 is another version")
+            && message.contains("protocol version mismatch")
+            && message.contains(&this),
+        "{message}"
+    );
+}

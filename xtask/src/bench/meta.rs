@@ -89,6 +89,7 @@ pub fn version(sandbox: &Sandbox, tool: Tool) -> Option<String> {
     let mut cmd = match tool {
         Tool::Fugue => sandbox.command(sandbox.fugue_binary("fugue")),
         Tool::Raw => return None,
+        Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => sandbox.command("ssh"),
         other => sandbox.command(other.name()),
     };
     match tool {
@@ -96,7 +97,9 @@ pub fn version(sandbox: &Sandbox, tool: Tool) -> Option<String> {
         Tool::Tmux => cmd.arg("-V"),
         Tool::Screen => cmd.arg("-v"),
         Tool::Dtach | Tool::Raw => cmd.arg("--help"),
+        Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => cmd.arg("-V"),
     };
+    // For the ssh variants, the transport's version (the report lists each line once).
     command_line(&mut cmd)
 }
 

@@ -9,7 +9,10 @@ pub const USAGE: &str = "\
 usage: cargo xtask bench [--quick] [--tools LIST] [--scenarios LIST] [--runs N] [--no-registry]
 
   --quick          3 runs, 16 MiB floods, 100 echo round trips (a few minutes)
-  --tools          comma-separated, from fugue,tmux,screen,dtach,raw (default: all)
+  --tools          comma-separated, from fugue,tmux,screen,dtach,raw and the ssh variants
+                   fugue-ssh (fugue -H ssh://), ssh-fugue (ssh -t fugue attach) and
+                   ssh-tmux (ssh -t tmux attach), through a local sshd, measured for
+                   throughput and latency (default: all)
   --scenarios      comma-separated, from throughput,latency,fanout,memory,attach,upgrade
                    (default: all)
   --runs N         runs of each scenario, overriding the default

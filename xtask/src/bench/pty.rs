@@ -65,6 +65,16 @@ impl Terminal {
         self.child.id()
     }
 
+    /// Whether the terminal echoes typing itself (the kernel's `ECHO`): true until the
+    /// client puts it in raw mode.
+    pub fn echoes(&self) -> bool {
+        rustix::termios::tcgetattr(&self.master).map_or(true, |modes| {
+            modes
+                .local_modes
+                .contains(rustix::termios::LocalModes::ECHO)
+        })
+    }
+
     /// A second handle on the master, for a drain thread.
     ///
     /// # Errors

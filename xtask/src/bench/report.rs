@@ -87,7 +87,12 @@ fn markdown(
         "Load average (1 min) through the run: {} (a shared machine: read the ratios).",
         loads.join(", ")
     );
-    let versions: Vec<String> = meta.versions.iter().map(|(_, v)| v.clone()).collect();
+    let mut versions: Vec<String> = Vec::new();
+    for (_, version) in &meta.versions {
+        if !versions.contains(version) {
+            versions.push(version.clone());
+        }
+    }
     let _ = writeln!(
         md,
         "Medians of {} runs ({} for fan-out and memory), tools alternating run by run; \
@@ -149,6 +154,15 @@ fn markdown(
          client from the start of a throughput run until they are idle again, per MiB of \
          the file; the median run. raw has no process of its own.\n",
     );
+    if summaries.keys().any(|tool| tool.through_ssh()) {
+        md.push_str(
+            "\n*fugue-ssh, ssh-fugue, ssh-tmux*: the same servers on this machine, the client \
+             reaching them through a local OpenSSH server (TCP to 127.0.0.1): `fugue -H \
+             ssh://127.0.0.1:PORT attach` (through `fugue proxy`), `ssh -t 127.0.0.1 fugue \
+             attach` and `ssh -t 127.0.0.1 tmux attach`. Their CPU counts the server and the \
+             local client (fugue, or ssh), not sshd or what runs under it.\n",
+        );
+    }
     if let Some(timeouts) = summaries.get(&Tool::Fugue).and_then(|s| s.pacing_timeouts) {
         let _ = writeln!(
             md,

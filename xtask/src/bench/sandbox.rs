@@ -1,12 +1,13 @@
 //! The identical conditions every tool runs in: a scratch directory that is `HOME`, a
 //! clean environment (`TERM=xterm-256color`, a UTF-8 locale, `/bin/sh`), and no
-//! configuration files.
+//! configuration files. The ssh variants attach through a local sshd.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
+use fugue_tests::sshd::Sshd;
 
 /// The search path given to every tool.
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -18,6 +19,8 @@ pub struct Sandbox {
     home: PathBuf,
     release_dir: PathBuf,
     next_dir: Cell<u32>,
+    /// The sshd the ssh variants attach through, started when first needed.
+    sshd: OnceCell<Option<Sshd>>,
 }
 
 impl Sandbox {
@@ -36,6 +39,7 @@ impl Sandbox {
             home,
             release_dir: release_dir.to_path_buf(),
             next_dir: Cell::new(0),
+            sshd: OnceCell::new(),
         })
     }
 
@@ -47,6 +51,18 @@ impl Sandbox {
     /// A fugue binary (`fugue` or `fugue-server`).
     pub fn fugue_binary(&self, name: &str) -> PathBuf {
         self.release_dir.join(name)
+    }
+
+    /// A local sshd (the tests' throwaway one) whose logins find the fugue binaries first;
+    /// `None` if it cannot start (the ssh variants' attaches then fail, and say so).
+    pub fn sshd(&self) -> Option<&Sshd> {
+        self.sshd
+            .get_or_init(|| {
+                let release_dir = self.release_dir.clone();
+                let started = std::panic::catch_unwind(move || Sshd::start_for(&release_dir, &[]));
+                started.ok()
+            })
+            .as_ref()
     }
 
     /// A fresh, private directory for one session's sockets and files.

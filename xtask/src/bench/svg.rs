@@ -45,6 +45,9 @@ fn colour(tool: Tool) -> &'static str {
         Tool::Screen => "#5f3dc4",
         Tool::Dtach => "#2b8a3e",
         Tool::Raw => "#868e96",
+        Tool::FugueSsh => "#f08c00",
+        Tool::SshFugue => "#e8590c",
+        Tool::SshTmux => "#4dabf7",
     }
 }
 

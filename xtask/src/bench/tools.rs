@@ -27,16 +27,25 @@ pub enum Tool {
     Dtach,
     /// The program writing straight to the harness's terminal: the ceiling.
     Raw,
+    /// fugue, attached with `fugue -H ssh://127.0.0.1:PORT attach` (through `fugue proxy`).
+    FugueSsh,
+    /// fugue, attached with `ssh -t 127.0.0.1 fugue attach`.
+    SshFugue,
+    /// tmux, attached with `ssh -t 127.0.0.1 tmux attach`.
+    SshTmux,
 }
 
 impl Tool {
     /// Every tool, in report order.
-    pub const ALL: [Tool; 5] = [
+    pub const ALL: [Tool; 8] = [
         Tool::Fugue,
         Tool::Tmux,
         Tool::Screen,
         Tool::Dtach,
         Tool::Raw,
+        Tool::FugueSsh,
+        Tool::SshFugue,
+        Tool::SshTmux,
     ];
 
     /// The name used on the command line and in reports.
@@ -47,7 +56,25 @@ impl Tool {
             Tool::Screen => "screen",
             Tool::Dtach => "dtach",
             Tool::Raw => "raw",
+            Tool::FugueSsh => "fugue-ssh",
+            Tool::SshFugue => "ssh-fugue",
+            Tool::SshTmux => "ssh-tmux",
         }
+    }
+
+    /// The tool whose server runs the session: an ssh variant's local counterpart.
+    pub fn base(self) -> Tool {
+        match self {
+            Tool::FugueSsh | Tool::SshFugue => Tool::Fugue,
+            Tool::SshTmux => Tool::Tmux,
+            other => other,
+        }
+    }
+
+    /// Whether the client reaches the session through ssh (to a local sshd): measured for
+    /// throughput and echo only.
+    pub fn through_ssh(self) -> bool {
+        self != self.base()
     }
 
     /// Whether the tool can be run here; fugue is built by the bench itself.
@@ -55,11 +82,26 @@ impl Tool {
         match self {
             Tool::Fugue | Tool::Raw => true,
             Tool::Tmux | Tool::Screen | Tool::Dtach => on_path(self.name()),
+            Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => {
+                self.base().available()
+                    && on_path("ssh")
+                    && on_path("ssh-keygen")
+                    && std::path::Path::new("/usr/sbin/sshd").is_file()
+            }
         }
     }
 
     /// How to install a missing tool.
     pub fn install_hint(self) -> String {
+        if self.through_ssh() {
+            return format!(
+                "`{}` needs {}, ssh and sshd; on Debian or Ubuntu: sudo apt-get install \
+                 openssh-client openssh-server {}",
+                self.name(),
+                self.base().name(),
+                self.base().name()
+            );
+        }
         format!(
             "`{}` is not installed; on Debian or Ubuntu: sudo apt-get install {}",
             self.name(),
@@ -107,7 +149,7 @@ impl<'a> Session<'a> {
             stopped: false,
         };
         let sh = ["/bin/sh", "-c", session.script.as_str()];
-        match tool {
+        match tool.base() {
             Tool::Raw => {}
             Tool::Fugue => {
                 let server = sandbox.fugue_binary("fugue-server");
@@ -136,6 +178,7 @@ impl<'a> Session<'a> {
                 .arg("-n")
                 .arg(session.socket())
                 .args(sh))?,
+            Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => unreachable!("a base tool"),
         }
         if tool.has_server() {
             // Some tools return before their socket exists; an attach in that window
@@ -150,7 +193,7 @@ impl<'a> Session<'a> {
 
     /// Whether the tool's server socket exists.
     fn listening(&self) -> bool {
-        match self.tool {
+        match self.tool.base() {
             Tool::Raw => true,
             Tool::Fugue | Tool::Tmux | Tool::Dtach => self.socket().exists(),
             Tool::Screen => std::fs::read_dir(self.dir.join("screen")).is_ok_and(|entries| {
@@ -161,6 +204,7 @@ impl<'a> Session<'a> {
                         .ends_with(&format!(".{NAME}"))
                 })
             }),
+            Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => false,
         }
     }
 
@@ -193,7 +237,41 @@ impl<'a> Session<'a> {
                 cmd.arg("-a").arg(self.socket());
                 cmd
             }
+            Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => self.attach_through_ssh(),
         }
+    }
+
+    /// The attach command of an ssh variant: through a local sshd, as a remote user would.
+    fn attach_through_ssh(&self) -> Command {
+        let Some(sshd) = self.sandbox.sshd() else {
+            // `available` checked sshd; if it failed to start, this attach fails visibly.
+            return self.sandbox.command("false");
+        };
+        let ssh = sshd.ssh_args();
+        let socket = self.socket().display().to_string();
+        if self.tool == Tool::FugueSsh {
+            let mut cmd = self.sandbox.command(self.sandbox.fugue_binary("fugue"));
+            let command = format!("{} -o SetEnv=FUGUE_SOCKET={socket}", ssh.join(" "));
+            cmd.env("FUGUE_SSH_COMMAND", command)
+                .arg("-H")
+                .arg(format!("ssh://127.0.0.1:{}", sshd.port()))
+                .args(["attach", NAME]);
+            return cmd;
+        }
+        let mut cmd = self.sandbox.command(&ssh[0]);
+        cmd.args(&ssh[1..])
+            .args(["-t", "-p", &sshd.port().to_string(), "127.0.0.1"]);
+        if self.tool == Tool::SshFugue {
+            cmd.arg(self.sandbox.fugue_binary("fugue"))
+                .args(["--socket", &socket, "attach", NAME]);
+        } else {
+            cmd.args(["tmux", "-f", "/dev/null", "-S", &socket]).args([
+                "attach-session",
+                "-t",
+                NAME,
+            ]);
+        }
+        cmd
     }
 
     /// The tool's server process, as the session's script reported it.
@@ -211,7 +289,7 @@ impl<'a> Session<'a> {
 
     /// `fugue status --json`, for fugue sessions.
     pub fn fugue_status(&self) -> Option<serde_json::Value> {
-        if self.tool != Tool::Fugue {
+        if self.tool.base() != Tool::Fugue {
             return None;
         }
         let output = self.fugue().args(["status", "--json"]).output().ok()?;
@@ -224,12 +302,13 @@ impl<'a> Session<'a> {
             return;
         }
         let server = self.server_pid(Duration::ZERO).ok();
-        let own_way = match self.tool {
+        let own_way = match self.tool.base() {
             Tool::Fugue => Some(self.fugue().arg("kill-server").output()),
             Tool::Tmux => Some(self.tmux().arg("kill-server").output()),
             Tool::Screen => Some(self.screen().args(["-S", NAME, "-X", "quit"]).output()),
             // The dtach master exits on SIGTERM, below.
             Tool::Dtach | Tool::Raw => None,
+            Tool::FugueSsh | Tool::SshFugue | Tool::SshTmux => None,
         };
         drop(own_way);
         if let Some(pid) = server.and_then(|pid| Pid::from_raw(i32::try_from(pid).ok()?)) {

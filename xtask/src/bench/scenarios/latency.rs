@@ -1,7 +1,7 @@
 //! Keystroke echo latency: a raw-mode `cat` in the session echoes each byte; one byte is
 //! typed on the client's terminal and timed until it is printed back. Timing starts only
-//! once the session's terminal is in raw mode without echo, so the kernel's own echo
-//! (a few microseconds) is never what comes back.
+//! once the session's terminal and the client's are in raw mode without echo, so the
+//! kernel's own echo (a few microseconds) is never what comes back.
 //!
 //! Each line holds at most [`LINE`] echoes of distinct characters, then the harness
 //! blanks the line (untimed), so the terminal never wraps or scrolls and a redraw can
@@ -38,6 +38,9 @@ pub fn echo(sandbox: &Sandbox, tool: Tool, round_trips: usize) -> anyhow::Result
     let mut session = Session::start(sandbox, tool, dir, &script)?;
     let terminal = Terminal::spawn(session.attach())?;
     wait_for_file(&ready, Duration::from_secs(10))?;
+    // The client's own terminal must not echo either (a client through ssh sets raw
+    // mode only once logged in): the kernel's echo would come back first.
+    wait_for_raw(&terminal, Duration::from_secs(30))?;
     wait_for_echo(&terminal, b"~", Duration::from_secs(30))?;
     let mut samples = Vec::with_capacity(round_trips);
     let mut buf = vec![0; 64 * 1024];
@@ -75,6 +78,18 @@ pub(super) fn time_echo(
         scanner.feed(&buf[..n]);
     }
     Ok((start, start.elapsed()))
+}
+
+/// Waits until the client's terminal no longer echoes by itself.
+fn wait_for_raw(terminal: &Terminal, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while terminal.echoes() {
+        if Instant::now() >= deadline {
+            bail!("the client did not put its terminal in raw mode within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
 }
 
 /// Types `probe` until it comes back: the client is attached and the program runs.

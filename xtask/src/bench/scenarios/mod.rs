@@ -57,7 +57,14 @@ impl Bench<'_> {
             .tools
             .iter()
             .copied()
-            .filter(|t| t.has_server())
+            .filter(|t| t.has_server() && !t.through_ssh())
+            .collect();
+        // Through ssh: throughput and echo only; the rest measures the server.
+        let local: Vec<Tool> = self
+            .tools
+            .iter()
+            .copied()
+            .filter(|t| !t.through_ssh())
             .collect();
         match scenario {
             Scenario::Throughput => {
@@ -141,20 +148,17 @@ impl Bench<'_> {
                     ))
                 });
             }
-            Scenario::Attach => {
-                self.each_run(plan.runs, self.tools, scenario, results, |tool, out| {
-                    let history = &self.inputs.history_file;
-                    let attach = attach::attach(self.sandbox, tool, plan.history_lines, history)?;
-                    out.attach.push(attach);
-                    let show =
-                        |ms: Option<f64>| ms.map_or("-".to_owned(), |ms| format!("{ms:.1} ms"));
-                    Ok(format!(
-                        "first byte {}, restored {}",
-                        show(attach.first_byte_ms),
-                        show(attach.restored_ms)
-                    ))
-                })
-            }
+            Scenario::Attach => self.each_run(plan.runs, &local, scenario, results, |tool, out| {
+                let history = &self.inputs.history_file;
+                let attach = attach::attach(self.sandbox, tool, plan.history_lines, history)?;
+                out.attach.push(attach);
+                let show = |ms: Option<f64>| ms.map_or("-".to_owned(), |ms| format!("{ms:.1} ms"));
+                Ok(format!(
+                    "first byte {}, restored {}",
+                    show(attach.first_byte_ms),
+                    show(attach.restored_ms)
+                ))
+            }),
         }
     }
 
