@@ -8,15 +8,15 @@
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context as _;
-use fugue_client::{Attachment, Client, ClientError, DetachReason, Event, Events, ExitStatus};
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use fugue_client::{Attachment, Client, DetachReason, Event, Events, ExitStatus};
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use crate::forward::{Forwarding, InputNotice, InputPolicy, Typing, spawn_forwarder};
+use crate::forward::{Forwarding, InputPolicy, Typing, spawn_forwarder};
+use crate::interrupts::{Interrupts, Signals};
 use crate::mirror::Mirror;
 use crate::modes::ScreenModes;
-use crate::reconnect::{Reconnect, Resumed};
+use crate::reconnect::{Reconnect, Resumed, Watchdog};
 use crate::terminal::{RawMode, RawStdout, reset_sequence, terminal_size};
 
 /// Exit code when the server went away or shut down during an attach.
@@ -145,10 +145,11 @@ pub async fn run(
         seq: attachment.seq,
         mirror,
     };
+    let watchdog = Watchdog::new(&client, &reconnect);
     let (forwarder, clients_tx, mut interrupts) = start_forwarding(client, policy, signals);
     let outcome = match screen.write(snapshot) {
         Err(err) => Outcome::Failed(err.into()),
-        Ok(()) => attached_loop(&mut screen, &mut events, &mut interrupts).await,
+        Ok(()) => attached_loop(&mut screen, &mut events, &mut interrupts, watchdog).await,
     };
     let outcome = match outcome {
         Outcome::Lost(why) => {
@@ -222,6 +223,7 @@ impl Attached<'_> {
                 Ok(resumed) => resumed,
                 Err(ended) => return ended,
             };
+            let watchdog = Watchdog::new(&client, reconnect);
             let _ = self.clients_tx.send(Some(client));
             self.screen.seq = attachment.seq;
             if let Some(Err(err)) = attachment
@@ -231,39 +233,9 @@ impl Attached<'_> {
             {
                 return Outcome::Failed(err.into());
             }
-            match attached_loop(self.screen, &mut events, self.interrupts).await {
+            match attached_loop(self.screen, &mut events, self.interrupts, watchdog).await {
                 Outcome::Lost(lost) => why = lost,
                 other => return other,
-            }
-        }
-    }
-}
-
-/// What can end an attach besides the connection: signals, and the forwarder's detach or
-/// failure. Also carries what became of typing, for the reconnect status line.
-pub struct Interrupts {
-    signals: Signals,
-    notice_rx: mpsc::Receiver<InputNotice>,
-    notices_open: bool,
-    /// What the forwarder did with typing.
-    pub typing: watch::Receiver<Typing>,
-}
-
-impl Interrupts {
-    /// The next signal, detach or failure.
-    pub async fn next(&mut self) -> Outcome {
-        loop {
-            tokio::select! {
-                biased;
-                signal = self.signals.recv() => return signal,
-                // The forwarder ends after its notice; a closed channel is not polled again.
-                notice = self.notice_rx.recv(), if self.notices_open => match notice {
-                    Some(InputNotice::Detached(reason)) => return Outcome::Detached(reason),
-                    // A closed connection is reported by the event stream, with more detail.
-                    Some(InputNotice::Failed(ClientError::Closed)) => {}
-                    Some(InputNotice::Failed(err)) => return Outcome::Failed(err.into()),
-                    None => self.notices_open = false,
-                },
             }
         }
     }
@@ -273,6 +245,7 @@ async fn attached_loop(
     screen: &mut Screen,
     events: &mut Events,
     interrupts: &mut Interrupts,
+    mut watchdog: Watchdog,
 ) -> Outcome {
     loop {
         if let Err(err) = screen.out.flush() {
@@ -280,8 +253,12 @@ async fn attached_loop(
         }
         tokio::select! {
             biased;
-            outcome = interrupts.next() => return outcome,
+            outcome = interrupts.next() => {
+                watchdog.clear(screen);
+                return outcome;
+            }
             event = events.recv() => {
+                watchdog.clear(screen);
                 let Some(event) = event else { return Outcome::Lost(None) };
                 match write_batch(screen, event, events) {
                     Ok(Some(outcome)) => return outcome,
@@ -289,6 +266,7 @@ async fn attached_loop(
                     Err(err) => return Outcome::Failed(err.into()),
                 }
             }
+            () = watchdog.tick() => watchdog.look(screen).await,
         }
     }
 }
@@ -311,31 +289,6 @@ fn write_batch(
         }
     }
     Ok(None)
-}
-
-/// The signals that end an attach (the terminal is restored on the way out).
-struct Signals {
-    terminate: Signal,
-    hangup: Signal,
-    interrupt: Signal,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Signals> {
-        Ok(Signals {
-            terminate: signal(SignalKind::terminate())?,
-            hangup: signal(SignalKind::hangup())?,
-            interrupt: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn recv(&mut self) -> Outcome {
-        tokio::select! {
-            _ = self.terminate.recv() => Outcome::Signal("SIGTERM", 15),
-            _ = self.hangup.recv() => Outcome::Signal("SIGHUP", 1),
-            _ = self.interrupt.recv() => Outcome::Signal("SIGINT", 2),
-        }
-    }
 }
 
 /// Resets the terminal, says how the attach ended, and picks the exit code.

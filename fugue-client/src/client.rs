@@ -54,6 +54,8 @@ struct Inner {
     options: ConnectOptions,
     /// Per session id, the turn `run`s on this connection take.
     runs: RunLocks,
+    /// When the reader last heard from the server.
+    heard: Arc<reader::Heard>,
 }
 
 impl Client {
@@ -82,12 +84,14 @@ impl Client {
         let (pong_tx, pong_rx) = mpsc::channel(PONG_CAPACITY);
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let pending = Arc::new(Pending::default());
+        let heard = Arc::new(reader::Heard::new());
         tokio::spawn(reader::run(
             stream,
             Arc::clone(&pending),
             events_tx,
             pong_tx,
             options.silence_limit,
+            Arc::clone(&heard),
         ));
         tokio::spawn(writer::run(sink, request_rx, pong_rx, options.keepalive));
         let inner = Inner {
@@ -97,6 +101,7 @@ impl Client {
             welcome,
             options: options.clone(),
             runs: std::sync::Mutex::default(),
+            heard,
         };
         let client = Client {
             inner: Arc::new(inner),
@@ -123,6 +128,14 @@ impl Client {
     /// The options this client connected with.
     pub(crate) fn options(&self) -> &ConnectOptions {
         &self.inner.options
+    }
+
+    /// How long nothing has come from the server while this client was reading (the
+    /// writer pings the server after the keepalive, so a live server answers well within
+    /// a few keepalives). An attached terminal shows a long silence before the silence
+    /// limit ends the connection.
+    pub fn silence(&self) -> std::time::Duration {
+        self.inner.heard.silence()
     }
 
     /// The id the server gave this connection.

@@ -36,8 +36,9 @@
 //! events ([`Event::Session`]). `examples/agent.rs` drives a session as an agent would.
 //!
 //! The `fugue` binary in this package is a thin CLI over this library; its files are
-//! `main.rs`, `cli/`, `settings.rs`, `commands/`, `attach.rs`, `input.rs`, `terminal.rs`,
-//! `keys.rs`, `modes.rs`, `readable.rs` and `table.rs`. The library's are the rest.
+//! `main.rs`, `cli/`, `settings.rs`, `commands/`, `attach.rs`, `input.rs`, `forward.rs`,
+//! `interrupts.rs`, `reconnect.rs`, `mirror.rs`, `terminal.rs`, `keys.rs`, `modes.rs`,
+//! `readable.rs` and `table.rs`. The library's are the rest.
 
 mod chunk;
 mod client;

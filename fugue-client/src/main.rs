@@ -3,7 +3,8 @@
 //! A thin layer over the `fugue_client` library: `cli/` declares the arguments,
 //! `settings.rs` fills in what they leave out from the environment and the configuration
 //! file, `commands/` holds one module per subcommand, `attach.rs` runs an attached terminal
-//! (with `input.rs`, `terminal.rs`, `keys.rs` and `modes.rs`), `table.rs` formats listings.
+//! (with `input.rs`, `forward.rs`, `interrupts.rs`, `reconnect.rs`, `mirror.rs`,
+//! `terminal.rs`, `keys.rs` and `modes.rs`), `table.rs` formats listings.
 //!
 //! # Exit codes
 //!
@@ -24,6 +25,7 @@ mod cli;
 mod commands;
 mod forward;
 mod input;
+mod interrupts;
 mod keys;
 mod mirror;
 mod modes;

@@ -29,6 +29,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fugue_protocol::{ClientCodec, ServerMessage};
 use futures_util::StreamExt;
@@ -46,6 +47,35 @@ use crate::replies::Attachment;
 /// The reading half of a connection.
 pub(crate) type FrameStream = SplitStream<Framed<Link, ClientCodec>>;
 
+/// When the reader last heard from the server (or last chose not to read), shared with
+/// [`crate::Client::silence`].
+#[derive(Debug)]
+pub(crate) struct Heard {
+    base: Instant,
+    /// Milliseconds from `base`.
+    at_ms: AtomicU64,
+}
+
+impl Heard {
+    pub(crate) fn new() -> Heard {
+        Heard {
+            base: Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.at_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since.
+    pub(crate) fn silence(&self) -> Duration {
+        let at = self.base + Duration::from_millis(self.at_ms.load(Ordering::Relaxed));
+        at.elapsed()
+    }
+}
+
 /// Events the reader holds beyond the event channel before it stops reading or drops output.
 const BACKLOG_LIMIT: usize = 64;
 
@@ -56,16 +86,18 @@ pub(crate) async fn run(
     events_tx: mpsc::Sender<Event>,
     pong_tx: mpsc::Sender<u64>,
     silence_limit: Option<Duration>,
+    heard: Arc<Heard>,
 ) {
     let mut backlog = Backlog::default();
-    let mut heard = Instant::now();
+    heard.touch();
     let error = loop {
         let may_read = backlog.len() < BACKLOG_LIMIT || pending.any();
         if !may_read {
             // Silence counts only while this side reads.
-            heard = Instant::now();
+            heard.touch();
         }
-        let silent_at = heard + silence_limit.unwrap_or(Duration::MAX / 4);
+        let silent_at =
+            Instant::now() + silence_limit.unwrap_or(Duration::MAX / 4) - heard.silence();
         tokio::select! {
             biased;
             permit = events_tx.reserve(), if !backlog.is_empty() => match permit {
@@ -81,14 +113,14 @@ pub(crate) async fn run(
                 None => break None,
                 Some(Err(err)) => break Some(ClientError::Codec(err)),
                 Some(Ok(msg)) => {
-                    heard = Instant::now();
+                    heard.touch();
                     let keep = !events_tx.is_closed();
                     route(msg, &pending, &pong_tx, keep.then_some(&mut backlog));
                 }
             },
             () = pending.request_started(), if !may_read => {}
             () = sleep_until(silent_at), if may_read && silence_limit.is_some() => {
-                break Some(ClientError::Silent { after: heard.elapsed() });
+                break Some(ClientError::Silent { after: heard.silence() });
             }
         }
     };

@@ -20,8 +20,9 @@ use std::time::Duration;
 use fugue_client::{Attachment, Client, ClientError, ConnectOptions, Events, TermSize};
 use tokio::time::{Instant, interval_at, sleep};
 
-use crate::attach::{Interrupts, Outcome, Screen};
+use crate::attach::{Outcome, Screen};
 use crate::forward::Typing;
+use crate::interrupts::Interrupts;
 use crate::mirror::Restore;
 use crate::terminal::terminal_size;
 
@@ -190,6 +191,62 @@ fn status_text(host: &str, down: Duration, typing: Typing, error: Option<&str>) 
         text.push_str(error);
     }
     text
+}
+
+/// How long a link goes without a word from the server before the attached terminal
+/// says so (the keepalive makes a live server answer within a few seconds).
+const SILENCE_SHOWN: Duration = Duration::from_secs(4);
+
+/// While attached through ssh: after [`SILENCE_SHOWN`] without a word from the server, a
+/// status line says so, until something comes (it is taken away first) or the silence
+/// limit ends the connection and the reconnecting status takes over.
+pub struct Watchdog {
+    /// The connection watched and its host; `None` on this machine (never shows).
+    watched: Option<(Client, String)>,
+    status: Status,
+    tick: tokio::time::Interval,
+}
+
+impl Watchdog {
+    /// Watches `client` if `reconnect` goes through ssh.
+    pub fn new(client: &Client, reconnect: &Reconnect) -> Watchdog {
+        let host = reconnect
+            .options
+            .remote()
+            .map(|remote| remote.host().to_owned());
+        Watchdog {
+            watched: host.map(|host| (client.clone(), host)),
+            status: Status::Hidden,
+            tick: tokio::time::interval(STATUS_EVERY),
+        }
+    }
+
+    /// Waits for the next look at the link (never, on this machine).
+    pub async fn tick(&mut self) {
+        match self.watched {
+            Some(_) => {
+                self.tick.tick().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Shows or updates the status if the link has been silent long enough.
+    pub async fn look(&mut self, screen: &mut Screen) {
+        let Some((client, host)) = &self.watched else {
+            return;
+        };
+        let silence = client.silence();
+        if silence >= SILENCE_SHOWN {
+            let text = format!("[no word from {host} for {}s]", silence.as_secs());
+            self.status.show(screen, &text).await;
+        }
+    }
+
+    /// Takes the status away, before anything else is written.
+    pub fn clear(&mut self, screen: &mut Screen) {
+        self.status.hide(screen);
+    }
 }
 
 /// Where the status is shown.

@@ -74,6 +74,11 @@ fn assert_every_number_once(term: &TmuxTerm<'_>, last: u32) {
         .collect();
     let expected: Vec<u32> = (1..=last).collect();
     assert_eq!(numbers, expected, "the terminal's history:\n{history}");
+    // A status line shown meanwhile was taken away without a trace.
+    assert!(
+        !history.contains("[no word from") && !history.contains("[reconnecting"),
+        "{history}"
+    );
 }
 
 #[test]
@@ -182,6 +187,9 @@ fn a_stalled_link_is_given_up_and_resumed_past_the_idle_timeout() {
     let client = attach_counter(&term, &sshd);
     let stalled = Stalled(ssh_of(client));
     signal(stalled.0, Signal::STOP);
+    term.wait_for("the silence shown", |screen| {
+        screen.contains("[no word from 127.0.0.1 for ")
+    });
     // Longer than the idle timeout and the client's silence limit: a new ssh comes.
     poll_until("a new ssh after the stall", || {
         ssh_children(client).iter().any(|&pid| pid != stalled.0)
