@@ -85,6 +85,7 @@ impl Client {
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let pending = Arc::new(Pending::default());
         let heard = Arc::new(reader::Heard::new());
+        let reader_done = tokio_util::sync::CancellationToken::new();
         tokio::spawn(reader::run(
             stream,
             Arc::clone(&pending),
@@ -92,8 +93,19 @@ impl Client {
             pong_tx,
             options.silence_limit,
             Arc::clone(&heard),
+            reader_done.clone(),
         ));
-        tokio::spawn(writer::run(sink, request_rx, pong_rx, options.keepalive));
+        let watch = options.silence_limit.map(|_| writer::Watch {
+            heard: Arc::clone(&heard),
+            reader_done,
+        });
+        tokio::spawn(writer::run(
+            sink,
+            request_rx,
+            pong_rx,
+            options.keepalive,
+            watch,
+        ));
         let inner = Inner {
             request_tx,
             pending,

@@ -4,9 +4,10 @@
 //! It sends on the latest connection the attach loop publishes, `None` while the link is
 //! down and the loop reconnects. It keeps reading meanwhile, so the detach key still works,
 //! and holds what is typed (up to [`HELD_LIMIT`]) to send once, first thing, on the new
-//! connection; beyond that, keys are dropped and counted ([`Typing`], for the status line).
-//! Bytes handed to a connection before its loss was noticed (on a stalled link, up to the
-//! silence limit) may be lost with it; they are never sent twice.
+//! connection, followed by the terminal's size if it changed meanwhile; beyond that, keys
+//! are dropped and counted ([`Typing`], for the status line). Bytes handed to a connection
+//! before its loss was noticed (on a stalled link, up to the silence limit) may be lost
+//! with it; they are never sent twice.
 //!
 //! When the server stops taking input (the send queue is full) the forwarder waits and
 //! reading stops, while output keeps flowing in the attach loop.
@@ -53,7 +54,8 @@ pub struct InputPolicy {
 pub struct Typing {
     /// Bytes held for the new connection.
     pub held: usize,
-    /// Bytes dropped because more than [`HELD_LIMIT`] was typed while the link was down.
+    /// Bytes dropped because more than [`HELD_LIMIT`] was typed while the link was down,
+    /// since the attach began.
     pub dropped: usize,
     /// When bytes were last handed to a connection.
     pub last_sent: Option<Instant>,
@@ -96,83 +98,125 @@ async fn forward(
 ) -> Result<DetachReason, ClientError> {
     // Without a SIGWINCH handler (it cannot fail on Unix in practice) sizes just stay put.
     let mut window_changes = signal(SignalKind::window_change()).ok();
-    let mut held = BytesMut::new();
+    let mut out = Outbox {
+        clients,
+        typing,
+        held: BytesMut::new(),
+        resize_owed: false,
+    };
     loop {
-        let current = clients.borrow_and_update().clone();
-        if let (Some(client), false) = (&current, held.is_empty()) {
-            let data = held.split().freeze();
-            typing.send_modify(|typing| typing.held = 0);
-            send(client, data, &mut held, typing).await?;
-        }
         tokio::select! {
             chunk = input.next() => {
                 // End of input (the terminal hung up) detaches like the key does.
                 let Some(chunk) = chunk else { break };
                 let (before, detach) = policy.detach_key.split(&chunk);
                 if !before.is_empty() && !policy.read_only {
-                    let data = chunk.slice_ref(before);
-                    match &current {
-                        Some(client) => send(client, data, &mut held, typing).await?,
-                        None => hold(&mut held, &data, typing),
-                    }
+                    out.send(chunk.slice_ref(before)).await?;
                 }
                 if detach {
                     break;
                 }
             }
-            changed = clients.changed() => {
+            changed = out.clients.changed() => {
                 if changed.is_err() {
                     return Err(ClientError::Closed);
                 }
+                // Once per new connection, never in a loop against a dead one.
+                out.catch_up(policy.read_only).await?;
             }
             changed = recv_signal(&mut window_changes) => match changed {
-                Some(()) => {
-                    if let (Some(size), false, Some(client)) =
-                        (terminal_size(), policy.read_only, &current)
-                    {
-                        // A size lost with the link goes again with the resuming attach.
-                        let _ = client.resize(size).await;
-                    }
-                }
+                Some(()) if !policy.read_only => out.resize().await,
+                Some(()) => {}
                 // The signal driver is gone; stop listening rather than spin.
                 None => window_changes = None,
             },
         }
     }
-    let current = clients.borrow().clone();
+    let current = out.clients.borrow().clone();
     detach(current).await
 }
 
-/// Hands `data` to `client`; if its connection is already gone (nothing was queued), holds
-/// it for the next one instead.
-async fn send(
-    client: &Client,
-    data: Bytes,
-    held: &mut BytesMut,
-    typing: &watch::Sender<Typing>,
-) -> Result<(), ClientError> {
-    match client.send_input(data.clone()).await {
-        Ok(()) => {
-            typing.send_modify(|typing| typing.last_sent = Some(Instant::now()));
-            Ok(())
-        }
-        Err(ClientError::Closed) => {
-            hold(held, &data, typing);
-            Ok(())
-        }
-        Err(err) => Err(err),
-    }
+/// Where typing goes: the current connection, or the held bytes while there is none.
+struct Outbox<'a> {
+    clients: &'a mut watch::Receiver<Option<Client>>,
+    typing: &'a watch::Sender<Typing>,
+    held: BytesMut,
+    /// The terminal was resized while the link was down.
+    resize_owed: bool,
 }
 
-/// Keeps `data` for the next connection, up to [`HELD_LIMIT`]; counts what does not fit.
-fn hold(held: &mut BytesMut, data: &[u8], typing: &watch::Sender<Typing>) {
-    let room = HELD_LIMIT.saturating_sub(held.len());
-    let kept = data.len().min(room);
-    held.extend_from_slice(&data[..kept]);
-    typing.send_modify(|typing| {
-        typing.held = held.len();
-        typing.dropped += data.len() - kept;
-    });
+impl Outbox<'_> {
+    /// On a new connection: first what was held, then the size if it changed meanwhile.
+    async fn catch_up(&mut self, read_only: bool) -> Result<(), ClientError> {
+        if self.clients.borrow_and_update().is_none() {
+            return Ok(());
+        }
+        if !self.held.is_empty() {
+            let data = self.held.split().freeze();
+            self.typing.send_modify(|typing| typing.held = 0);
+            self.send(data).await?;
+        }
+        if std::mem::take(&mut self.resize_owed) && !read_only {
+            self.resize().await;
+        }
+        Ok(())
+    }
+
+    /// Hands `data` to the current connection. Without one, or if the connection is given
+    /// up while the send waits for room (it was not queued then), holds it instead.
+    async fn send(&mut self, data: Bytes) -> Result<(), ClientError> {
+        let current = self.clients.borrow().clone();
+        let Some(client) = current else {
+            self.hold(&data);
+            return Ok(());
+        };
+        let sent = tokio::select! {
+            sent = client.send_input(data.clone()) => sent,
+            _ = self.clients.changed() => Err(ClientError::Closed),
+        };
+        match sent {
+            Ok(()) => {
+                self.typing
+                    .send_modify(|typing| typing.last_sent = Some(Instant::now()));
+                Ok(())
+            }
+            Err(ClientError::Closed) => {
+                self.hold(&data);
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Tells the current connection the terminal's size; owes it to the next one if there
+    /// is none or the connection is given up meanwhile.
+    async fn resize(&mut self) {
+        let (Some(size), Some(client)) = (terminal_size(), self.clients.borrow().clone()) else {
+            self.resize_owed = true;
+            return;
+        };
+        let sent = tokio::select! {
+            sent = client.resize(size) => sent,
+            _ = self.clients.changed() => Err(ClientError::Closed),
+        };
+        self.resize_owed = sent.is_err();
+    }
+
+    /// Keeps `data` for the next connection if it fits within [`HELD_LIMIT`], else drops
+    /// all of it (a chunk is a keypress or a piece of a paste: never cut one) and counts it.
+    fn hold(&mut self, data: &[u8]) {
+        let fits = self.held.len() + data.len() <= HELD_LIMIT;
+        if fits {
+            self.held.extend_from_slice(data);
+        }
+        let held = self.held.len();
+        self.typing.send_modify(|typing| {
+            typing.held = held;
+            if !fits {
+                typing.dropped += data.len();
+            }
+        });
+    }
 }
 
 /// Detaches on `client`; without a live connection, or when the server does not confirm

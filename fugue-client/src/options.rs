@@ -18,7 +18,11 @@ pub const REMOTE_KEEPALIVE: Duration = Duration::from_secs(3);
 /// How long a client reaching its server through ssh waits without hearing from it (while
 /// reading) before it takes the link for dead: a stalled link (a suspended laptop, a NAT
 /// that forgot the connection) never reports an error by itself.
-pub const REMOTE_SILENCE_LIMIT: Duration = Duration::from_secs(10);
+///
+/// Above the server's longest ping interval (15 s): a server that is not reading this
+/// client's frames (it waits for a program to take input, or for a claim) does not answer
+/// its pings, but still pings it.
+pub const REMOTE_SILENCE_LIMIT: Duration = Duration::from_secs(20);
 
 /// The socket path fugue uses: `explicit` if given, else `$FUGUE_SOCKET`, else
 /// `$XDG_RUNTIME_DIR/fugue/fugue.sock`, else `/tmp/fugue-$UID/fugue.sock`.

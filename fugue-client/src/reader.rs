@@ -37,6 +37,7 @@ use futures_util::stream::SplitStream;
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant, sleep_until};
 use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::ClientError;
 use crate::event::Event;
@@ -87,7 +88,10 @@ pub(crate) async fn run(
     pong_tx: mpsc::Sender<u64>,
     silence_limit: Option<Duration>,
     heard: Arc<Heard>,
+    done: CancellationToken,
 ) {
+    // Whatever way the reader ends, the writer stops too (see `writer::Watch`).
+    let _done = done.drop_guard();
     let mut backlog = Backlog::default();
     heard.touch();
     let error = loop {

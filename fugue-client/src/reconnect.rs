@@ -98,6 +98,11 @@ pub async fn resume(
         .options
         .remote()
         .map(|remote| remote.host().to_owned());
+    let dropped_before = interrupts.typing.borrow().dropped;
+    let this_outage = |typing: Typing| Typing {
+        dropped: typing.dropped - dropped_before,
+        ..typing
+    };
     let result = loop {
         tokio::select! {
             biased;
@@ -107,7 +112,7 @@ pub async fn resume(
                 let text = status_text(
                     host.as_deref().unwrap_or_default(),
                     started.elapsed(),
-                    *interrupts.typing.borrow(),
+                    this_outage(*interrupts.typing.borrow()),
                     last_error.borrow().as_deref(),
                 );
                 status.show(screen, &text).await;
@@ -115,6 +120,10 @@ pub async fn resume(
         }
     };
     status.hide(screen);
+    if this_outage(*interrupts.typing.borrow()).dropped > 0 {
+        // Typing was dropped: the status line that said so is gone, the bell is not.
+        let _ = screen.out.write_all(b"\x07");
+    }
     result
 }
 
@@ -252,8 +261,8 @@ impl Watchdog {
 /// Where the status is shown.
 enum Status {
     Hidden,
-    /// Over the bottom row, which `Restore` puts back.
-    Row(Restore),
+    /// Over the bottom row of a terminal of this size, which `Restore` puts back.
+    Row(Restore, TermSize),
     /// In the window title (pushed first, popped after).
     Title,
 }
@@ -263,13 +272,19 @@ impl Status {
     /// the title. Write errors are left for the attach loop to meet.
     async fn show(&mut self, screen: &mut Screen, text: &str) {
         let size = terminal_size().unwrap_or(TermSize::DEFAULT);
+        if matches!(self, Status::Row(_, shown_at) if *shown_at != size) {
+            // Resized meanwhile: the row is put back where it was, and the title takes over.
+            self.hide(screen);
+            let _ = screen.out.write_all(b"\x1b[22;0t");
+            *self = Status::Title;
+        }
         if let Status::Hidden = self {
             let restore = match &screen.mirror {
                 Some(mirror) => mirror.restore(size).await,
                 None => None,
             };
             *self = match restore {
-                Some(restore) => Status::Row(restore),
+                Some(restore) => Status::Row(restore, size),
                 None => {
                     let _ = screen.out.write_all(b"\x1b[22;0t");
                     Status::Title
@@ -282,7 +297,7 @@ impl Status {
             .take(usize::from(size.cols.saturating_sub(1)))
             .collect();
         let _ = match self {
-            Status::Row(restore) => {
+            Status::Row(restore, _) => {
                 let row = format!("\x1b[{};1H\x1b[0;7m\x1b[2K{shown}\x1b[0m", size.rows);
                 screen
                     .out
@@ -298,7 +313,7 @@ impl Status {
     /// Takes the status away: the bottom row as it was, or the title popped.
     fn hide(&mut self, screen: &mut Screen) {
         let _ = match std::mem::replace(self, Status::Hidden) {
-            Status::Row(restore) => screen
+            Status::Row(restore, _) => screen
                 .out
                 .write_all(&restore.row)
                 .and_then(|()| screen.out.write_all(&restore.cursor)),

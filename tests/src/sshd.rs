@@ -74,25 +74,21 @@ impl Sshd {
         let _ = fs::create_dir_all("/run/sshd");
         let port = free_port();
         write_configs(dir.path(), port);
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-f")
-            .arg(dir.path().join("sshd_config"))
-            .arg("-E")
-            .arg(dir.path().join("sshd.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot run {SSHD} (openssh-server): {err}"));
+        let child = spawn_sshd(dir.path());
         let sshd = Sshd {
             dir,
             child,
             port,
             orphans: None,
         };
-        poll_until("sshd to listen", || {
-            TcpStream::connect(("127.0.0.1", sshd.port)).is_ok()
-        });
+        sshd.wait_listening();
         sshd
+    }
+
+    fn wait_listening(&self) {
+        poll_until("sshd to listen", || {
+            TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        });
     }
 
     /// `ssh://127.0.0.1:PORT`.
@@ -140,6 +136,19 @@ impl Sshd {
         let _ = self.child.wait();
     }
 
+    /// Listens again, on the same port, after [`Sshd::stop_listening`].
+    pub fn listen_again(&mut self) {
+        let Some(orphans) = self.orphans.take() else {
+            return;
+        };
+        self.child = spawn_sshd(self.dir.path());
+        self.wait_listening();
+        // The connections from before are not the new listener's: end them now.
+        for pid in orphans {
+            crate::tmux::signal(pid, rustix::process::Signal::KILL);
+        }
+    }
+
     /// Lets only `stranger_key` in from now on: the user key is refused.
     pub fn refuse_user_key(&self) {
         let stranger =
@@ -185,6 +194,19 @@ impl Drop for Sshd {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Runs sshd with the configuration in `dir`.
+fn spawn_sshd(dir: &Path) -> Child {
+    Command::new(SSHD)
+        .arg("-D")
+        .arg("-f")
+        .arg(dir.join("sshd_config"))
+        .arg("-E")
+        .arg(dir.join("sshd.log"))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run {SSHD} (openssh-server): {err}"))
 }
 
 /// The `ssh` processes `parent` runs.

@@ -31,9 +31,10 @@ pub async fn run(globals: &Globals, args: AttachArgs) -> anyhow::Result<u8> {
             .map(session_key)
             .ok_or_else(|| anyhow::anyhow!("no sessions to attach to"))?,
     };
+    // A session of another machine in a local one nests like ssh in tmux: allowed.
     let current = std::env::var(SESSION_ENV)
         .ok()
-        .filter(|name| !name.is_empty());
+        .filter(|name| !name.is_empty() && globals.remote.is_none());
     if let Some(current) = current {
         // As tmux does, no nesting: a terminal shows one session at a time.
         let same = args.session.as_deref() == Some(&current)

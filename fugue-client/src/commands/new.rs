@@ -19,9 +19,10 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
     if attach {
         // Check before creating, so a script does not leave a stray session behind.
         ensure_terminal()?;
+        // A session of another machine in a local one nests like ssh in tmux: allowed.
         if let Some(current) = std::env::var("FUGUE_SESSION")
             .ok()
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && globals.remote.is_none())
         {
             anyhow::bail!(
                 "refusing to start and attach a session inside session {current} (FUGUE_SESSION \

@@ -6,7 +6,9 @@
 //! Standard input and output are watched by the runtime (they are pipes or sockets from
 //! sshd, used by nothing else), so a keystroke costs no thread hop. The relay ends when the
 //! server closes the connection, or when the channel ends: then the socket's write side is
-//! shut, and the server's last words are still passed on for a moment.
+//! shut, and the server's last words are still passed on for a moment. It also ends when
+//! the channel takes nothing for a minute (a dead link sshd has not noticed), so it never
+//! outlives its client by long; the client resumes on a new one.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -23,6 +25,8 @@ use super::Globals;
 
 /// Bytes copied at a time in each direction.
 const CHUNK: usize = 64 * 1024;
+/// How long the channel may take no bytes at all before the relay gives up on it.
+const STALLED: Duration = Duration::from_secs(60);
 /// How long the server's last frames may take once the channel has ended.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -67,7 +71,11 @@ async fn relay(
             if n == 0 {
                 return io::Result::Ok(());
             }
-            write_all(output, &buf[..n]).await?;
+            // A channel that takes nothing for this long is a dead link that sshd has not
+            // noticed yet: end, rather than outlive it (the client resumes on a new one).
+            tokio::time::timeout(STALLED, write_all(output, &buf[..n]))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the channel stalled"))??;
         }
     };
     let up = async {

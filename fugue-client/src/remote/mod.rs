@@ -105,7 +105,10 @@ impl Remote {
         if self.batch {
             command.args(["-o", "BatchMode=yes"]);
         }
-        command.arg("-T");
+        // Never become a connection master: this ssh is killed on every reconnect, which
+        // would take the user's other sessions through it along (an existing master is
+        // used, as configured; a ControlMaster given in FUGUE_SSH_COMMAND comes first).
+        command.args(["-o", "ControlMaster=no", "-T"]);
         if let Some(port) = self.port {
             command.arg("-p").arg(port.to_string());
         }

@@ -2,10 +2,13 @@
 //! "remote" side is this machine, as the same user, with its own `fugue proxy`).
 
 use std::process::Output;
+use std::time::Duration;
 
+use fugue_client::REMOTE_SILENCE_LIMIT;
+use fugue_tests::poll::poll_blocking;
 use fugue_tests::sshd::{Sshd, ssh_children};
 use fugue_tests::tmux::{
-    Fugue, TmuxTerm, assert_success, finish, poll_until, signal, stderr, stdout,
+    Fugue, TmuxTerm, assert_success, finish, has_line, poll_until, signal, stderr, stdout,
 };
 use rustix::process::Signal;
 
@@ -182,7 +185,7 @@ fn a_stalled_link_is_given_up_and_resumed_past_the_idle_timeout() {
     )
     .unwrap();
     let sshd = Sshd::start(&fugue);
-    start_counter(&fugue, &sshd, 900);
+    start_counter(&fugue, &sshd, 1500);
     let term = fugue.terminal();
     let client = attach_counter(&term, &sshd);
     let stalled = Stalled(ssh_of(client));
@@ -190,12 +193,62 @@ fn a_stalled_link_is_given_up_and_resumed_past_the_idle_timeout() {
     term.wait_for("the silence shown", |screen| {
         screen.contains("[no word from 127.0.0.1 for ")
     });
-    // Longer than the idle timeout and the client's silence limit: a new ssh comes.
-    poll_until("a new ssh after the stall", || {
-        ssh_children(client).iter().any(|&pid| pid != stalled.0)
+    // Longer than the idle timeout and the client's silence limit (20 s): a new ssh comes,
+    // and the counter, still running, is followed to its end.
+    let limit = REMOTE_SILENCE_LIMIT * 2;
+    let resumed = poll_blocking(limit, Duration::from_millis(100), || {
+        let new = ssh_children(client).iter().any(|&pid| pid != stalled.0);
+        if new { Ok(()) } else { Err(()) }
     });
-    term.wait_for_line("done");
-    assert_every_number_once(&term, 900);
+    assert!(
+        resumed.is_ok(),
+        "no new ssh within {limit:?}:\n{}",
+        term.capture()
+    );
+    let done = poll_blocking(limit, Duration::from_millis(100), || {
+        let screen = term.capture();
+        if has_line(&screen, "done") {
+            Ok(())
+        } else {
+            Err(screen)
+        }
+    });
+    assert!(done.is_ok(), "the counter did not end: {done:?}");
+    assert_every_number_once(&term, 1500);
+}
+
+/// Typing while the link is down is held, sent once on the new connection, and counted
+/// on the status line.
+#[test]
+fn typing_while_the_link_is_down_is_held_and_sent_once() {
+    let fugue = Fugue::new();
+    let mut sshd = Sshd::start(&fugue);
+    let script = "stty -echo; echo n10; exec cat";
+    let output = remote(
+        &fugue,
+        &sshd,
+        &["new", "-d", "-s", "counter", "--", "sh", "-c", script],
+    );
+    assert_success(&output, "fugue -H new -d");
+    let term = fugue.terminal();
+    let client = attach_counter(&term, &sshd);
+    sshd.stop_listening();
+    signal(ssh_of(client), Signal::KILL);
+    term.wait_for("the status line", |screen| {
+        screen.contains("[reconnecting to 127.0.0.1… ")
+    });
+    term.send_line("typed-while-down");
+    term.wait_for("the held typing counted", |screen| {
+        screen.contains("typing held: 17 bytes")
+    });
+    sshd.listen_again();
+    term.wait_for_line("typed-while-down");
+    // Once only, and the session still takes typing.
+    term.send_line("after");
+    term.wait_for_line("after");
+    let history = term.capture_history();
+    assert_eq!(history.matches("typed-while-down").count(), 1, "{history}");
+    assert!(!history.contains("[reconnecting"), "{history}");
 }
 
 /// A stopped ssh: continued and killed whatever happens to the test.
