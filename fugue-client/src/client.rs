@@ -145,9 +145,13 @@ impl Client {
     /// How long nothing has come from the server while this client was reading (the
     /// writer pings the server after the keepalive, so a live server answers well within
     /// a few keepalives). An attached terminal shows a long silence before the silence
-    /// limit ends the connection.
+    /// limit ends the connection. Watched only with a silence limit (through ssh); zero
+    /// otherwise.
     pub fn silence(&self) -> std::time::Duration {
-        self.inner.heard.silence()
+        match self.inner.options.silence_limit {
+            Some(_) => self.inner.heard.silence(),
+            None => std::time::Duration::ZERO,
+        }
     }
 
     /// The id the server gave this connection.

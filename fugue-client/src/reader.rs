@@ -93,15 +93,20 @@ pub(crate) async fn run(
     // Whatever way the reader ends, the writer stops too (see `writer::Watch`).
     let _done = done.drop_guard();
     let mut backlog = Backlog::default();
+    // Only a link that can stall is watched: the local socket costs no clock reads.
+    let watching = silence_limit.is_some();
     heard.touch();
+    let never = Instant::now() + Duration::from_secs(365 * 86_400);
     let error = loop {
         let may_read = backlog.len() < BACKLOG_LIMIT || pending.any();
-        if !may_read {
+        if watching && !may_read {
             // Silence counts only while this side reads.
             heard.touch();
         }
-        let silent_at =
-            Instant::now() + silence_limit.unwrap_or(Duration::MAX / 4) - heard.silence();
+        let silent_at = match silence_limit {
+            Some(limit) => Instant::now() + limit - heard.silence().min(limit),
+            None => never,
+        };
         tokio::select! {
             biased;
             permit = events_tx.reserve(), if !backlog.is_empty() => match permit {
@@ -117,13 +122,15 @@ pub(crate) async fn run(
                 None => break None,
                 Some(Err(err)) => break Some(ClientError::Codec(err)),
                 Some(Ok(msg)) => {
-                    heard.touch();
+                    if watching {
+                        heard.touch();
+                    }
                     let keep = !events_tx.is_closed();
                     route(msg, &pending, &pong_tx, keep.then_some(&mut backlog));
                 }
             },
             () = pending.request_started(), if !may_read => {}
-            () = sleep_until(silent_at), if may_read && silence_limit.is_some() => {
+            () = sleep_until(silent_at), if may_read && watching => {
                 break Some(ClientError::Silent { after: heard.silence() });
             }
         }
