@@ -35,7 +35,7 @@ use fugue_protocol::{ClientCodec, ServerMessage};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use tokio::sync::mpsc;
-use tokio::time::{Duration, Instant, sleep_until};
+use tokio::time::{Duration, Instant, sleep};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
@@ -95,18 +95,18 @@ pub(crate) async fn run(
     let mut backlog = Backlog::default();
     // Only a link that can stall is watched: the local socket costs no clock reads.
     let watching = silence_limit.is_some();
+    let limit = silence_limit.unwrap_or(Duration::from_secs(365 * 86_400));
     heard.touch();
-    let never = Instant::now() + Duration::from_secs(365 * 86_400);
+    // One timer, re-armed only when it fires early: a frame costs a clock read, not a
+    // timer registration.
+    let silent = sleep(limit);
+    tokio::pin!(silent);
     let error = loop {
         let may_read = backlog.len() < BACKLOG_LIMIT || pending.any();
         if watching && !may_read {
             // Silence counts only while this side reads.
             heard.touch();
         }
-        let silent_at = match silence_limit {
-            Some(limit) => Instant::now() + limit - heard.silence().min(limit),
-            None => never,
-        };
         tokio::select! {
             biased;
             permit = events_tx.reserve(), if !backlog.is_empty() => match permit {
@@ -130,8 +130,12 @@ pub(crate) async fn run(
                 }
             },
             () = pending.request_started(), if !may_read => {}
-            () = sleep_until(silent_at), if may_read && watching => {
-                break Some(ClientError::Silent { after: heard.silence() });
+            () = &mut silent, if may_read && watching => {
+                let silence = heard.silence();
+                if silence >= limit {
+                    break Some(ClientError::Silent { after: silence });
+                }
+                silent.as_mut().reset(Instant::now() + (limit - silence));
             }
         }
     };
