@@ -8,7 +8,8 @@ use fugue_client::REMOTE_SILENCE_LIMIT;
 use fugue_tests::poll::poll_blocking;
 use fugue_tests::sshd::{Sshd, ssh_children};
 use fugue_tests::tmux::{
-    Fugue, TmuxTerm, assert_success, finish, has_line, poll_until, signal, stderr, stdout,
+    Fugue, TmuxTerm, assert_success, finish, has_line, json_number, poll_until, signal, stderr,
+    stdout,
 };
 use rustix::process::Signal;
 
@@ -111,6 +112,76 @@ fn host_flag_runs_ls_new_send_and_capture_through_ssh() {
             .lines()
             .any(|line| line.trim_end() == "remote-42")
     });
+}
+
+/// The automation commands work through ssh as they do here: `run` (exact output and
+/// status), `wait --after` a position `send --json` gave, and `events`.
+#[test]
+fn run_wait_and_events_work_through_ssh() {
+    let fugue = Fugue::new();
+    let sshd = Sshd::start(&fugue);
+    let created = remote(&fugue, &sshd, &["new", "-d", "-s", "auto", "--", "bash"]);
+    assert_success(&created, "fugue -H new -d");
+    let ran = remote(
+        &fugue,
+        &sshd,
+        &["run", "auto", "--", "echo far-$((2+3)); false"],
+    );
+    assert_eq!(ran.status.code(), Some(1), "{}", stderr(&ran));
+    assert_eq!(stdout(&ran), "far-5\n");
+    let sent = remote(
+        &fugue,
+        &sshd,
+        &["send", "auto", "--enter", "--json", "echo mark-$((7*6))"],
+    );
+    assert_success(&sent, "fugue -H send --json");
+    let seq = json_number(&stdout(&sent), "seq")
+        .expect("a position")
+        .to_string();
+    let waited = remote(
+        &fugue,
+        &sshd,
+        &[
+            "wait",
+            "auto",
+            "--for",
+            "^mark-42",
+            "--after",
+            &seq,
+            "--timeout",
+            "10",
+        ],
+    );
+    assert_success(&waited, "fugue -H wait --after");
+    // Events: a rename made locally shows through ssh.
+    let url = sshd.url();
+    let mut events = fugue
+        .command(&["-H", url.as_str(), "events", "--json"])
+        .env("FUGUE_SSH_COMMAND", sshd.ssh_command())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn fugue events");
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    let stdout = events.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    poll_until("a rename through the events stream", || {
+        // A rename before the subscription is missed; try until one comes through.
+        assert_success(&fugue.run(&["rename", "auto", "auto2"]), "rename");
+        assert_success(&fugue.run(&["rename", "auto2", "auto"]), "rename back");
+        // Lines of this round or an earlier one (the poll paces the rounds).
+        line_rx.try_iter().any(|line| line.contains("\"renamed\""))
+    });
+    let _ = events.kill();
+    let _ = events.wait();
 }
 
 #[test]
