@@ -28,6 +28,7 @@
 //! consumer to read them or to drop [`crate::Events`], whichever comes first.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,7 +36,7 @@ use fugue_protocol::{ClientCodec, ServerMessage};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use tokio::sync::mpsc;
-use tokio::time::{Duration, Instant, sleep};
+use tokio::time::{Duration, Instant, Sleep, sleep};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
@@ -70,6 +71,17 @@ impl Heard {
         self.at_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// When `timer` (set for `limit` after the last word) fires: the silence error if
+    /// it has lasted `limit`, else `None` with the timer set for the rest of it.
+    fn expired(&self, limit: Duration, timer: Pin<&mut Sleep>) -> Option<ClientError> {
+        let silence = self.silence();
+        if silence >= limit {
+            return Some(ClientError::Silent { after: silence });
+        }
+        timer.reset(Instant::now() + (limit - silence));
+        None
+    }
+
     /// How long since.
     pub(crate) fn silence(&self) -> Duration {
         let at = self.base + Duration::from_millis(self.at_ms.load(Ordering::Relaxed));
@@ -93,13 +105,14 @@ pub(crate) async fn run(
     // Whatever way the reader ends, the writer stops too (see `writer::Watch`).
     let _done = done.drop_guard();
     let mut backlog = Backlog::default();
-    // Only a link that can stall is watched: the local socket costs no clock reads.
-    let watching = silence_limit.is_some();
-    let limit = silence_limit.unwrap_or(Duration::from_secs(365 * 86_400));
+    // Only a link that can stall is watched (the local socket costs no clock reads), with
+    // one timer, re-armed only when it fires early: a frame costs a clock read, no more.
+    let (watching, limit) = (
+        silence_limit.is_some(),
+        silence_limit.unwrap_or(Duration::MAX),
+    );
     heard.touch();
-    // One timer, re-armed only when it fires early: a frame costs a clock read, not a
-    // timer registration.
-    let silent = sleep(limit);
+    let silent = sleep(limit.min(Duration::from_secs(365 * 86_400)));
     tokio::pin!(silent);
     let error = loop {
         let may_read = backlog.len() < BACKLOG_LIMIT || pending.any();
@@ -109,15 +122,7 @@ pub(crate) async fn run(
         }
         tokio::select! {
             biased;
-            permit = events_tx.reserve(), if !backlog.is_empty() => match permit {
-                Ok(permit) => {
-                    if let Some(event) = backlog.pop() {
-                        permit.send(event);
-                    }
-                }
-                // Nobody listens for events any more: stop keeping them.
-                Err(_) => backlog.discard(),
-            },
+            permit = events_tx.reserve(), if !backlog.is_empty() => backlog.deliver(permit),
             frame = stream.next(), if may_read => match frame {
                 None => break None,
                 Some(Err(err)) => break Some(ClientError::Codec(err)),
@@ -131,17 +136,25 @@ pub(crate) async fn run(
             },
             () = pending.request_started(), if !may_read => {}
             () = &mut silent, if may_read && watching => {
-                let silence = heard.silence();
-                if silence >= limit {
-                    break Some(ClientError::Silent { after: silence });
+                if let Some(err) = heard.expired(limit, silent.as_mut()) {
+                    break Some(err);
                 }
-                silent.as_mut().reset(Instant::now() + (limit - silence));
             }
         }
     };
     pending.close();
     // The ping queue closing tells the writer to stop.
     drop(pong_tx);
+    hand_over(backlog, error, &events_tx).await;
+}
+
+/// Hands the rest of the backlog and a final [`Event::Closed`] to the event channel, or
+/// stops when nobody listens.
+async fn hand_over(
+    mut backlog: Backlog,
+    error: Option<ClientError>,
+    events_tx: &mpsc::Sender<Event>,
+) {
     backlog.push(Event::Closed { error });
     while let Some(event) = backlog.pop() {
         if events_tx.send(event).await.is_err() {
@@ -218,6 +231,19 @@ struct Backlog {
 }
 
 impl Backlog {
+    /// Hands the oldest event over with `permit`; without one (nobody listens for events
+    /// any more), stops keeping them.
+    fn deliver(&mut self, permit: Result<mpsc::Permit<'_, Event>, mpsc::error::SendError<()>>) {
+        match permit {
+            Ok(permit) => {
+                if let Some(event) = self.pop() {
+                    permit.send(event);
+                }
+            }
+            Err(_) => self.discard(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.events.len()
     }

@@ -24,9 +24,9 @@
 //! UTF-8 included), has no unsafe code, resizes without reflowing (well under a
 //! millisecond), and its snapshot fed to a fresh parser gives back every cell. It parses
 //! about 30 MiB/s per core; alacritty_terminal parses about twice as fast but has no
-//! snapshot of its own. Known gap: the primary screen under an alternate-screen program
-//! is not kept, so a client that attaches while vim runs sees a blank primary screen once
-//! vim exits.
+//! snapshot of its own. The primary screen under an alternate-screen program is copied
+//! as the program switches (`primary.rs`), so a client that attaches while vim runs finds
+//! the shell's screen again when vim exits.
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
@@ -123,6 +123,8 @@ pub(crate) struct ModelGone;
 /// What the model thread owns.
 struct Model {
     parser: vt100::Parser<Callbacks>,
+    /// The primary screen under the alternate screen, drawn (`primary.rs`).
+    primary: Option<Vec<u8>>,
     modes: ModeTracker,
     erase: EraseScan,
     backlog: Arc<AtomicUsize>,
@@ -141,6 +143,7 @@ impl ScreenModel {
         let backlog = Arc::new(AtomicUsize::new(0));
         let mut model = Model {
             parser: new_parser(size, scrollback),
+            primary: None,
             modes: ModeTracker::default(),
             erase: EraseScan::default(),
             backlog: backlog.clone(),
@@ -313,12 +316,20 @@ impl Model {
                 }
             }
             ModelCmd::Resize(size) => {
+                let (rows, cols) = self.parser.screen().size();
+                let from = TermSize {
+                    rows: rows.get(),
+                    cols: cols.get(),
+                };
+                if let Some(drawing) = &mut self.primary {
+                    *drawing = primary::resized(drawing, from, size);
+                }
                 self.parser
                     .set_size(non_zero(size.rows), non_zero(size.cols));
                 self.modes.resized();
             }
             ModelCmd::Snapshot(reply) => {
-                let _ = reply.send(snapshot(&self.parser, &self.modes));
+                let _ = reply.send(snapshot(&self.parser, &self.modes, self.primary.as_deref()));
             }
             ModelCmd::Capture {
                 format,
@@ -340,54 +351,25 @@ impl Model {
         let mut rest = data;
         while let Some((end, erase)) = self.erase.find_end(rest) {
             let (erasing, after) = rest.split_at(end);
-            self.parser.process(erasing);
+            primary::process(&mut self.parser, &mut self.primary, erasing);
             // The alternate screen has no scrollback for `CSI 3 J` to erase.
             if erase == Erase::Reset || !self.parser.screen().alternate_screen() {
                 self.parser.callbacks_mut().history.clear();
             }
             rest = after;
         }
-        self.parser.process(rest);
+        primary::process(&mut self.parser, &mut self.primary, rest);
         self.modes.feed(data);
         self.backlog.fetch_sub(data.len(), Ordering::AcqRel);
     }
 }
 
-/// Modes a snapshot turns off first, because a terminal that showed this session (or
-/// anything else) before may still have them on; the parser's state (and the mode
-/// tracker) then turn on those the program has set.
-const RESET_MODES: &[u8] = b"\x1b[?1l\x1b>\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\
-\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[?1016l\x1b[r\x1b[?7h";
-
-/// Bytes that, written to a fresh terminal of the model's size, re-create the screen:
-/// which buffer is active, contents, colours, attributes, cursor position and visibility,
-/// input modes (keypad, cursor keys, bracketed paste, mouse), the window title, the scroll
-/// region and auto-wrap.
-fn snapshot(parser: &vt100::Parser<Callbacks>, modes: &ModeTracker) -> Bytes {
-    let screen = parser.screen();
-    let mut out = Vec::with_capacity(8 * 1024);
-    // vt100 does not emit the alternate-screen switch itself; without it a client would
-    // draw a full-screen program over its own primary screen.
-    if screen.alternate_screen() {
-        out.extend_from_slice(b"\x1b[?1049h");
-    } else {
-        out.extend_from_slice(b"\x1b[?1049l");
-    }
-    out.extend_from_slice(RESET_MODES);
-    if let Some(title) = &parser.callbacks().title {
-        out.extend_from_slice(b"\x1b]2;");
-        out.extend_from_slice(title);
-        out.push(0x07);
-    }
-    out.extend_from_slice(screen.state_formatted().as_bytes());
-    // Last: setting a scroll region homes the cursor, so it goes after the contents.
-    out.extend_from_slice(&modes.restore(screen.size().0.get(), screen.cursor_position()));
-    Bytes::from(out)
-}
-
 mod capture;
 mod handoff;
+mod primary;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use handoff::ModelState;
+use snapshot::snapshot;

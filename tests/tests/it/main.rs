@@ -5,6 +5,7 @@
 // Shared helpers outside `#[test]` functions fail the test the same way a test body does.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod alternate;
 mod automation;
 mod cli;
 mod flood;

@@ -6,9 +6,10 @@
 //! as it is, the parser's own scrollback rows formatted, and the snapshot a re-attaching
 //! client gets (which redraws the screen, its modes, title, scroll region and auto-wrap).
 //! Restoring feeds the rows to a fresh parser and pushes them into its scrollback, then
-//! feeds the snapshot. Like a snapshot, it cannot carry the primary screen hidden under an
-//! alternate-screen program (nor, then, the parser's scrollback rows), which vt100 does not
-//! expose.
+//! feeds the snapshot. The snapshot carries the primary screen under an alternate-screen
+//! program (the model's copy of it), which the restoring model copies again as it parses
+//! the switch; the parser's scrollback rows are not carried then (vt100 does not expose
+//! them while the alternate screen is on).
 
 use std::io::Write as _;
 
@@ -39,7 +40,7 @@ impl Model {
                 .map(str::to_owned)
                 .collect(),
             rows: scrollback_rows(self.parser.screen_mut()),
-            screen: snapshot(&self.parser, &self.modes).to_vec(),
+            screen: snapshot(&self.parser, &self.modes, self.primary.as_deref()).to_vec(),
         }
     }
 
@@ -51,7 +52,7 @@ impl Model {
             .process(&push_into_scrollback(&state.rows, rows.get()));
         // The snapshot sets the scroll region and auto-wrap last; the mode tracker learns
         // them from the same bytes, as from program output.
-        self.parser.process(&state.screen);
+        super::primary::process(&mut self.parser, &mut self.primary, &state.screen);
         self.modes.feed(&state.screen);
     }
 }
@@ -107,6 +108,7 @@ mod tests {
     fn model(size: TermSize, scrollback: usize) -> Model {
         Model {
             parser: new_parser(size, scrollback),
+            primary: None,
             modes: ModeTracker::default(),
             erase: EraseScan::default(),
             backlog: Arc::new(AtomicUsize::new(0)),
@@ -146,8 +148,8 @@ mod tests {
             assert_eq!((a.cursor, a.size), (b.cursor, b.size));
         }
         assert_eq!(
-            snapshot(&before.parser, &before.modes),
-            snapshot(&after.parser, &after.modes),
+            snapshot(&before.parser, &before.modes, before.primary.as_deref()),
+            snapshot(&after.parser, &after.modes, after.primary.as_deref()),
             "the snapshot a re-attaching client gets"
         );
     }
@@ -183,5 +185,8 @@ mod tests {
         after.restore(before.export());
         assert_same(&mut before, &mut after);
         assert!(after.parser.screen().alternate_screen());
+        // The shell's screen under vim crossed too, and comes back when vim leaves.
+        feed(&mut after, b"\x1b[?1049l");
+        assert_eq!(after.parser.screen().contents(), "one\ntwo");
     }
 }

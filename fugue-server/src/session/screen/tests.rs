@@ -29,7 +29,7 @@ fn capture_includes_requested_scrollback_above_the_screen() {
 #[test]
 fn snapshot_restores_alternate_screen_title_and_modes() {
     let parser = parser_with(b"\x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l");
-    let snapshot = snapshot(&parser, &ModeTracker::default());
+    let snapshot = snapshot(&parser, &ModeTracker::default(), None);
     let mut fresh =
         vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 0, Callbacks::default());
     fresh.process(&snapshot);
@@ -47,7 +47,7 @@ fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
     let mut original = parser_with(setup);
     let mut modes = ModeTracker::default();
     modes.feed(setup);
-    let restored_bytes = snapshot(&original, &modes);
+    let restored_bytes = snapshot(&original, &modes, None);
     let mut restored = parser_with(&restored_bytes);
     // Two new lines at the region's bottom scroll only rows 2 to 4.
     let more = b"\r\nX\r\nY";
