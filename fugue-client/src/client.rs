@@ -19,7 +19,7 @@ use crate::handshake::{Welcome, handshake};
 use crate::link::Link;
 use crate::options::ConnectOptions;
 use crate::pending::Pending;
-use crate::replies::{Attachment, Capture, attachment, check, unexpected};
+use crate::replies::{Capture, check, unexpected};
 use crate::{reader, writer};
 
 /// A lock per session id (see [`Client::run_locks`]).
@@ -192,60 +192,6 @@ impl Client {
             ServerMessage::Created { session, .. } => Ok(session),
             other => Err(unexpected(&other)),
         }
-    }
-
-    /// Starts a session and attaches to it in one request: no output or exit status of the
-    /// program can be missed, however quickly it exits.
-    ///
-    /// # Errors
-    ///
-    /// As for [`Client::create_session`] and [`Client::attach`].
-    pub async fn create_and_attach(&self, spec: SessionSpec) -> Result<Attachment, ClientError> {
-        let reply = self
-            .request(|request_id| ClientMessage::CreateSession {
-                request_id,
-                spec,
-                attach: true,
-            })
-            .await?;
-        attachment(reply)
-    }
-
-    /// Attaches to a session by name or id. Live output then arrives as [`crate::Event::Output`].
-    /// Whether the client may type is decided by the role it connected with.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError::Server`] with `UnknownSession` or `ReadOnly` (a control client);
-    /// [`ClientError::Closed`] if the connection is gone.
-    pub async fn attach(&self, session: &str, size: TermSize) -> Result<Attachment, ClientError> {
-        self.attach_from(session, size, None).await
-    }
-
-    /// Attaches and resumes the output stream after `resume_from` (the last `seq` this
-    /// program saw): if the server still has the missed bytes, the [`Attachment`] has no
-    /// snapshot and the missed output arrives as ordinary [`crate::Event::Output`]; if not,
-    /// it has a snapshot. With `None` this is [`Client::attach`].
-    ///
-    /// # Errors
-    ///
-    /// As for [`Client::attach`].
-    pub async fn attach_from(
-        &self,
-        session: &str,
-        size: TermSize,
-        resume_from: Option<u64>,
-    ) -> Result<Attachment, ClientError> {
-        let session = session.to_owned();
-        let reply = self
-            .request(|request_id| ClientMessage::Attach {
-                request_id,
-                session,
-                size,
-                resume_from,
-            })
-            .await?;
-        attachment(reply)
     }
 
     /// Detaches from the current session and waits until the server confirms. The

@@ -40,6 +40,7 @@
 //! `interrupts.rs`, `reconnect.rs`, `mirror.rs`, `terminal.rs`, `keys.rs`, `modes.rs`,
 //! `readable.rs` and `table.rs`. The library's are the rest.
 
+mod attaching;
 mod chunk;
 mod client;
 mod connect;

@@ -12,6 +12,9 @@ use fugue_protocol::{ConfigFile, SOCKET_ENV, config_path};
 use crate::cli::Cli;
 use crate::keys::DetachKey;
 
+/// Lines of scrollback an attach replays into the terminal's own, by default.
+pub const DEFAULT_HISTORY: u32 = 1000;
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -56,6 +59,8 @@ pub struct Settings {
     pub socket: Setting<PathBuf>,
     /// The detach key.
     pub detach_key: Setting<DetachKey>,
+    /// Lines of scrollback an attach replays (`fugue attach --history` beats it).
+    pub history: Setting<u32>,
     /// The machine reached through ssh (`-H`, `$FUGUE_HOST`), with the ssh command from
     /// `$FUGUE_SSH_COMMAND`; `None` for this machine.
     pub remote: Setting<Option<Remote>>,
@@ -111,14 +116,30 @@ impl Settings {
             },
         };
         let remote = host(cli, source_of("host", "FUGUE_HOST"))?;
+        let history = history(&contents);
         let file = path.map(|path| (path, exists));
         Ok(Settings {
             file,
             contents,
             socket,
             detach_key,
+            history,
             remote,
         })
+    }
+}
+
+/// Lines of scrollback an attach replays: the file's, else the default.
+fn history(contents: &ConfigFile) -> Setting<u32> {
+    match contents.history {
+        Some(lines) => Setting {
+            value: lines,
+            source: Source::File,
+        },
+        None => Setting {
+            value: DEFAULT_HISTORY,
+            source: Source::Default,
+        },
     }
 }
 

@@ -7,6 +7,7 @@
 //! ```toml
 //! socket = "/run/user/1000/fugue/fugue.sock"   # client and server
 //! detach_key = "ctrl-a"                         # fugue attach, fugue new
+//! history = 1000                                # fugue attach: scrollback replayed
 //!
 //! [server]                                      # fugue-server, when it starts
 //! scrollback = 10000
@@ -34,6 +35,8 @@ pub struct ConfigFile {
     pub socket: Option<PathBuf>,
     /// The key that detaches (`ctrl-X`, `^X` or `none`).
     pub detach_key: Option<String>,
+    /// Lines of a session's scrollback an attach replays into the terminal's own.
+    pub history: Option<u32>,
     /// What `fugue-server` reads when it starts.
     #[serde(default)]
     pub server: ServerSettings,

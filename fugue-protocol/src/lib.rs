@@ -55,8 +55,9 @@ pub use types::{
 /// `ServerStatus` gained `pacing_timeouts`; 4, `ServerStatus` gained
 /// `pacing_missed_wake_ups`; 5, `Upgrade`, `Upgraded` and `ErrorCode::UpgradeRefused`; 6,
 /// positions and events: `InputTaken`, `seq` in `Captured` and `SessionInfo` (with
-/// `foreground` and `shell_marks`), `Subscribe`, `Event`, `EventsLost`, `Claim`, `Release`.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// `foreground` and `shell_marks`), `Subscribe`, `Event`, `EventsLost`, `Claim`, `Release`;
+/// 7, `AttachWithHistory` (a client sends it only to servers of 7 and later).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The oldest protocol version a server accepts. A client of an older version still
 /// attached when its server is upgraded (the `fugue` processes keep running the old binary)

@@ -178,6 +178,19 @@ pub enum ClientMessage {
         /// The session to move it to (name or id).
         to: String,
     },
+    /// `Attach` with a fresh screen whose snapshot first replays up to `history` lines of
+    /// the session's scrollback into the client terminal's own scrollback (only while the
+    /// session shows its primary screen), pushed off a screen of `size.rows` (protocol 7).
+    AttachWithHistory {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// The session's name or id.
+        session: String,
+        /// The client's terminal size.
+        size: TermSize,
+        /// Lines of scrollback to replay.
+        history: u32,
+    },
 }
 
 /// A message from the server to a client.

@@ -487,6 +487,12 @@ impl<'a> TmuxTerm<'a> {
         stdout(&output)
     }
 
+    /// [`TmuxTerm::capture_history`] with SGR escapes where the attributes change.
+    pub fn capture_history_ansi(&self) -> String {
+        let output = self.tmux(&["capture-pane", "-p", "-e", "-S", "-", "-t", "main"]);
+        stdout(&output)
+    }
+
     /// Polls the screen until `done` holds for it and returns that screen; fails the test
     /// after [`EVENT_TIMEOUT`], showing the last screen and the server's log.
     pub fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {

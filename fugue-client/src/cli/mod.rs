@@ -179,6 +179,11 @@ pub struct AttachArgs {
     /// Watch only: typing is ignored (except the detach key) and the size is left alone.
     #[arg(short = 'r', long = "read-only")]
     pub read_only: bool,
+    /// Lines of the session's scrollback to put in the terminal's own scrollback first, so
+    /// you can scroll back to them (0: none) [default: the configuration file's `history`,
+    /// else 1000].
+    #[arg(long, value_name = "N")]
+    pub history: Option<u32>,
 }
 
 /// Commands whose only option is `--json`.

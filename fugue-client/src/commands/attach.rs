@@ -53,7 +53,8 @@ pub async fn run(globals: &Globals, args: AttachArgs) -> anyhow::Result<u8> {
         );
     }
     let size = crate::terminal::terminal_size().unwrap_or(TermSize::DEFAULT);
-    let attachment = client.attach(&target, size).await?;
+    let history = args.history.unwrap_or(globals.history);
+    let attachment = client.attach_with_history(&target, size, history).await?;
     let policy = InputPolicy {
         detach_key: globals.detach_key,
         read_only: args.read_only,

@@ -62,6 +62,7 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
             path.display().to_string()
         }),
         row("detach_key", &settings.detach_key, ToString::to_string),
+        row("history", &settings.history, ToString::to_string),
         row("host", &settings.remote, |remote| {
             remote
                 .as_ref()

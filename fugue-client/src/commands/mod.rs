@@ -31,6 +31,8 @@ pub struct Globals {
     pub detach_key: DetachKey,
     /// The machine reached through ssh (`-H`), if not this one.
     pub remote: Option<Remote>,
+    /// Lines of scrollback an attach replays, unless `--history` says.
+    pub history: u32,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -44,6 +46,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         socket: settings.socket.value.clone(),
         detach_key: settings.detach_key.value,
         remote: settings.remote.value.clone(),
+        history: settings.history.value,
     };
     match cli.command {
         None => new::run(&globals, Default::default()).await,

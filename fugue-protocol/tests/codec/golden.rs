@@ -22,7 +22,7 @@ use crate::samples::{self, client_variant, server_variant};
 use crate::strategies::ALL_ERROR_CODES;
 
 /// `ClientMessage` frames, in declaration order.
-const CLIENT_GOLDEN: [(&str, &str); 21] = [
+const CLIENT_GOLDEN: [(&str, &str); 22] = [
     (
         "Hello",
         "0000002100010b667567756520302e312e300110feedfacecafebeef0123456789abcdef01",
@@ -50,6 +50,7 @@ const CLIENT_GOLDEN: [(&str, &str); 21] = [
     ("Release", "00000007120e04706c6179"),
     ("SetAgent", "00000005130f022f61"),
     ("Switch", "00000006141001610162"),
+    ("AttachWithHistory", "00000008151101771850e807"),
 ];
 
 /// The `SessionInfo` sample's encoding, shared by three server lines below.

@@ -41,6 +41,7 @@ pub fn client_variant(msg: &ClientMessage) -> &'static str {
         ClientMessage::Release { .. } => "Release",
         ClientMessage::SetAgent { .. } => "SetAgent",
         ClientMessage::Switch { .. } => "Switch",
+        ClientMessage::AttachWithHistory { .. } => "AttachWithHistory",
     }
 }
 
@@ -213,6 +214,12 @@ pub fn client_samples() -> Vec<ClientMessage> {
             request_id: 16,
             from: "a".into(),
             to: "b".into(),
+        },
+        ClientMessage::AttachWithHistory {
+            request_id: 17,
+            session: "w".into(),
+            size: TermSize { rows: 24, cols: 80 },
+            history: 1000,
         },
     ]
 }

@@ -311,6 +311,16 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             from,
             to
         }),
+        (id(), text(), term_size(), any::<u32>()).prop_map(
+            |(request_id, session, size, history)| {
+                ClientMessage::AttachWithHistory {
+                    request_id,
+                    session,
+                    size,
+                    history,
+                }
+            }
+        ),
     ]
 }
 

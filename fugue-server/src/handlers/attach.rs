@@ -1,23 +1,50 @@
-//! `Attach`, `Detach` and `Resize`: joining a session's stream and leaving it. The session
+//! `Attach` (and `AttachWithHistory`), `Detach` and `Resize`: joining a session's stream and leaving it. The session
 //! task makes the client a member (or not) itself; these handlers ask it to.
 
-use fugue_protocol::{RequestId, Role, TermSize};
+use fugue_protocol::{ClientMessage, ErrorCode, RequestId, Role, TermSize};
 use tokio::sync::oneshot;
 
 use super::{Action, Ctx, Pending};
-use crate::refusal::{Refusal, check_size};
-use crate::session::SessionCmd;
+use crate::refusal::{Refusal, check_size, error};
+use crate::session::{HistoryReplay, SessionCmd, Start};
 
 /// Why control clients never attach.
 pub(super) const CONTROL_CANNOT_ATTACH: &str =
     "control clients cannot attach; connect as interactive or read-only";
+
+/// `Attach` and `AttachWithHistory`: where the client's stream starts, then [`attach`].
+pub(super) async fn joining(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
+    let (request_id, session, size, start) = match msg {
+        ClientMessage::Attach {
+            request_id,
+            session,
+            size,
+            resume_from,
+        } => (request_id, session, size, Start::resuming(resume_from)),
+        ClientMessage::AttachWithHistory {
+            request_id,
+            session,
+            size,
+            history,
+        } => {
+            let history = (history > 0).then_some(HistoryReplay {
+                lines: usize::try_from(history).unwrap_or(usize::MAX),
+                rows: size.rows,
+            });
+            (request_id, session, size, Start::Fresh(history))
+        }
+        // `dispatch` sends nothing else here.
+        _ => return Action::Reply(error(None, ErrorCode::Internal, "misrouted request")),
+    };
+    attach(ctx, request_id, &session, size, start).await
+}
 
 pub(super) async fn attach(
     ctx: &mut Ctx<'_>,
     request_id: RequestId,
     session: &str,
     size: TermSize,
-    resume_from: Option<u64>,
+    start: Start,
 ) -> Action {
     let refused = |refusal: Refusal| Action::refused(Some(request_id), &refusal);
     if ctx.role == Role::Control {
@@ -36,7 +63,7 @@ pub(super) async fn attach(
         client: ctx.client,
         request_id,
         size: (ctx.role == Role::Interactive).then_some(size),
-        resume_from,
+        start,
         reply,
     };
     let ended = || refused(Refusal::SessionEnded(session.to_owned()));

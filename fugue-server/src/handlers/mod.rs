@@ -100,12 +100,9 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
             spec,
             attach,
         } => create::create(ctx, request_id, spec, attach).await,
-        ClientMessage::Attach {
-            request_id,
-            session,
-            size,
-            resume_from,
-        } => attach::attach(ctx, request_id, &session, size, resume_from).await,
+        msg @ (ClientMessage::Attach { .. } | ClientMessage::AttachWithHistory { .. }) => {
+            attach::joining(ctx, msg).await
+        }
         ClientMessage::Detach { request_id } => attach::detach(ctx, request_id).await,
         ClientMessage::Input { data } => input::input(ctx, data),
         ClientMessage::Resize { size } => attach::resize(ctx, size).await,

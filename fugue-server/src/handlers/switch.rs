@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use super::{Action, Ctx};
 use crate::refusal::Refusal;
-use crate::session::{SWITCHED, SessionCmd, SessionHandle};
+use crate::session::{SWITCHED, SessionCmd, SessionHandle, Start};
 
 /// The first protocol version whose clients understand an unasked-for `Attached`.
 const SWITCHABLE_VERSION: u32 = 6;
@@ -47,7 +47,7 @@ async fn moved(ctx: &Ctx<'_>, from: &str, to: &str) -> Result<(), Refusal> {
         client,
         request_id: SWITCHED,
         size: Some(size),
-        resume_from: None,
+        start: Start::Fresh(None),
         reply,
     };
     let ended = || Refusal::SessionEnded(to.to_owned());

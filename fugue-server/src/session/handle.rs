@@ -13,9 +13,41 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::claim::Claim;
-use super::screen::Capture;
+use super::screen::{Capture, HistoryReplay};
 use crate::clients::ClientRegistry;
 use crate::refusal::Refusal;
+
+/// Where a joining client's stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// A snapshot, after replaying this much history into the client's scrollback.
+    Fresh(Option<HistoryReplay>),
+    /// The output after this position if the ring still holds it, else a snapshot.
+    ResumeAfter(u64),
+}
+
+impl Start {
+    /// `Attach`'s `resume_from`.
+    pub(crate) fn resuming(resume_from: Option<u64>) -> Start {
+        resume_from.map_or(Start::Fresh(None), Start::ResumeAfter)
+    }
+
+    /// The position to resume after, if resuming.
+    pub(crate) fn resume_after(self) -> Option<u64> {
+        match self {
+            Start::ResumeAfter(after) => Some(after),
+            Start::Fresh(_) => None,
+        }
+    }
+
+    /// The history a fresh screen replays first, if asked.
+    pub(crate) fn history(self) -> Option<HistoryReplay> {
+        match self {
+            Start::Fresh(history) => history,
+            Start::ResumeAfter(_) => None,
+        }
+    }
+}
 
 /// Requests to a session task. The task alone changes which clients are its members (in
 /// the registry), so that joining and leaving are ordered with the output it broadcasts.
@@ -26,7 +58,7 @@ pub(crate) enum SessionCmd {
         request_id: RequestId,
         /// The client's size, for interactive clients; viewers never size the PTY.
         size: Option<TermSize>,
-        resume_from: Option<u64>,
+        start: Start,
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
     /// The client asks to leave: it stops being a member and gets `Detached { Requested }`

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout};
 use uuid::Uuid;
 
-use super::handle::{InitialAttach, SessionMeta};
+use super::handle::{InitialAttach, SessionMeta, Start};
 use super::task::SessionTask;
 use crate::clients::{ClientRegistry, Outbound};
 use crate::refusal::Refusal;
@@ -50,7 +50,12 @@ impl SessionTask {
     /// Attaches the client that created the session, before the program's first byte.
     pub(super) async fn attach_creator(&mut self, first: InitialAttach) {
         let result = self
-            .attach(first.client, first.request_id, first.size, None)
+            .attach(
+                first.client,
+                first.request_id,
+                first.size,
+                Start::Fresh(None),
+            )
             .await;
         if let Err(refusal) = &result {
             tracing::warn!(session = %self.meta.id, client = %first.client, %refusal, "cannot attach the creating client");
@@ -58,23 +63,26 @@ impl SessionTask {
         let _ = first.reply.send(result);
     }
 
-    /// Makes `client` a member and queues its `Attached`: with a snapshot, or without one
-    /// followed by the output after `resume_from` when the ring still holds all of it.
+    /// Makes `client` a member and queues its `Attached`: with a snapshot (after the
+    /// history replay a fresh start asks for), or, resuming, without one followed by the
+    /// output after the position when the ring still holds all of it.
     pub(super) async fn attach(
         &mut self,
         client: ClientId,
         request_id: RequestId,
         size: Option<TermSize>,
-        resume_from: Option<u64>,
+        start: Start,
     ) -> Result<(), Refusal> {
         if let Some(size) = size {
             self.sizes.set(client, size);
             self.apply_size();
         }
-        let replay = resume_from.and_then(|after| self.stream.replay_since(after));
+        let replay = start
+            .resume_after()
+            .and_then(|after| self.stream.replay_since(after));
         let snapshot = match replay {
             Some(_) => None,
-            None => Some(self.stream.snapshot().await),
+            None => Some(self.stream.snapshot(start.history()).await),
         };
         self.meta.touch_attached();
         let registry = &self.sessions.registry;
@@ -198,7 +206,7 @@ impl SessionTask {
         }
         let resync = ServerMessage::Resync {
             seq: self.stream.seq(),
-            snapshot: self.stream.snapshot().await,
+            snapshot: self.stream.snapshot(None).await,
         };
         // Encoded once for every client that waits for it, like output. Only once its
         // snapshot is queued may live output flow to a client again; nothing is broadcast

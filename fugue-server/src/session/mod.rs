@@ -37,7 +37,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub(crate) use handle::{InitialAttach, Input, SWITCHED, SessionCmd, SessionHandle};
+pub(crate) use handle::{InitialAttach, Input, SWITCHED, SessionCmd, SessionHandle, Start};
+pub(crate) use screen::HistoryReplay;
 pub(crate) use screen::ModelState;
 
 use self::agent::AgentLinks;

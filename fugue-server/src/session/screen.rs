@@ -65,7 +65,10 @@ enum ModelCmd {
     /// Parse the output skipped while behind (the end of the replay ring).
     CatchUp(Vec<Bytes>),
     Resize(TermSize),
-    Snapshot(oneshot::Sender<Bytes>),
+    Snapshot {
+        history: Option<HistoryReplay>,
+        reply: oneshot::Sender<Bytes>,
+    },
     Capture {
         format: CaptureFormat,
         scrollback_lines: usize,
@@ -74,6 +77,15 @@ enum ModelCmd {
     },
     /// Everything needed to rebuild the model in another server.
     Export(oneshot::Sender<ModelState>),
+}
+
+/// Scrollback a snapshot replays first into the client terminal's own scrollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HistoryReplay {
+    /// At most this many lines.
+    pub(crate) lines: usize,
+    /// The client terminal's rows, which the lines are pushed off.
+    pub(crate) rows: u16,
 }
 
 /// A handle to the model thread; dropping it ends the thread.
@@ -242,10 +254,13 @@ impl ScreenModel {
 
     /// Bytes that redraw the screen as of everything queued so far; call
     /// [`ScreenModel::catch_up`] first.
-    pub(crate) async fn snapshot(&self) -> Result<Bytes, ModelGone> {
+    pub(crate) async fn snapshot(
+        &self,
+        history: Option<HistoryReplay>,
+    ) -> Result<Bytes, ModelGone> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(ModelCmd::Snapshot(reply))
+            .send(ModelCmd::Snapshot { history, reply })
             .map_err(|_| ModelGone)?;
         answer.await.map_err(|_| ModelGone)
     }
@@ -328,8 +343,13 @@ impl Model {
                     .set_size(non_zero(size.rows), non_zero(size.cols));
                 self.modes.resized();
             }
-            ModelCmd::Snapshot(reply) => {
-                let _ = reply.send(snapshot(&self.parser, &self.modes, self.primary.as_deref()));
+            ModelCmd::Snapshot { history, reply } => {
+                let mut out = history.map_or_else(Vec::new, |history| {
+                    capture::history_replay(&mut self.parser, history.lines, history.rows)
+                });
+                let screen = snapshot(&self.parser, &self.modes, self.primary.as_deref());
+                out.extend_from_slice(&screen);
+                let _ = reply.send(Bytes::from(out));
             }
             ModelCmd::Capture {
                 format,

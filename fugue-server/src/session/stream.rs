@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::ring::ReplayRing;
-use super::screen::{Capture, ModelGone, ModelState, ScreenModel};
+use super::screen::{Capture, HistoryReplay, ModelGone, ModelState, ScreenModel};
 use crate::clients::Outbound;
 use crate::config::Config;
 
@@ -214,13 +214,14 @@ impl Stream {
         });
     }
 
-    /// Bytes that redraw the screen as of the last chunk (empty without a model).
-    pub(super) async fn snapshot(&mut self) -> Bytes {
+    /// Bytes that redraw the screen as of the last chunk (empty without a model), after
+    /// replaying `history` into the client terminal's scrollback if asked.
+    pub(super) async fn snapshot(&mut self, history: Option<HistoryReplay>) -> Bytes {
         self.catch_up();
         let Some(model) = &self.model else {
             return Bytes::new();
         };
-        match model.snapshot().await {
+        match model.snapshot(history).await {
             Ok(snapshot) => snapshot,
             Err(ModelGone) => {
                 self.stop_model();

@@ -299,10 +299,10 @@ impl SessionTask {
                 client,
                 request_id,
                 size,
-                resume_from,
+                start,
                 reply,
             } => {
-                let result = self.attach(client, request_id, size, resume_from).await;
+                let result = self.attach(client, request_id, size, start).await;
                 let _ = reply.send(result);
             }
             SessionCmd::Detach { client, done } => self.detach(client, done),

@@ -12,10 +12,44 @@ pub(super) fn capture(
     format: CaptureFormat,
     lines: usize,
 ) -> Capture {
-    let (screen, callbacks) = parser.screen_and_callbacks_mut();
+    let mut out = scrollback(parser, format, lines);
+    let screen = parser.screen();
     let (rows, cols) = screen.size();
     let (rows, cols) = (rows.get(), cols.get());
     let cursor = screen.cursor_position();
+    out.extend(render_rows(screen, format, cols));
+    if format == CaptureFormat::Plain {
+        while out.last().is_some_and(String::is_empty) {
+            out.pop();
+        }
+    }
+    // Lines do not end with a reset of their attributes; in colour, each gets one, so that
+    // none bleeds into the next.
+    let mut text = match format {
+        CaptureFormat::Plain => out.join("\n"),
+        CaptureFormat::Ansi => out.join("\x1b[m\n"),
+    };
+    if format == CaptureFormat::Ansi {
+        text.push_str("\x1b[m");
+    }
+    Capture {
+        text,
+        cursor,
+        size: TermSize { rows, cols },
+        seq: 0,
+    }
+}
+
+/// Up to `lines` lines of scrollback, oldest first: from the compact history, then the
+/// parser's own (none on the alternate screen).
+fn scrollback(
+    parser: &mut vt100::Parser<Callbacks>,
+    format: CaptureFormat,
+    lines: usize,
+) -> Vec<String> {
+    let (screen, callbacks) = parser.screen_and_callbacks_mut();
+    let (rows, cols) = screen.size();
+    let (rows, cols) = (rows.get(), cols.get());
     // The oldest lines asked for are in the history; the alternate screen has none.
     let in_parser = screen.scrollback_len();
     let from_history = if screen.alternate_screen() {
@@ -44,27 +78,34 @@ pub(super) fn capture(
         remaining -= take;
     }
     screen.set_scrollback(0);
-    out.extend(render_rows(screen, format, cols));
-    if format == CaptureFormat::Plain {
-        while out.last().is_some_and(String::is_empty) {
-            out.pop();
-        }
+    out
+}
+
+/// What a client's terminal is sent before a fresh screen so that its own scrollback holds
+/// the session's last `lines` lines (with their colours): the lines, at the bottom of a
+/// terminal of `rows` rows, then as many line feeds, which push them all off the screen
+/// the snapshot then redraws. Nothing on the alternate screen, whose program has no
+/// scrollback of its own.
+pub(super) fn history_replay(
+    parser: &mut vt100::Parser<Callbacks>,
+    lines: usize,
+    rows: u16,
+) -> Vec<u8> {
+    if lines == 0 || parser.screen().alternate_screen() {
+        return Vec::new();
     }
-    // Lines do not end with a reset of their attributes; in colour, each gets one, so that
-    // none bleeds into the next.
-    let mut text = match format {
-        CaptureFormat::Plain => out.join("\n"),
-        CaptureFormat::Ansi => out.join("\x1b[m\n"),
-    };
-    if format == CaptureFormat::Ansi {
-        text.push_str("\x1b[m");
+    let history = scrollback(parser, CaptureFormat::Ansi, lines);
+    if history.is_empty() {
+        return Vec::new();
     }
-    Capture {
-        text,
-        cursor,
-        size: TermSize { rows, cols },
-        seq: 0,
+    let mut out = b"\x1b[?1049l\x1b[m\x1b[9999;1H".to_vec();
+    for line in history {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\x1b[m");
     }
+    out.extend(std::iter::repeat_n(b"\r\n", usize::from(rows.max(1))).flatten());
+    out
 }
 
 fn render_rows(

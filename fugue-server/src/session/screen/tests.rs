@@ -106,7 +106,7 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
         .collect();
     flood(&mut model, &mut ring, &mut reference, 1, &chunks);
     model.catch_up(&ring).expect("model alive");
-    let snapshot = model.snapshot().await.expect("snapshot");
+    let snapshot = model.snapshot(None).await.expect("snapshot");
     let mut restored = new_parser(size, 0);
     restored.process(&snapshot);
     assert_eq!(restored.screen().contents(), reference.screen().contents());
@@ -136,7 +136,7 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
     let after = Bytes::from_static(b"\x1b[2J\x1b[Hafter the flood");
     model.feed(101, after.clone()).expect("model alive");
     reference.process(&after);
-    let snapshot = model.snapshot().await.expect("snapshot");
+    let snapshot = model.snapshot(None).await.expect("snapshot");
     let mut restored = new_parser(size, 0);
     restored.process(&snapshot);
     assert_eq!(restored.screen().contents(), reference.screen().contents());
@@ -160,7 +160,7 @@ async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
     assert!(output.iter().skip(1).all(|chunk| chunk.len() > MAX_BACKLOG));
     flood(&mut model, &mut ring, &mut reference, 1, &output);
     model.catch_up(&ring).expect("model alive");
-    let snapshot = model.snapshot().await.expect("snapshot");
+    let snapshot = model.snapshot(None).await.expect("snapshot");
     let mut restored = new_parser(size, 0);
     restored.process(&snapshot);
     let screen = restored.screen();
