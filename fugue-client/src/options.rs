@@ -109,14 +109,15 @@ impl ConnectOptions {
     }
 
     /// Reach the server of another machine through ssh (`fugue proxy` there connects to
-    /// that machine's own socket, so the socket path is not used).
-    /// Sets a keepalive of [`REMOTE_KEEPALIVE`] and a silence limit of
-    /// [`REMOTE_SILENCE_LIMIT`] (see [`ConnectOptions::with_silence_limit`]).
+    /// that machine's own socket, so the socket path is not used), or (`None`) this one's.
+    /// Through ssh, the keepalive is at most [`REMOTE_KEEPALIVE`] and the silence limit
+    /// [`REMOTE_SILENCE_LIMIT`] (see [`ConnectOptions::with_silence_limit`]); on this
+    /// machine there is no silence limit.
     pub fn with_remote(mut self, remote: Option<Remote>) -> Self {
         if remote.is_some() {
             self.keepalive = self.keepalive.min(REMOTE_KEEPALIVE);
-            self.silence_limit = Some(REMOTE_SILENCE_LIMIT);
         }
+        self.silence_limit = remote.as_ref().map(|_| REMOTE_SILENCE_LIMIT);
         self.remote = remote;
         self
     }

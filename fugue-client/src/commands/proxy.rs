@@ -37,11 +37,9 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// When the server cannot be reached or started, or standard input and output cannot be
 /// watched (a regular file, say).
 pub async fn run(globals: &Globals, start: bool) -> anyhow::Result<u8> {
-    anyhow::ensure!(
-        globals.remote.is_none(),
-        "`fugue proxy` relays to this machine's server; it takes no -H"
-    );
-    let options = super::connect_options(globals, Role::Control, start);
+    // Always this machine's server: a `FUGUE_HOST` in the login's environment (set for
+    // the user's own use of that machine) must not send the relay on elsewhere.
+    let options = super::connect_options(globals, Role::Control, start).with_remote(None);
     let socket = fugue_client::connect_raw(&options).await?;
     let input = watch(io::stdin().as_fd()).context("cannot watch standard input")?;
     let output = watch(io::stdout().as_fd()).context("cannot watch standard output")?;
