@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use fugue_protocol::{
-    CaptureFormat, ClientCodec, ClientMessage, DetachReason, RequestId, ServerMessage, SessionInfo,
-    SessionSpec, TermSize,
+    CaptureFormat, ClientCodec, ClientMessage, DetachReason, ErrorCode, FALLBACK_PROTOCOL_VERSION,
+    PROTOCOL_VERSION, RequestId, ServerMessage, SessionInfo, SessionSpec, TermSize,
 };
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -58,6 +58,24 @@ struct Inner {
     heard: Arc<reader::Heard>,
 }
 
+/// Opens a link and shakes hands speaking protocol `version`.
+async fn shake(
+    options: &ConnectOptions,
+    version: u32,
+) -> Result<(Framed<Link, ClientCodec>, Welcome), ClientError> {
+    let link = crate::connect::open(options).await?;
+    let mut framed = Framed::new(link, ClientCodec::new());
+    match handshake(&mut framed, options, version).await {
+        Ok(welcome) => Ok((framed, welcome)),
+        // A link that broke is explained by how ssh ended; a refusal speaks for itself.
+        Err(err) if err.server_code().is_some() => Err(err),
+        Err(err) => match framed.into_inner() {
+            Link::Ssh(ssh) => Err(ssh.failure(err).await),
+            Link::Unix(_) => Err(err),
+        },
+    }
+}
+
 impl Client {
     /// Connects (auto-starting the server if the options say so) and shakes hands.
     ///
@@ -68,16 +86,15 @@ impl Client {
     /// other socket errors, [`ClientError::Refused`] when the server turned the client away,
     /// [`ClientError::Handshake`] or [`ClientError::Codec`] when the handshake broke down.
     pub async fn connect(options: &ConnectOptions) -> Result<(Client, Events), ClientError> {
-        let link = crate::connect::open(options).await?;
-        let mut framed = Framed::new(link, ClientCodec::new());
-        let welcome = match handshake(&mut framed, options).await {
-            Ok(welcome) => welcome,
-            // A link that broke is explained by how ssh ended; a refusal speaks for itself.
-            Err(err) if err.server_code().is_some() => return Err(err),
-            Err(err) => match framed.into_inner() {
-                Link::Ssh(ssh) => return Err(ssh.failure(err).await),
-                Link::Unix(_) => return Err(err),
-            },
+        let (framed, welcome) = match shake(options, PROTOCOL_VERSION).await {
+            // A server one protocol older (running since before an upgrade, say): this
+            // client speaks its version too, minus what came later.
+            Err(err) if err.server_code() == Some(ErrorCode::VersionMismatch) => {
+                shake(options, FALLBACK_PROTOCOL_VERSION)
+                    .await
+                    .map_err(|_| err)?
+            }
+            other => other?,
         };
         let (sink, stream) = framed.split();
         let (request_tx, request_rx) = mpsc::channel(REQUEST_CAPACITY);

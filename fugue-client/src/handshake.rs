@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fugue_protocol::{ClientCodec, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage};
+use fugue_protocol::{ClientCodec, ClientMessage, ErrorCode, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
@@ -29,13 +29,14 @@ pub(crate) struct Welcome {
     pub(crate) protocol_version: u32,
 }
 
-/// Sends `Hello` and waits for the answer.
+/// Sends `Hello` speaking protocol `version` and waits for the answer.
 pub(crate) async fn handshake(
     framed: &mut Framed<Link, ClientCodec>,
     options: &ConnectOptions,
+    version: u32,
 ) -> Result<Welcome, ClientError> {
     let hello = ClientMessage::Hello {
-        protocol_version: PROTOCOL_VERSION,
+        protocol_version: version,
         client_name: options.client_name.clone(),
         identity: options.identity,
         role: options.role,

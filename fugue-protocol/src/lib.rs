@@ -59,6 +59,11 @@ pub use types::{
 /// 7, `AttachWithHistory` (a client sends it only to servers of 7 and later).
 pub const PROTOCOL_VERSION: u32 = 7;
 
+/// The older protocol a client of this version also speaks, to a server that refuses
+/// [`PROTOCOL_VERSION`] (one started before an upgrade of the binaries): 7 only added a
+/// client request, `AttachWithHistory`, which a client does not send to older servers.
+pub const FALLBACK_PROTOCOL_VERSION: u32 = 6;
+
 /// The oldest protocol version a server accepts. A client of an older version still
 /// attached when its server is upgraded (the `fugue` processes keep running the old binary)
 /// must go on being served: the server answers each client in the version it speaks

@@ -135,8 +135,8 @@ pub(crate) struct ModelGone;
 /// What the model thread owns.
 struct Model {
     parser: vt100::Parser<Callbacks>,
-    /// The primary screen under the alternate screen, drawn (`primary.rs`).
-    primary: Option<Vec<u8>>,
+    /// The primary screen under the alternate screen (`primary.rs`).
+    primary: Option<primary::Shadow>,
     modes: ModeTracker,
     erase: EraseScan,
     backlog: Arc<AtomicUsize>,
@@ -331,13 +331,8 @@ impl Model {
                 }
             }
             ModelCmd::Resize(size) => {
-                let (rows, cols) = self.parser.screen().size();
-                let from = TermSize {
-                    rows: rows.get(),
-                    cols: cols.get(),
-                };
-                if let Some(drawing) = &mut self.primary {
-                    *drawing = primary::resized(drawing, from, size);
+                if let Some(shadow) = &mut self.primary {
+                    shadow.resize(non_zero(size.rows), non_zero(size.cols));
                 }
                 self.parser
                     .set_size(non_zero(size.rows), non_zero(size.cols));
@@ -347,7 +342,8 @@ impl Model {
                 let mut out = history.map_or_else(Vec::new, |history| {
                     capture::history_replay(&mut self.parser, history.lines, history.rows)
                 });
-                let screen = snapshot(&self.parser, &self.modes, self.primary.as_deref());
+                let under = self.primary.as_ref().map(primary::Shadow::drawing);
+                let screen = snapshot(&self.parser, &self.modes, under.as_deref());
                 out.extend_from_slice(&screen);
                 let _ = reply.send(Bytes::from(out));
             }

@@ -11,6 +11,7 @@ mod cli;
 mod flood;
 mod membership;
 mod pacing;
+mod previous_protocol;
 mod protocol_errors;
 mod reliability;
 mod remote;

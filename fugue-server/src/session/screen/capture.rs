@@ -81,11 +81,15 @@ fn scrollback(
     out
 }
 
+/// The most bytes of history a snapshot replays: with the screen after it, the snapshot
+/// must fit a frame (1 MiB), whatever `--history` asked for.
+pub(super) const HISTORY_REPLAY_BUDGET: usize = 384 * 1024;
+
 /// What a client's terminal is sent before a fresh screen so that its own scrollback holds
 /// the session's last `lines` lines (with their colours): the lines, at the bottom of a
 /// terminal of `rows` rows, then as many line feeds, which push them all off the screen
 /// the snapshot then redraws. Nothing on the alternate screen, whose program has no
-/// scrollback of its own.
+/// scrollback of its own. At most [`HISTORY_REPLAY_BUDGET`] bytes of lines: the newest.
 pub(super) fn history_replay(
     parser: &mut vt100::Parser<Callbacks>,
     lines: usize,
@@ -94,11 +98,23 @@ pub(super) fn history_replay(
     if lines == 0 || parser.screen().alternate_screen() {
         return Vec::new();
     }
-    let history = scrollback(parser, CaptureFormat::Ansi, lines);
+    let mut history = scrollback(parser, CaptureFormat::Ansi, lines);
+    // The newest lines that fit the budget: the snapshot must fit one frame.
+    let mut total = 0;
+    let fitting = history
+        .iter()
+        .rev()
+        .take_while(|line| {
+            total += line.len() + 8;
+            total <= HISTORY_REPLAY_BUDGET
+        })
+        .count();
+    history.drain(..history.len() - fitting);
     if history.is_empty() {
         return Vec::new();
     }
-    let mut out = b"\x1b[?1049l\x1b[m\x1b[9999;1H".to_vec();
+    // The whole screen scrolls (no region, no origin mode), from its bottom row.
+    let mut out = b"\x1b[?1049l\x1b[r\x1b[?6l\x1b[?7h\x1b[m\x1b[9999;1H".to_vec();
     for line in history {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(line.as_bytes());

@@ -29,6 +29,11 @@ pub(crate) struct ModelState {
 }
 
 impl Model {
+    /// The drawing of the primary screen under the alternate one, if kept.
+    pub(super) fn under(&self) -> Option<Vec<u8>> {
+        self.primary.as_ref().map(super::primary::Shadow::drawing)
+    }
+
     /// What another server needs to rebuild this model.
     pub(super) fn export(&mut self) -> ModelState {
         ModelState {
@@ -40,7 +45,7 @@ impl Model {
                 .map(str::to_owned)
                 .collect(),
             rows: scrollback_rows(self.parser.screen_mut()),
-            screen: snapshot(&self.parser, &self.modes, self.primary.as_deref()).to_vec(),
+            screen: snapshot(&self.parser, &self.modes, self.under().as_deref()).to_vec(),
         }
     }
 
@@ -148,8 +153,8 @@ mod tests {
             assert_eq!((a.cursor, a.size), (b.cursor, b.size));
         }
         assert_eq!(
-            snapshot(&before.parser, &before.modes, before.primary.as_deref()),
-            snapshot(&after.parser, &after.modes, after.primary.as_deref()),
+            snapshot(&before.parser, &before.modes, before.under().as_deref()),
+            snapshot(&after.parser, &after.modes, after.under().as_deref()),
             "the snapshot a re-attaching client gets"
         );
     }

@@ -1,73 +1,115 @@
 //! The primary screen under an alternate-screen program (vim, less, htop).
 //!
 //! vt100 keeps that screen while the program runs but does not show it, so the model takes
-//! a copy of it as the program switches (`CSI ? 1049 h`, `? 1047 h`, `? 47 h`): output is
-//! parsed up to the switch, the primary screen is drawn into bytes, then the rest is
-//! parsed. A snapshot taken on the alternate screen draws the copy first, then switches, so
-//! the client's terminal keeps it under the program and shows it again when the program
-//! leaves, as a terminal that watched all along would. The copy goes when the program
-//! switches back. A resize redraws the copy at the new size, as vt100 resizes its own.
-//! A switch that a flood made the model skip (or one split between two chunks) leaves no
-//! copy: that primary screen comes back blank.
+//! a copy of it as the program switches (`CSI ? 1049 h` or `CSI ? 47 h`): output is parsed
+//! up to the switch, the primary screen is drawn into a shadow parser, then the rest is
+//! parsed. The shadow is resized with the model (its few rows of scrollback let a shrink
+//! and a grow give back what vt100's hidden screen gives back). A snapshot taken on the
+//! alternate screen draws the shadow first, then switches, so the client's terminal keeps
+//! it under the program and shows it again when the program leaves, as a terminal that
+//! watched all along would. The copy goes as soon as the parser is back on the primary
+//! screen, however it got there (a switch back, a reset). A switch the model did not see
+//! as such (one a flood made it skip, one split between two chunks, or one combined with
+//! other modes in a single sequence) leaves no copy: that primary screen comes back blank.
+
+use std::num::NonZeroU16;
 
 use memchr::memmem;
 
-use super::{Callbacks, new_parser};
-use fugue_protocol::TermSize;
+use super::Callbacks;
 
-/// The sequences that switch to the alternate screen.
-const ENTER: [&[u8]; 3] = [b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h"];
-/// The sequences that switch back.
-const LEAVE: [&[u8]; 3] = [b"\x1b[?1049l", b"\x1b[?1047l", b"\x1b[?47l"];
+/// The sequences that switch to the alternate screen (vt100 does not handle 1047).
+const ENTER: [&[u8]; 2] = [b"\x1b[?1049h", b"\x1b[?47h"];
 
-/// The first of `needles` in `haystack`: where, and how long.
-fn find(haystack: &[u8], needles: &[&[u8]]) -> Option<(usize, usize)> {
-    needles
+/// The first of `ENTER` in `haystack`: where, and how long.
+fn find_enter(haystack: &[u8]) -> Option<(usize, usize)> {
+    ENTER
         .iter()
         .filter_map(|needle| memmem::find(haystack, needle).map(|at| (at, needle.len())))
         .min()
 }
 
-/// Parses `bytes` into `parser`, keeping in `primary` a drawing of the primary screen for
+/// The primary screen as it was when the program switched away from it.
+pub(super) struct Shadow(vt100::Parser);
+
+impl Shadow {
+    /// A copy of what `screen` shows, cursor and pen included.
+    fn of(screen: &vt100::Screen) -> Shadow {
+        let (rows, cols) = screen.size();
+        let mut parser = vt100::Parser::new(rows, cols, usize::from(rows.get()));
+        parser.process(screen.state_formatted().as_bytes());
+        Shadow(parser)
+    }
+
+    /// Resizes it as vt100 resizes its hidden screen.
+    pub(super) fn resize(&mut self, rows: NonZeroU16, cols: NonZeroU16) {
+        self.0.set_size(rows, cols);
+    }
+
+    /// Bytes that draw it (contents, cursor, pen) on a terminal of its size.
+    pub(super) fn drawing(&self) -> Vec<u8> {
+        self.0.screen().state_formatted().into_bytes()
+    }
+}
+
+/// Parses `bytes` into `parser`, keeping in `primary` a shadow of the primary screen for
 /// as long as the alternate screen is on.
 pub(super) fn process(
     parser: &mut vt100::Parser<Callbacks>,
-    primary: &mut Option<Vec<u8>>,
+    primary: &mut Option<Shadow>,
     mut bytes: &[u8],
 ) {
     loop {
-        let alternate = parser.screen().alternate_screen();
-        let needles = if alternate { &LEAVE } else { &ENTER };
-        let Some((at, len)) = find(bytes, needles) else {
-            break;
-        };
-        parser.process(&bytes[..at]);
-        if !alternate {
-            *primary = Some(parser.screen().state_formatted().into_bytes());
-        }
-        parser.process(&bytes[at..at + len]);
-        if !parser.screen().alternate_screen() {
+        if parser.screen().alternate_screen() {
+            // Parse up to where it may switch back, then look again.
+            let Some(end) = leaving_point(bytes) else {
+                break;
+            };
+            parser.process(&bytes[..end]);
+            bytes = &bytes[end..];
+        } else {
+            // On the primary screen, however it got there, no copy is kept.
             *primary = None;
+            let Some((at, len)) = find_enter(bytes) else {
+                break;
+            };
+            parser.process(&bytes[..at]);
+            *primary = Some(Shadow::of(parser.screen()));
+            parser.process(&bytes[at..at + len]);
+            bytes = &bytes[at + len..];
         }
-        bytes = &bytes[at + len..];
     }
     parser.process(bytes);
+    if !parser.screen().alternate_screen() {
+        *primary = None;
+    }
 }
 
-/// The copy redrawn at `size`, as vt100 resizes the hidden screen (no reflow).
-pub(super) fn resized(drawing: &[u8], from: TermSize, size: TermSize) -> Vec<u8> {
-    let mut parser = new_parser(from, 0);
-    parser.process(drawing);
-    parser.set_size(super::non_zero(size.rows), super::non_zero(size.cols));
-    parser.screen().state_formatted().into_bytes()
+/// The end of the next sequence that may switch back to the primary screen; `None` when
+/// none is in `bytes`.
+fn leaving_point(bytes: &[u8]) -> Option<usize> {
+    [&b"\x1b[?1049l"[..], b"\x1b[?47l", b"\x1bc"]
+        .iter()
+        .filter_map(|needle| memmem::find(bytes, needle).map(|at| at + needle.len()))
+        .min()
 }
 
 #[cfg(test)]
 mod tests {
+    use fugue_protocol::TermSize;
+
+    use super::super::new_parser;
     use super::*;
 
     fn parser() -> vt100::Parser<Callbacks> {
         new_parser(TermSize { rows: 4, cols: 20 }, 10)
+    }
+
+    fn shown(shadow: &Shadow) -> String {
+        let mut fresh =
+            vt100::Parser::new(shadow.0.screen().size().0, shadow.0.screen().size().1, 0);
+        fresh.process(&shadow.drawing());
+        fresh.screen().contents()
     }
 
     #[test]
@@ -80,29 +122,45 @@ mod tests {
             &mut primary,
             b"m\r\x1b[?1049h\x1b[H\x1b[2Jin vim",
         );
-        let drawing = primary.clone().expect("a copy");
-        let mut fresh = new_parser(TermSize { rows: 4, cols: 20 }, 0);
-        fresh.process(&drawing);
-        assert_eq!(fresh.screen().contents(), "$ ls\nfile\n$ vim");
+        assert_eq!(
+            shown(primary.as_ref().expect("a copy")),
+            "$ ls\nfile\n$ vim"
+        );
         assert!(parser.screen().alternate_screen());
         // Leaving and entering again in one chunk takes a fresh copy.
         process(&mut parser, &mut primary, b"\x1b[?1049lagain\x1b[?47h");
-        let mut fresh = new_parser(TermSize { rows: 4, cols: 20 }, 0);
-        fresh.process(&primary.clone().expect("a new copy"));
-        assert!(fresh.screen().contents().contains("again"));
+        assert!(shown(primary.as_ref().expect("a new copy")).contains("again"));
         process(&mut parser, &mut primary, b"\x1b[?47l");
         assert!(primary.is_none());
     }
 
     #[test]
-    fn a_resized_copy_is_cut_like_the_hidden_screen() {
-        let from = TermSize { rows: 4, cols: 20 };
-        let mut source = new_parser(from, 0);
-        source.process(b"0123456789abcdef\r\nsecond");
-        let drawing = source.screen().state_formatted().into_bytes();
-        let to = TermSize { rows: 3, cols: 10 };
-        let mut fresh = new_parser(to, 0);
-        fresh.process(&resized(&drawing, from, to));
-        assert_eq!(fresh.screen().contents(), "0123456789\nsecond");
+    fn a_reset_or_an_unseen_switch_back_leaves_no_stale_copy() {
+        let (mut parser, mut primary) = (parser(), None);
+        process(&mut parser, &mut primary, b"old\x1b[?1049hvim");
+        assert!(primary.is_some());
+        // RIS puts the parser back on the primary screen: the copy goes with it.
+        process(&mut parser, &mut primary, b"\x1bc");
+        assert!(primary.is_none());
+        process(&mut parser, &mut primary, b"\x1b[?1049hvim");
+        // A combined switch back, which the search does not see as such.
+        process(&mut parser, &mut primary, b"\x1b[?1049;1l");
+        assert!(!parser.screen().alternate_screen());
+        assert!(primary.is_none());
+    }
+
+    #[test]
+    fn a_shrink_and_a_grow_give_the_copy_back() {
+        let (mut parser, mut primary) = (parser(), None);
+        process(&mut parser, &mut primary, b"1\r\n2\r\n3\r\n4\x1b[?1049h");
+        let shadow = primary.as_mut().expect("a copy");
+        let (two, four, cols) = (
+            NonZeroU16::MIN.saturating_add(1),
+            NonZeroU16::MIN.saturating_add(3),
+            NonZeroU16::MIN.saturating_add(19),
+        );
+        shadow.resize(two, cols);
+        shadow.resize(four, cols);
+        assert_eq!(shown(shadow), "1\n2\n3\n4");
     }
 }

@@ -27,7 +27,9 @@ pub(super) fn snapshot(
     // first, so the terminal keeps it (and its cursor) for when the program leaves.
     out.extend_from_slice(b"\x1b[?1049l");
     if let (true, Some(primary)) = (screen.alternate_screen(), primary) {
-        out.extend_from_slice(b"\x1b[0m");
+        // Drawn whole: no scroll region or origin mode left from before may bend it.
+        out.extend_from_slice(RESET_MODES);
+        out.extend_from_slice(b"\x1b[?6l\x1b[0m");
         out.extend_from_slice(primary);
     }
     if screen.alternate_screen() {

@@ -412,3 +412,23 @@ fn in_colour_every_captured_line_ends_with_a_reset() {
         "{captured:?}"
     );
 }
+
+/// However many lines are asked for, the replay stays within its budget (the snapshot
+/// must fit one frame), keeping the newest lines, and pushes them all off the screen.
+#[test]
+fn a_history_replay_keeps_the_newest_lines_within_its_budget() {
+    let mut parser = new_parser(TermSize { rows: 5, cols: 200 }, 20_000);
+    for n in 0..12_000 {
+        let line = format!("\x1b[3{}mline {n:05} {}\x1b[m\r\n", n % 8, "x".repeat(150));
+        parser.process(line.as_bytes());
+    }
+    let replay = super::capture::history_replay(&mut parser, usize::MAX, 5);
+    assert!(replay.len() <= super::capture::HISTORY_REPLAY_BUDGET + 256);
+    let text = String::from_utf8_lossy(&replay);
+    assert!(
+        text.contains("line 11995"),
+        "the newest scrolled-off line is there"
+    );
+    assert!(!text.contains("line 00000"), "the oldest do not fit");
+    assert!(text.ends_with(&"\r\n".repeat(5)));
+}
