@@ -154,6 +154,13 @@ fn markdown(
          client from the start of a throughput run until they are idle again, per MiB of \
          the file; the median run. raw has no process of its own.\n",
     );
+    if summaries.contains_key(&Tool::Fugue) {
+        md.push_str(
+            "\n*attach*: fugue attaches with `--history 0`, restoring the screen as the others \
+             do; by default it first replays 1,000 lines of the session's scrollback into the \
+             terminal's own, which the others do not do at all.\n",
+        );
+    }
     if summaries.keys().any(|tool| tool.through_ssh()) {
         md.push_str(
             "\n*fugue-ssh, ssh-fugue, ssh-tmux*: the same servers on this machine, the client \

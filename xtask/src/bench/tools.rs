@@ -216,9 +216,11 @@ impl<'a> Session<'a> {
                 cmd.arg("-c").arg(&self.script);
                 cmd
             }
+            // The screen restored, as the others restore it: without the replay of the
+            // session's scrollback into the terminal's own (its cost is measured apart).
             Tool::Fugue => {
                 let mut cmd = self.fugue();
-                cmd.args(["attach", NAME]);
+                cmd.args(["attach", NAME, "--history", "0"]);
                 cmd
             }
             Tool::Tmux => {
