@@ -168,6 +168,9 @@ impl Fugue {
             ("PS1", PROMPT.into()),
             ("TERM", "xterm-256color".into()),
             ("FUGUE_SOCKET", self.socket.clone().into_os_string()),
+            // A bash hung up as the world is torn down writes no history into a directory
+            // being removed (which then stays behind).
+            ("HISTFILE", "".into()),
         ]
     }
 
