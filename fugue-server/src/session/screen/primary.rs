@@ -14,19 +14,22 @@
 
 use std::num::NonZeroU16;
 
-use memchr::memmem;
-
 use super::Callbacks;
 
-/// The sequences that switch to the alternate screen (vt100 does not handle 1047).
-const ENTER: [&[u8]; 2] = [b"\x1b[?1049h", b"\x1b[?47h"];
+/// What follows ESC in the sequences that switch to the alternate screen (vt100 does not
+/// handle 1047).
+const ENTER: [&[u8]; 2] = [b"[?1049h", b"[?47h"];
+/// What follows ESC in the sequences that may switch back: the two, and a reset (RIS).
+const LEAVE: [&[u8]; 3] = [b"[?1049l", b"[?47l", b"c"];
 
-/// The first of `ENTER` in `haystack`: where, and how long.
-fn find_enter(haystack: &[u8]) -> Option<(usize, usize)> {
-    ENTER
-        .iter()
-        .filter_map(|needle| memmem::find(haystack, needle).map(|at| (at, needle.len())))
-        .min()
+/// The first of `kinds` (each after an ESC) in `bytes`: where its ESC is, and its length.
+/// One pass over the escapes, whatever the number of kinds.
+fn find(bytes: &[u8], kinds: &[&[u8]]) -> Option<(usize, usize)> {
+    memchr::memchr_iter(0x1b, bytes).find_map(|at| {
+        let rest = &bytes[at + 1..];
+        let kind = kinds.iter().find(|kind| rest.starts_with(kind))?;
+        Some((at, 1 + kind.len()))
+    })
 }
 
 /// The primary screen as it was when the program switched away from it.
@@ -62,7 +65,7 @@ pub(super) fn process(
     loop {
         if parser.screen().alternate_screen() {
             // Parse up to where it may switch back, then look again.
-            let Some(end) = leaving_point(bytes) else {
+            let Some(end) = find(bytes, &LEAVE).map(|(at, len)| at + len) else {
                 break;
             };
             parser.process(&bytes[..end]);
@@ -70,7 +73,7 @@ pub(super) fn process(
         } else {
             // On the primary screen, however it got there, no copy is kept.
             *primary = None;
-            let Some((at, len)) = find_enter(bytes) else {
+            let Some((at, len)) = find(bytes, &ENTER) else {
                 break;
             };
             parser.process(&bytes[..at]);
@@ -83,15 +86,6 @@ pub(super) fn process(
     if !parser.screen().alternate_screen() {
         *primary = None;
     }
-}
-
-/// The end of the next sequence that may switch back to the primary screen; `None` when
-/// none is in `bytes`.
-fn leaving_point(bytes: &[u8]) -> Option<usize> {
-    [&b"\x1b[?1049l"[..], b"\x1b[?47l", b"\x1bc"]
-        .iter()
-        .filter_map(|needle| memmem::find(bytes, needle).map(|at| at + needle.len()))
-        .min()
 }
 
 #[cfg(test)]
