@@ -135,7 +135,7 @@ pub struct SessionSpec {
     pub name: Option<String>,
     /// Program and arguments; empty means the user's `$SHELL`, else `/bin/sh`.
     pub command: Vec<String>,
-    /// Working directory; absent means the server's.
+    /// Working directory; absent means the server's `$HOME` (else its own directory).
     pub cwd: Option<String>,
     /// Extra environment variables for the program.
     pub env: Vec<(String, String)>,

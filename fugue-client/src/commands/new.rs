@@ -56,8 +56,8 @@ pub async fn run(globals: &Globals, args: NewArgs) -> anyhow::Result<u8> {
 
 /// The spec for `args`: the terminal's size, `$TERM`, and the current directory unless
 /// `-c` says otherwise (the server's own directory would surprise). On another machine
-/// (`remote`), a `-c` is taken as it is there, and without one the server chooses (this
-/// machine's directory means nothing there).
+/// (`remote`), a `-c` is taken as it is there, and without one the session starts in the
+/// home directory there (this machine's directory means nothing there).
 fn session_spec(args: NewArgs, remote: bool) -> anyhow::Result<SessionSpec> {
     let cwd = match (args.cwd, remote) {
         (Some(dir), true) => Some(dir),

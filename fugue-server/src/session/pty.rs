@@ -83,7 +83,7 @@ pub(crate) fn spawn(
         .envs(integration.env.iter().map(|(key, value)| (key, value)))
         .env("TERM", term)
         .env("FUGUE_SESSION", name);
-    if let Some(cwd) = &spec.cwd {
+    if let Some(cwd) = spec.cwd.clone().or_else(home) {
         cmd = cmd.current_dir(cwd);
     }
     // The `Child` is only a pid: dropping it neither kills nor reaps the program, which
@@ -248,4 +248,13 @@ fn exit_status(status: rustix::process::WaitIdStatus) -> ExitStatus {
         (None, Some(signal)) => ExitStatus::Signal { signal },
         (None, None) => ExitStatus::Code { code: 0 },
     }
+}
+
+/// Where a session starts when its client names no directory (one on another machine,
+/// through `fugue -H`, has none that means anything here): the user's home, as ssh
+/// would land there, if it is a directory.
+fn home() -> Option<String> {
+    std::env::var("HOME")
+        .ok()
+        .filter(|home| Path::new(home).is_dir())
 }
