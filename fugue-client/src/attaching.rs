@@ -7,6 +7,9 @@ use crate::client::Client;
 use crate::error::ClientError;
 use crate::replies::{Attachment, attachment};
 
+/// The first protocol with `AttachWithHistory`.
+const HISTORY_VERSION: u32 = 7;
+
 impl Client {
     /// Starts a session and attaches to it in one request: no output or exit status of the
     /// program can be missed, however quickly it exits.
@@ -51,7 +54,7 @@ impl Client {
         size: TermSize,
         history: u32,
     ) -> Result<Attachment, ClientError> {
-        if history == 0 || self.protocol_version() < 7 {
+        if history == 0 || self.protocol_version() < HISTORY_VERSION {
             return self.attach(session, size).await;
         }
         let session = session.to_owned();

@@ -1,5 +1,6 @@
 //! An async client for fugue, the terminal-session server: connect to `fugue-server` over
-//! its Unix socket, list, create, attach to, drive and capture sessions.
+//! its Unix socket (or, with [`ConnectOptions::with_remote`], to another machine's through
+//! ssh and `fugue proxy`), list, create, attach to, drive and capture sessions.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), fugue_client::ClientError> {

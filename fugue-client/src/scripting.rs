@@ -48,7 +48,7 @@ impl Client {
     }
 
     /// Streams events (created, renamed, exited, attached, title, bell, idle, …) of one
-    /// session, or of every session with `None`, to this connection's [`Events`] as
+    /// session, or of every session with `None`, to this connection's [`Events`](crate::Events) as
     /// [`crate::Event::Session`], until the connection closes. A subscriber that does not
     /// keep up loses events, reported as [`crate::Event::EventsLost`]; it never slows a
     /// session.

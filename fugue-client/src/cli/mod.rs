@@ -27,7 +27,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "FUGUE_DETACH_KEY", value_name = "KEY")]
     pub detach_key: Option<DetachKey>,
 
-    /// Reach the sessions of another machine through ssh: ssh://[USER@]HOST[:PORT]
+    /// Reach the sessions of another machine through ssh: `ssh://[USER@]HOST[:PORT]`
     /// (`fugue` must be on that machine's PATH; `$FUGUE_SSH_COMMAND` replaces `ssh`; an
     /// empty value means this machine).
     #[arg(
@@ -160,7 +160,8 @@ pub struct NewArgs {
     /// Do not attach; print the new session's name.
     #[arg(short = 'd', long = "detached")]
     pub detached: bool,
-    /// Working directory for the program [default: the current directory].
+    /// Working directory for the program [default: the current directory; with -H, the
+    /// home directory there].
     #[arg(short = 'c', long = "cwd", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// Extra environment variable for the program (repeatable).

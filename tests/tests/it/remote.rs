@@ -5,6 +5,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use fugue_client::REMOTE_SILENCE_LIMIT;
+use fugue_tests::EVENT_TIMEOUT;
 use fugue_tests::poll::poll_blocking;
 use fugue_tests::sshd::{Sshd, ssh_children};
 use fugue_tests::tmux::{
@@ -68,6 +69,19 @@ fn ssh_of(client: u32) -> u32 {
     found[0]
 }
 
+/// Waits up to `limit` until `client` runs an ssh other than `old`: it reconnected.
+fn wait_for_new_ssh(term: &TmuxTerm<'_>, client: u32, old: u32, limit: Duration) {
+    let resumed = poll_blocking(limit, Duration::from_millis(50), || {
+        let new = ssh_children(client).iter().any(|&pid| pid != old);
+        if new { Ok(()) } else { Err(()) }
+    });
+    assert!(
+        resumed.is_ok(),
+        "no new ssh within {limit:?}:\n{}",
+        term.capture()
+    );
+}
+
 /// Every `nK` the terminal ever showed (scrollback too) is there exactly once, in order,
 /// from 1 to `last`.
 fn assert_every_number_once(term: &TmuxTerm<'_>, last: u32) {
@@ -111,6 +125,16 @@ fn host_flag_runs_ls_new_send_and_capture_through_ssh() {
         stdout(&captured)
             .lines()
             .any(|line| line.trim_end() == "remote-42")
+    });
+    // Without -c it started in the home directory there, as ssh lands.
+    let check = r#"[ "$PWD" = "$HOME" ] && echo at-home"#;
+    let sent = remote(&fugue, &sshd, &["send", "far", "--enter", check]);
+    assert_success(&sent, "fugue -H send");
+    poll_until("the directory check", || {
+        let captured = remote(&fugue, &sshd, &["capture", "far"]);
+        stdout(&captured)
+            .lines()
+            .any(|line| line.trim_end() == "at-home")
     });
 }
 
@@ -218,12 +242,10 @@ fn attached_client_resumes_every_line_after_ssh_is_killed() {
     let client = attach_counter(&term, &sshd);
     let first = ssh_of(client);
     signal(first, Signal::KILL);
-    poll_until("a new ssh", || {
-        ssh_children(client).iter().any(|&pid| pid != first)
-    });
+    wait_for_new_ssh(&term, client, first, EVENT_TIMEOUT);
     term.wait_for_line("done");
     assert_every_number_once(&term, 400);
-    // Still attached: typing reaches the session, then the detach key detaches.
+    // Still attached after all: the detach key detaches, exit 0.
     term.press_detach_key();
     term.wait_for_line("exit-attach=0");
 }
@@ -239,9 +261,7 @@ fn attached_client_resumes_after_sshd_drops_the_connection() {
     for pid in sshd.connection_pids() {
         signal(pid, Signal::KILL);
     }
-    poll_until("a new ssh", || {
-        ssh_children(client).iter().any(|&pid| pid != first)
-    });
+    wait_for_new_ssh(&term, client, first, EVENT_TIMEOUT);
     term.wait_for_line("done");
     assert_every_number_once(&term, 400);
 }
@@ -267,15 +287,7 @@ fn a_stalled_link_is_given_up_and_resumed_past_the_idle_timeout() {
     // Longer than the idle timeout and the client's silence limit (20 s): a new ssh comes,
     // and the counter, still running, is followed to its end.
     let limit = REMOTE_SILENCE_LIMIT * 2;
-    let resumed = poll_blocking(limit, Duration::from_millis(100), || {
-        let new = ssh_children(client).iter().any(|&pid| pid != stalled.0);
-        if new { Ok(()) } else { Err(()) }
-    });
-    assert!(
-        resumed.is_ok(),
-        "no new ssh within {limit:?}:\n{}",
-        term.capture()
-    );
+    wait_for_new_ssh(&term, client, stalled.0, limit);
     let done = poll_blocking(limit, Duration::from_millis(100), || {
         let screen = term.capture();
         if has_line(&screen, "done") {
