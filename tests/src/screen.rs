@@ -68,7 +68,9 @@ impl Terminal {
                     || cell.inverse()
                     || cell.fgcolor() != vt100::Color::Default
                     || cell.bgcolor() != vt100::Color::Default;
-                if cell.has_contents() || styled {
+                // A space written and a cell never written look alike.
+                let blank = !cell.has_contents() || cell.contents() == " ";
+                if !blank || styled {
                     out.push_str(&format!(
                         "{row},{col}:{:?} fg={:?} bg={:?} b={} i={} u={} r={}\n",
                         cell.contents(),

@@ -1,21 +1,19 @@
 //! A session's scrollback, kept compact.
 //!
-//! vt100 keeps 32 bytes per cell, so 10,000 lines of scrollback of 120 characters would cost
-//! 37 MiB per session. The parser keeps only its last [`PARSER_SCROLLBACK`] lines (which a
-//! taller window pulls back onto the screen, as a terminal does); a line that leaves them
-//! comes here (vt100's `on_scroll` callback) as its text with SGR escapes, about a byte per
-//! cell of ordinary output. A line keeps the width it had; a window grown by more than
-//! [`PARSER_SCROLLBACK`] rows at once gets blank rows at the top instead of older lines.
+//! avt keeps about 16 bytes per cell, so 10,000 lines of scrollback of 120 characters would
+//! cost 18 MiB per session. The terminal keeps only its last [`PARSER_SCROLLBACK`] lines
+//! (which a taller window pulls back onto the screen, as a terminal does); a line it drops
+//! comes here (avt's `evicted` observer) as its text with SGR escapes, about a byte per
+//! cell of ordinary output. A line keeps the width it had and is not reflowed; a window
+//! grown by more than [`PARSER_SCROLLBACK`] rows at once gets blank rows at the bottom
+//! instead of older lines.
 //!
 //! What erases the scrollback, `CSI 3 J` (which `clear` sends) and a full reset (`ESC c`,
-//! which `reset` sends), reaches vt100 but not the history: the first hands the parser's
-//! lines to `on_scroll` as if they scrolled away, the second drops them silently. So the
-//! model finds both in the output itself ([`EraseScan`]) and empties the history at the
-//! same point of the stream.
+//! which `reset` sends), reaches avt but not the history. So the model finds both in the
+//! output itself ([`EraseScan`]) and empties the history at the same point of the
+//! stream.
 
 use std::collections::VecDeque;
-
-use vt100::capture::{BasicFormattedCaptureState, RowContents};
 
 /// Lines of scrollback the parser itself keeps (at most; fewer if the session keeps fewer).
 pub(crate) const PARSER_SCROLLBACK: usize = 100;
@@ -25,8 +23,6 @@ pub(crate) const PARSER_SCROLLBACK: usize = 100;
 pub(crate) struct History {
     lines: VecDeque<Box<str>>,
     capacity: usize,
-    /// Where a line is written before it is copied into an allocation of its own size.
-    scratch: String,
 }
 
 impl History {
@@ -35,24 +31,19 @@ impl History {
         History {
             lines: VecDeque::new(),
             capacity,
-            scratch: String::new(),
         }
     }
 
-    /// Keeps `row`, dropping the oldest line if the history is full.
-    pub(crate) fn push(&mut self, row: &RowContents<'_>) {
+    /// Keeps `line` (text with SGR escapes that starts from default attributes, so that it
+    /// stands on its own), dropping the oldest line if the history is full.
+    pub(crate) fn push(&mut self, line: &str) {
         if self.capacity == 0 {
             return;
         }
-        self.scratch.clear();
-        // Each line starts from default attributes, so it stands on its own. Writing to a
-        // String cannot fail.
-        let _ =
-            row.write_formatted_basic(&mut self.scratch, &mut BasicFormattedCaptureState::new());
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
         }
-        self.lines.push_back(Box::from(self.scratch.as_str()));
+        self.lines.push_back(Box::from(line));
     }
 
     /// Forgets every line (`CSI 3 J`).
@@ -88,8 +79,7 @@ pub(crate) enum Erase {
     /// `CSI 3 J` (also `CSI ? 3 J`, `CSI 03 J`, `CSI 3 ; 0 J`): erase the scrollback, which
     /// the alternate screen does not have.
     Scrollback,
-    /// `ESC c` (RIS): a full reset, which vt100 does by starting a new screen and so drops
-    /// its own scrollback lines.
+    /// `ESC c` (RIS): a full reset, which drops the terminal's own scrollback lines.
     Reset,
 }
 
@@ -243,31 +233,15 @@ mod tests {
     }
 
     #[test]
-    fn the_history_keeps_its_last_lines_compactly() {
-        let mut parser = vt100::Parser::new_with_callbacks(
-            std::num::NonZeroU16::MIN.saturating_add(1),
-            std::num::NonZeroU16::MIN.saturating_add(9),
-            0,
-            Keeper(History::new(3)),
-        );
-        parser.process(b"one\r\n\x1b[31mtwo\x1b[m\r\nthree\r\nfour\r\nfive\r\nsix");
-        let history = &parser.callbacks().0;
-        let lines: Vec<&str> = history.last(10).collect();
-        assert_eq!(
-            lines,
-            ["\x1b[31mtwo", "three", "four"],
-            "two lines on screen, one dropped"
-        );
-        assert_eq!(history.last(1).collect::<Vec<_>>(), ["four"]);
-    }
-
-    struct Keeper(History);
-
-    impl vt100::Callbacks for Keeper {
-        fn on_scroll(&mut self, contents: RowContents<'_>, alternate_screen: bool) {
-            if !alternate_screen {
-                self.0.push(&contents);
-            }
+    fn the_history_keeps_its_last_lines() {
+        let mut history = History::new(3);
+        for line in ["one", "\x1b[31mtwo", "three", "four"] {
+            history.push(line);
         }
+        let lines: Vec<&str> = history.last(10).collect();
+        assert_eq!(lines, ["\x1b[31mtwo", "three", "four"], "one dropped");
+        assert_eq!(history.last(1).collect::<Vec<_>>(), ["four"]);
+        history.clear();
+        assert_eq!(history.last(10).count(), 0);
     }
 }

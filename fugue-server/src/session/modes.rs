@@ -1,20 +1,31 @@
-//! `ModeTracker`: the terminal state the screen model does not expose but a snapshot must
-//! restore: the scroll region (DECSTBM) and auto-wrap (DECAWM), and the input modes a
-//! re-attached program expects of the terminal: the kitty keyboard protocol's flags (each
-//! screen has its own stack), xterm's modifyOtherKeys, focus reporting and the cursor's
-//! shape (DECSCUSR).
+//! `ModeTracker`: the terminal state the screen model (avt) does not keep but a snapshot must
+//! restore: the window title, and the input modes a re-attached program expects of the
+//! terminal: mouse reporting and its encodings, bracketed paste, the application keypad,
+//! the kitty keyboard protocol's flags (each screen has its own stack), xterm's
+//! modifyOtherKeys, focus reporting and the cursor's shape (DECSCUSR).
 //!
-//! A small CSI scanner fed the same bytes as the model. It keeps its own parse state, so
-//! sequences split across reads are understood, and ignores everything it does not track.
+//! A small scanner of CSI and OSC sequences fed the same bytes as the model. It keeps its
+//! own parse state, so sequences split across reads are understood, and ignores everything
+//! it does not track.
 
 /// Longest parameter string kept; longer ones are not sequences we track.
 const MAX_PARAMS: usize = 32;
+
+/// Longest window title kept, in bytes; a longer one is cut there.
+const MAX_TITLE: usize = 1024;
+
+/// The private modes (`CSI ? n h`) restored as they were left: mouse reporting (X10,
+/// normal, highlight, button-event, any-event), its encodings (UTF-8, SGR, urxvt, SGR
+/// pixels), and bracketed paste. Focus reporting is kept with the keyboard state.
+const PRIVATE_MODES: [u16; 10] = [9, 1000, 1001, 1002, 1003, 1005, 1006, 1015, 1016, 2004];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Ground,
     Escape,
     Csi,
+    /// Inside an OSC string: its bytes are collected until BEL or ESC.
+    Osc,
 }
 
 /// The tracked state and the scanner's position inside a sequence.
@@ -22,10 +33,14 @@ enum State {
 pub(crate) struct ModeTracker {
     state: State,
     params: Vec<u8>,
-    /// Top and bottom rows of the scroll region, 1-based and inclusive; `None` is the whole
-    /// screen.
-    region: Option<(u16, u16)>,
-    autowrap: bool,
+    /// The OSC string being read.
+    osc: Vec<u8>,
+    /// The window title (OSC 0 or 2).
+    title: Option<Vec<u8>>,
+    /// Which of [`PRIVATE_MODES`] are on, one bit each.
+    private: u16,
+    /// DECKPAM (`ESC =`) until DECKPNM (`ESC >`).
+    app_keypad: bool,
     /// Whether the alternate screen is on (it has its own keyboard stack).
     alt: bool,
     /// The kitty keyboard flags of the main and the alternate screen.
@@ -91,8 +106,10 @@ impl Default for ModeTracker {
         ModeTracker {
             state: State::Ground,
             params: Vec::with_capacity(MAX_PARAMS),
-            region: None,
-            autowrap: true,
+            osc: Vec::new(),
+            title: None,
+            private: 0,
+            app_keypad: false,
             alt: false,
             kitty: Default::default(),
             other_keys: 0,
@@ -106,12 +123,23 @@ impl ModeTracker {
     /// Scans output bytes.
     pub(crate) fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            if self.state == State::Ground {
+            match self.state {
                 // Plain text is most of the output: jump to the next escape.
-                match memchr::memchr(0x1b, bytes) {
+                State::Ground => match memchr::memchr(0x1b, bytes) {
                     Some(at) => bytes = &bytes[at..],
                     None => return,
+                },
+                // So is a title's text: take it up to where it ends.
+                State::Osc => {
+                    let end = memchr::memchr3(0x07, 0x18, 0x1b, bytes).unwrap_or(bytes.len());
+                    let room = (MAX_PARAMS + MAX_TITLE).saturating_sub(self.osc.len());
+                    self.osc.extend_from_slice(&bytes[..end.min(room)]);
+                    bytes = &bytes[end..];
+                    if bytes.is_empty() {
+                        return;
+                    }
                 }
+                State::Escape | State::Csi => {}
             }
             self.step(bytes[0]);
             bytes = &bytes[1..];
@@ -120,27 +148,39 @@ impl ModeTracker {
 
     fn step(&mut self, byte: u8) {
         match (self.state, byte) {
+            // BEL or ESC (the start of ST, `ESC \`) ends an OSC string.
+            (State::Osc, 0x07 | 0x1b) => {
+                self.finish_osc();
+                self.state = if byte == 0x1b {
+                    State::Escape
+                } else {
+                    State::Ground
+                };
+            }
             (_, 0x1b) => self.state = State::Escape,
             // CAN and SUB abort a sequence.
             (_, 0x18 | 0x1a) => self.state = State::Ground,
-            (State::Ground, _) => {}
+            (State::Ground | State::Osc, _) => {}
             (State::Escape, b'[') => {
                 self.params.clear();
                 self.state = State::Csi;
+            }
+            (State::Escape, b']') => {
+                self.osc.clear();
+                self.state = State::Osc;
             }
             (State::Escape, b'c') => {
                 // RIS: a full reset.
                 *self = ModeTracker::default();
             }
-            (State::Escape, _) => self.state = State::Ground,
-            (State::Csi, 0x30..=0x3f) => {
-                if self.params.len() < MAX_PARAMS {
-                    self.params.push(byte);
-                }
+            (State::Escape, b'=' | b'>') => {
+                self.app_keypad = byte == b'=';
+                self.state = State::Ground;
             }
-            // Intermediate bytes: kept (like parameters, up to the limit), so that no
-            // sequence with them reads as one without.
-            (State::Csi, 0x20..=0x2f) => {
+            (State::Escape, _) => self.state = State::Ground,
+            // Parameter and intermediate bytes: kept up to the limit, so that no sequence
+            // with intermediates reads as one without.
+            (State::Csi, 0x20..=0x3f) => {
                 if self.params.len() < MAX_PARAMS {
                     self.params.push(byte);
                 }
@@ -154,21 +194,20 @@ impl ModeTracker {
         }
     }
 
+    /// OSC 0 (icon name and title) and OSC 2 (title) set the title.
+    fn finish_osc(&mut self) {
+        let osc = std::mem::take(&mut self.osc);
+        if let Some(title) = osc.strip_prefix(b"0;").or_else(|| osc.strip_prefix(b"2;")) {
+            self.title = Some(title[..title.len().min(MAX_TITLE)].to_vec());
+        }
+        self.osc = osc;
+        self.osc.clear();
+    }
+
     fn finish_csi(&mut self, final_byte: u8) {
         let params = std::mem::take(&mut self.params);
         match (params.first(), final_byte) {
             (Some(b'?'), b'h' | b'l') => self.private_modes(&params[1..], final_byte == b'h'),
-            (first, b'r') if first.is_none_or(u8::is_ascii_digit) || first == Some(&b';') => {
-                let mut values = numbers(&params);
-                let top = values.next().flatten().unwrap_or(1).max(1);
-                let bottom = values.next().flatten();
-                self.region = match bottom {
-                    Some(bottom) if bottom > top => Some((top, bottom)),
-                    // `CSI r` or `CSI t r` (no bottom) means "to the last row".
-                    None if top > 1 => Some((top, u16::MAX)),
-                    _ => None,
-                };
-            }
             (Some(marker @ (b'>' | b'<' | b'=')), b'u') => {
                 let mut values = numbers(&params[1..]).map(Option::unwrap_or_default);
                 let (first, second) = (values.next().unwrap_or(0), values.next().unwrap_or(1));
@@ -203,34 +242,37 @@ impl ModeTracker {
     fn private_modes(&mut self, params: &[u8], on: bool) {
         for mode in numbers(params).flatten() {
             match mode {
-                7 => self.autowrap = on,
-                47 | 1047 | 1049 => self.alt = on,
+                1049 | 1047 | 47 => self.alt = on,
                 1004 => self.focus_reporting = on,
-                _ => {}
+                _ => {
+                    if let Some(bit) = PRIVATE_MODES.iter().position(|&m| m == mode) {
+                        self.private = if on {
+                            self.private | 1 << bit
+                        } else {
+                            self.private & !(1 << bit)
+                        };
+                    }
+                }
             }
         }
     }
 
-    /// The screen was resized: terminals reset the scroll region then.
-    pub(crate) fn resized(&mut self) {
-        self.region = None;
-    }
-
-    /// Bytes that restore the tracked state, then put the cursor back at `cursor`
-    /// (zero-based row and column), since setting a scroll region homes the cursor.
-    pub(crate) fn restore(&self, rows: u16, cursor: (u16, u16)) -> Vec<u8> {
+    /// Bytes that restore the tracked state on a terminal with all of it off; they print
+    /// nothing and leave the cursor where it is.
+    pub(crate) fn restore(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        if let Some((top, bottom)) = self.region {
-            let bottom = bottom.min(rows);
-            if top < bottom {
-                out.extend_from_slice(format!("\x1b[{top};{bottom}r").as_bytes());
-                out.extend_from_slice(
-                    format!("\x1b[{};{}H", cursor.0 + 1, cursor.1 + 1).as_bytes(),
-                );
+        if let Some(title) = &self.title {
+            out.extend_from_slice(b"\x1b]2;");
+            out.extend_from_slice(title);
+            out.push(0x07);
+        }
+        for (bit, mode) in PRIVATE_MODES.iter().enumerate() {
+            if self.private & 1 << bit != 0 {
+                out.extend_from_slice(format!("\x1b[?{mode}h").as_bytes());
             }
         }
-        if !self.autowrap {
-            out.extend_from_slice(b"\x1b[?7l");
+        if self.app_keypad {
+            out.extend_from_slice(b"\x1b=");
         }
         // The screen the snapshot shows is the one whose keyboard flags apply now.
         self.kitty[usize::from(self.alt)].restore(&mut out);
@@ -265,62 +307,46 @@ mod tests {
     }
 
     #[test]
-    fn scroll_region_and_autowrap_are_tracked_across_splits() {
-        let bytes = b"abc\x1b[5;20r\x1b[?25;7lxyz";
+    fn modes_and_the_title_are_tracked_across_splits() {
+        let bytes = b"abc\x1b]2;my title\x07\x1b[?1002;1006h\x1b[?2004h\x1b=xyz\x1b]0;x\x1b\\";
         for split in 0..bytes.len() {
             let mut tracker = ModeTracker::default();
             tracker.feed(&bytes[..split]);
             tracker.feed(&bytes[split..]);
-            assert_eq!(tracker.region, Some((5, 20)), "split at {split}");
-            assert!(!tracker.autowrap, "split at {split}");
+            assert_eq!(
+                String::from_utf8(tracker.restore()).unwrap(),
+                "\x1b]2;x\x07\x1b[?1002h\x1b[?1006h\x1b[?2004h\x1b=",
+                "split at {split}"
+            );
         }
-    }
-
-    #[test]
-    fn resets_clear_the_region() {
-        assert_eq!(tracked(b"\x1b[5;20r\x1b[r").region, None);
-        assert_eq!(tracked(b"\x1b[5;20r\x1b[;r").region, None);
-        assert_eq!(tracked(b"\x1b[5;20r\x1bc").region, None);
-        assert!(tracked(b"\x1b[?7l\x1bc").autowrap);
-        let mut resized = tracked(b"\x1b[5;20r");
-        resized.resized();
-        assert_eq!(resized.region, None);
+        let off = tracked(b"\x1b]2;t\x07\x1b[?1002h\x1b[?2004h\x1b=\x1b[?1002;2004l\x1b>");
+        assert_eq!(off.restore(), b"\x1b]2;t\x07");
+        assert_eq!(tracked(b"\x1b]2;t\x07\x1b[?2004h\x1bc").restore(), b"");
+        // Other OSC strings (a hyperlink, a colour) and an aborted one are not titles.
+        assert_eq!(tracked(b"\x1b]8;;http://x\x07\x1b]2;ab\x18").restore(), b"");
+        let long = [b"\x1b]2;".as_slice(), &[b'x'; 5000][..], b"\x07"].concat();
+        assert_eq!(tracked(&long).restore().len(), 4 + MAX_TITLE + 1);
     }
 
     #[test]
     fn keyboard_modes_and_cursor_shape_are_restored() {
         let tracker = tracked(b"\x1b[>1u\x1b[>5u\x1b[=2;2u\x1b[>4;2m\x1b[?1004h\x1b[6 q");
-        let restore = tracker.restore(24, (0, 0));
         assert_eq!(
-            String::from_utf8(restore).unwrap(),
+            String::from_utf8(tracker.restore()).unwrap(),
             "\x1b[>1u\x1b[>7u\x1b[>4;2m\x1b[?1004h\x1b[6 q"
         );
         // Each screen has its own stack; pops go below nothing.
         let tracker = tracked(b"\x1b[>1u\x1b[?1049h\x1b[>3u\x1b[<9u\x1b[>2u");
-        assert_eq!(tracker.restore(24, (0, 0)), b"\x1b[>2u");
+        assert_eq!(tracker.restore(), b"\x1b[>2u");
         let tracker = tracked(b"\x1b[=3;1u\x1b[>1u\x1b[<u\x1b[?1004l\x1b[0 q\x1b[>4m");
-        assert_eq!(tracker.restore(24, (0, 0)), b"\x1b[=3;1u");
-        assert_eq!(tracked(b"\x1b[>1u\x1bc").restore(24, (0, 0)), b"");
+        assert_eq!(tracker.restore(), b"\x1b[=3;1u");
+        assert_eq!(tracked(b"\x1b[>1u\x1bc").restore(), b"");
     }
 
     #[test]
     fn other_sequences_are_ignored() {
-        let tracker = tracked(b"\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[38;5;1m\x1b[1;2u\x1b[\" q");
-        assert_eq!(tracker.region, None);
-        assert!(tracker.autowrap);
-        assert_eq!(tracker.restore(24, (0, 0)), b"");
-        // A private-marker `r` (e.g. xterm's restore of modes) is not DECSTBM.
-        assert_eq!(tracked(b"\x1b[?5;9r").region, None);
-    }
-
-    #[test]
-    fn restore_sets_region_then_returns_the_cursor() {
-        let tracker = tracked(b"\x1b[2;10r\x1b[?7l");
-        let restore = tracker.restore(24, (4, 7));
-        assert_eq!(restore, b"\x1b[2;10r\x1b[5;8H\x1b[?7l");
-        assert_eq!(
-            tracked(b"\x1b[3r").restore(24, (0, 0)),
-            b"\x1b[3;24r\x1b[1;1H"
-        );
+        let tracker =
+            tracked(b"\x1b[?1049h\x1b[2J\x1b[1;1H\x1b[38;5;1m\x1b[1;2u\x1b[\" q\x1b[5;9r");
+        assert_eq!(tracker.restore(), b"");
     }
 }

@@ -1,23 +1,28 @@
 //! `capture`: the screen, and the scrollback above it, as text (plain or with SGR escapes).
 //!
-//! The oldest lines asked for come from the compact history, then the parser's own
+//! The oldest lines asked for come from the compact history, then the terminal's own
 //! scrollback, then the screen.
 
 use fugue_protocol::{CaptureFormat, TermSize};
 
-use super::{Callbacks, Capture};
+use super::Capture;
+use super::text::{strip_sgr, write_row};
+use crate::session::history::History;
 
 pub(super) fn capture(
-    parser: &mut vt100::Parser<Callbacks>,
+    term: &avt::Terminal,
+    history: &History,
     format: CaptureFormat,
     lines: usize,
 ) -> Capture {
-    let mut out = scrollback(parser, format, lines);
-    let screen = parser.screen();
-    let (rows, cols) = screen.size();
-    let (rows, cols) = (rows.get(), cols.get());
-    let cursor = screen.cursor_position();
-    out.extend(render_rows(screen, format, cols));
+    let mut out = scrollback(term, history, format, lines);
+    let (cols, rows) = term.size();
+    let cursor = term.cursor();
+    out.extend(
+        term.screen()
+            .visible_lines()
+            .map(|line| render(line, format)),
+    );
     if format == CaptureFormat::Plain {
         while out.last().is_some_and(String::is_empty) {
             out.pop();
@@ -32,52 +37,49 @@ pub(super) fn capture(
     if format == CaptureFormat::Ansi {
         text.push_str("\x1b[m");
     }
+    // A cursor past the last column (a wrap pending) is shown on it.
+    let cursor_col = cursor.col.min(cols.saturating_sub(1));
     Capture {
         text,
-        cursor,
-        size: TermSize { rows, cols },
+        cursor: (clamp(cursor.row), clamp(cursor_col)),
+        size: TermSize {
+            rows: clamp(rows),
+            cols: clamp(cols),
+        },
         seq: 0,
     }
 }
 
+fn clamp(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 /// Up to `lines` lines of scrollback, oldest first: from the compact history, then the
-/// parser's own (none on the alternate screen).
+/// terminal's own (none on the alternate screen).
 fn scrollback(
-    parser: &mut vt100::Parser<Callbacks>,
+    term: &avt::Terminal,
+    history: &History,
     format: CaptureFormat,
     lines: usize,
 ) -> Vec<String> {
-    let (screen, callbacks) = parser.screen_and_callbacks_mut();
-    let (rows, cols) = screen.size();
-    let (rows, cols) = (rows.get(), cols.get());
+    let screen = term.screen();
+    let in_term = screen.all_lines().count() - screen.visible_lines().len();
     // The oldest lines asked for are in the history; the alternate screen has none.
-    let in_parser = screen.scrollback_len();
-    let from_history = if screen.alternate_screen() {
+    let from_history = if term.active_screen_kind() == avt::ScreenKind::Alternate {
         0
     } else {
-        lines.saturating_sub(in_parser)
+        lines.saturating_sub(in_term)
     };
-    let mut out: Vec<String> = callbacks
-        .history
+    let mut out: Vec<String> = history
         .last(from_history)
         .map(|line| match format {
-            CaptureFormat::Plain => {
-                let text: String = vt100::capture::basic_formatted_to_plain(line).collect();
-                text.trim_end().to_owned()
-            }
+            CaptureFormat::Plain => strip_sgr(line).trim_end().to_owned(),
             CaptureFormat::Ansi => line.to_owned(),
         })
         .collect();
-    // The parser's scrollback is read by scrolling the view up a page at a time; the view
-    // is put back at the bottom afterwards so snapshots are unaffected.
-    let mut remaining = lines.min(in_parser);
-    while remaining > 0 {
-        let take = remaining.min(usize::from(rows));
-        screen.set_scrollback(remaining);
-        out.extend(render_rows(screen, format, cols).take(take));
-        remaining -= take;
-    }
-    screen.set_scrollback(0);
+    let take = lines.min(in_term);
+    let lines = screen.all_lines().skip(in_term - take).take(take);
+    out.extend(lines.map(|line| render(line, format)));
     out
 }
 
@@ -91,14 +93,15 @@ pub(super) const HISTORY_REPLAY_BUDGET: usize = 384 * 1024;
 /// the snapshot then redraws. Nothing on the alternate screen, whose program has no
 /// scrollback of its own. At most [`HISTORY_REPLAY_BUDGET`] bytes of lines: the newest.
 pub(super) fn history_replay(
-    parser: &mut vt100::Parser<Callbacks>,
+    term: &avt::Terminal,
+    history: &History,
     lines: usize,
     rows: u16,
 ) -> Vec<u8> {
-    if lines == 0 || parser.screen().alternate_screen() {
+    if lines == 0 || term.active_screen_kind() == avt::ScreenKind::Alternate {
         return Vec::new();
     }
-    let mut history = scrollback(parser, CaptureFormat::Ansi, lines);
+    let mut history = scrollback(term, history, CaptureFormat::Ansi, lines);
     // The newest lines that fit the budget: the snapshot must fit one frame.
     let mut total = 0;
     let fitting = history
@@ -124,13 +127,14 @@ pub(super) fn history_replay(
     out
 }
 
-fn render_rows(
-    screen: &vt100::Screen,
-    format: CaptureFormat,
-    cols: u16,
-) -> Box<dyn Iterator<Item = String> + '_> {
+/// One row as text: plain (without trailing blanks) or with SGR escapes.
+fn render(line: &avt::Line, format: CaptureFormat) -> String {
     match format {
-        CaptureFormat::Plain => Box::new(screen.rows(0, cols).map(|row| row.trim_end().to_owned())),
-        CaptureFormat::Ansi => Box::new(screen.rows_formatted(0, cols)),
+        CaptureFormat::Plain => line.text().trim_end().to_owned(),
+        CaptureFormat::Ansi => {
+            let mut out = String::new();
+            write_row(line.cells(), &mut out);
+            out
+        }
     }
 }

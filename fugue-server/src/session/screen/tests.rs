@@ -1,64 +1,123 @@
 //! Tests of the screen model: capture, snapshots, falling behind and catching up, and
-//! the compact history against vt100 alone.
+//! the compact history against avt alone.
 
 use super::capture::capture;
 use super::*;
 use crate::session::ring::ReplayRing;
 
-fn parser_with(bytes: &[u8]) -> vt100::Parser<Callbacks> {
-    let mut parser =
-        vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 100, Callbacks::default());
-    parser.process(bytes);
-    parser
+/// A model with no thread, fed directly.
+fn model(size: TermSize, scrollback: usize) -> Model {
+    Model::new(size, scrollback, Arc::new(AtomicUsize::new(0)))
+}
+
+fn model_with(bytes: &[u8]) -> Model {
+    let mut model = model(TermSize { rows: 5, cols: 20 }, 100);
+    model.interpret(bytes);
+    model
+}
+
+/// What `model` captures in `format` with `lines` of scrollback.
+fn text(model: &Model, format: CaptureFormat, lines: usize) -> String {
+    capture(&model.term, &model.keeper.history, format, lines).text
+}
+
+/// The screen's rows, without trailing blanks or blank rows at the end.
+fn contents(model: &Model) -> String {
+    text(model, CaptureFormat::Plain, 0)
+}
+
+fn cursor(model: &Model) -> (u16, u16) {
+    capture(&model.term, &model.keeper.history, CaptureFormat::Plain, 0).cursor
+}
+
+/// A fresh model of `size` fed `snapshot`, as a client's terminal would be.
+fn drawn(size: TermSize, snapshot: &[u8]) -> Model {
+    let mut fresh = model(size, 0);
+    fresh.interpret(snapshot);
+    fresh
 }
 
 #[test]
 fn capture_includes_requested_scrollback_above_the_screen() {
-    let text: String = (1..=12).map(|n| format!("{n}\r\n")).collect();
-    let mut parser = parser_with(text.as_bytes());
-    let screen_only = capture(&mut parser, CaptureFormat::Plain, 0);
-    assert_eq!(screen_only.text, "9\n10\n11\n12");
-    let with_history = capture(&mut parser, CaptureFormat::Plain, 3);
-    assert_eq!(with_history.text, "6\n7\n8\n9\n10\n11\n12");
-    let everything = capture(&mut parser, CaptureFormat::Plain, 1000);
+    let lines: String = (1..=12).map(|n| format!("{n}\r\n")).collect();
+    let model = model_with(lines.as_bytes());
+    assert_eq!(contents(&model), "9\n10\n11\n12");
+    let with_history = text(&model, CaptureFormat::Plain, 3);
+    assert_eq!(with_history, "6\n7\n8\n9\n10\n11\n12");
+    let everything = text(&model, CaptureFormat::Plain, 1000);
     let expected: Vec<String> = (1..=12).map(|n| n.to_string()).collect();
-    assert_eq!(everything.text, expected.join("\n"));
-    assert_eq!(everything.cursor, (4, 0));
+    assert_eq!(everything, expected.join("\n"));
+    assert_eq!(cursor(&model), (4, 0));
 }
 
 #[test]
-fn snapshot_restores_alternate_screen_title_and_modes() {
-    let parser = parser_with(b"\x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l");
-    let snapshot = snapshot(&parser, &ModeTracker::default(), None);
-    let mut fresh =
-        vt100::Parser::new_with_callbacks(non_zero(5), non_zero(20), 0, Callbacks::default());
-    fresh.process(&snapshot);
-    let (a, b) = (parser.screen(), fresh.screen());
-    assert!(b.alternate_screen());
-    assert!(b.bracketed_paste() && b.application_cursor() && b.hide_cursor());
-    assert_eq!(a.contents(), b.contents());
-    assert_eq!(a.cursor_position(), b.cursor_position());
-    assert_eq!(fresh.callbacks().title.as_deref(), Some(&b"hello"[..]));
+fn snapshot_restores_both_screens_title_and_modes() {
+    let output = b"shell\r\n$ \x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l";
+    let model = model_with(output);
+    let snapshot = snapshot(&model.term, &model.modes);
+    // Over whatever the terminal showed before.
+    let mut fresh = model_with(b"junk\x1b[?1049hmore junk\x1b[3;4r\x1b[?6h\x1b[4h");
+    fresh.interpret(&snapshot);
+    assert_eq!(fresh.term.active_screen_kind(), avt::ScreenKind::Alternate);
+    assert!(fresh.term.cursor_key_app_mode() && !fresh.term.cursor().visible);
+    assert_eq!(contents(&fresh), contents(&model));
+    assert_eq!(cursor(&fresh), cursor(&model));
+    assert_eq!(fresh.modes.restore(), b"\x1b]2;hello\x07\x1b[?2004h");
+    // The shell's screen is under it, with its cursor.
+    fresh.interpret(b"\x1b[?1049lnext");
+    assert_eq!(contents(&fresh), "shell\n$ next");
 }
 
 #[test]
 fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
-    let setup = b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;4r\x1b[4;1H";
-    let mut original = parser_with(setup);
-    let mut modes = ModeTracker::default();
-    modes.feed(setup);
-    let restored_bytes = snapshot(&original, &modes, None);
-    let mut restored = parser_with(&restored_bytes);
+    let size = TermSize { rows: 5, cols: 20 };
+    let mut original = model_with(b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;4r\x1b[4;1H");
+    let mut restored = drawn(size, &snapshot(&original.term, &original.modes));
     // Two new lines at the region's bottom scroll only rows 2 to 4.
     let more = b"\r\nX\r\nY";
-    original.process(more);
-    restored.process(more);
-    assert_eq!(original.screen().contents(), "a\nd\nX\nY\ne");
-    assert_eq!(restored.screen().contents(), original.screen().contents());
+    original.interpret(more);
+    restored.interpret(more);
+    assert_eq!(contents(&original), "a\nd\nX\nY\ne");
+    assert_eq!(contents(&restored), contents(&original));
+    assert_eq!(cursor(&restored), cursor(&original));
+}
+
+/// What vt100 got wrong (vttest's first screens): DECALN, IND, NEL, tab stops, and the DEC
+/// line-drawing set through SCS and SO/SI; and text split between reads.
+#[test]
+fn snapshot_restores_what_vttest_draws() {
+    let size = TermSize { rows: 5, cols: 20 };
+    let output =
+        "\x1b#8\x1b[3g\x1b[1;5H\x1bH\r\tT\x1b[2;2H\x1bD\x1bEx\x1b)0\x0eqqq\x0f\x1b(0lk\x1b(B中";
+    let mut original = model(size, 100);
+    for byte in output.as_bytes() {
+        original.interpret(std::slice::from_ref(byte));
+    }
     assert_eq!(
-        restored.screen().cursor_position(),
-        original.screen().cursor_position()
+        contents(&original),
+        "EEEETEEEEEEEEEEEEEEE\nEEEEEEEEEEEEEEEEEEEE\nEEEEEEEEEEEEEEEEEEEE\nx───┌┐中EEEEEEEEEEEE\nEEEEEEEEEEEEEEEEEEEE"
     );
+    let mut restored = drawn(size, &snapshot(&original.term, &original.modes));
+    assert_eq!(contents(&restored), contents(&original));
+    assert_eq!(
+        text(&restored, CaptureFormat::Ansi, 0),
+        text(&original, CaptureFormat::Ansi, 0)
+    );
+    // The tab stop and the character sets came through.
+    for model in [&mut original, &mut restored] {
+        model.interpret(b"\r\n\tq\x0eq");
+    }
+    assert_eq!(contents(&restored), contents(&original));
+    let last = contents(&restored).lines().last().map(str::to_owned);
+    assert_eq!(last.as_deref(), Some("EEEEq─EEEEEEEEEEEEEE"));
+}
+
+/// What avt alone gets wrong: a restored cursor brings its character sets back, and DEL
+/// takes no cell.
+#[test]
+fn a_restored_cursor_brings_back_its_character_sets_and_del_is_ignored() {
+    let output = b"\x1b(B\x1b7\x1b(0qq\x1b8qq\x7fx\x1b)0\x0e\x1b[?1049h\x0fq\x1b[?1049lq";
+    assert_eq!(contents(&model_with(output)), "qqx─");
 }
 
 #[tokio::test]
@@ -106,14 +165,9 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
         .collect();
     flood(&mut model, &mut ring, &mut reference, 1, &chunks);
     model.catch_up(&ring).expect("model alive");
-    let snapshot = model.snapshot(None).await.expect("snapshot");
-    let mut restored = new_parser(size, 0);
-    restored.process(&snapshot);
-    assert_eq!(restored.screen().contents(), reference.screen().contents());
-    assert_eq!(
-        restored.screen().cursor_position(),
-        reference.screen().cursor_position()
-    );
+    let restored = drawn(size, &model.snapshot(None).await.expect("snapshot"));
+    assert_eq!(contents(&restored), contents(&reference));
+    assert_eq!(cursor(&restored), cursor(&reference));
     // Catching up parsed only the ring's last lines, and still has the whole
     // scrollback.
     let (reply, answer) = oneshot::channel();
@@ -121,8 +175,7 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
         .capture(CaptureFormat::Plain, 100, 0, reply)
         .expect("model alive");
     let captured = answer.await.expect("capture");
-    let expected = capture(&mut reference, CaptureFormat::Plain, 100);
-    assert_eq!(captured.text, expected.text);
+    assert_eq!(captured.text, text(&reference, CaptureFormat::Plain, 100));
     assert!(
         captured.text.lines().count() > 100,
         "the scrollback is there"
@@ -135,12 +188,10 @@ async fn a_model_that_falls_behind_catches_up_and_answers_currently() {
     // Output after the catch-up is parsed again.
     let after = Bytes::from_static(b"\x1b[2J\x1b[Hafter the flood");
     model.feed(101, after.clone()).expect("model alive");
-    reference.process(&after);
-    let snapshot = model.snapshot(None).await.expect("snapshot");
-    let mut restored = new_parser(size, 0);
-    restored.process(&snapshot);
-    assert_eq!(restored.screen().contents(), reference.screen().contents());
-    assert!(restored.screen().contents().starts_with("after the flood"));
+    reference.interpret(&after);
+    let restored = drawn(size, &model.snapshot(None).await.expect("snapshot"));
+    assert_eq!(contents(&restored), contents(&reference));
+    assert!(contents(&restored).starts_with("after the flood"));
 }
 
 /// A full-screen program's setup (alternate screen, a header above a scroll region)
@@ -160,32 +211,25 @@ async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
     assert!(output.iter().skip(1).all(|chunk| chunk.len() > MAX_BACKLOG));
     flood(&mut model, &mut ring, &mut reference, 1, &output);
     model.catch_up(&ring).expect("model alive");
-    let snapshot = model.snapshot(None).await.expect("snapshot");
-    let mut restored = new_parser(size, 0);
-    restored.process(&snapshot);
-    let screen = restored.screen();
-    assert!(screen.alternate_screen(), "still on the alternate screen");
+    let mut restored = drawn(size, &model.snapshot(None).await.expect("snapshot"));
+    let alternate = avt::ScreenKind::Alternate;
+    assert_eq!(restored.term.active_screen_kind(), alternate, "still there");
     assert_eq!(
-        screen.contents(),
+        contents(&restored),
         "HEADER\nrow 4.019996\nrow 4.019997\nrow 4.019998\nrow 4.019999"
     );
-    assert_eq!(screen.contents(), reference.screen().contents());
-    assert_eq!(restored.callbacks().title.as_deref(), Some(&b"pager"[..]));
+    assert_eq!(contents(&restored), contents(&reference));
+    assert_eq!(restored.modes.restore(), b"\x1b]2;pager\x07");
     // The scroll region came through too: a new line scrolls only rows 2 to 5.
-    restored.process(b"\r\nnext");
-    assert!(
-        restored
-            .screen()
-            .contents()
-            .starts_with("HEADER\nrow 4.019997")
-    );
+    restored.interpret(b"\r\nnext");
+    assert!(contents(&restored).starts_with("HEADER\nrow 4.019997"));
 }
 
 /// A model thread keeping 100 lines of scrollback, the replay ring its session would
 /// keep, and a reference parser to be fed all the output.
-fn rig(size: TermSize) -> (ScreenModel, ReplayRing, vt100::Parser<Callbacks>) {
+fn rig(size: TermSize) -> (ScreenModel, ReplayRing, Model) {
     let model = ScreenModel::start("test", size, 100, None).expect("model thread");
-    (model, ReplayRing::new(8 << 20), new_parser(size, 100))
+    (model, ReplayRing::new(8 << 20), self::model(size, 100))
 }
 
 /// Feeds `chunks` as output chunks `first..` to the model and the ring (all of them
@@ -194,7 +238,7 @@ fn rig(size: TermSize) -> (ScreenModel, ReplayRing, vt100::Parser<Callbacks>) {
 fn flood(
     model: &mut ScreenModel,
     ring: &mut ReplayRing,
-    reference: &mut vt100::Parser<Callbacks>,
+    reference: &mut Model,
     first: u64,
     chunks: &[Bytes],
 ) {
@@ -204,7 +248,7 @@ fn flood(
     }
     assert!(model.is_behind(), "the flood outran the parser");
     for chunk in chunks {
-        reference.process(chunk);
+        reference.interpret(chunk);
     }
 }
 
@@ -236,7 +280,7 @@ async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
         &[start, redraws(30_000, "b")],
     );
     model.catch_up(&ring).expect("model alive");
-    let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
+    let expected = text(&reference, CaptureFormat::Ansi, 100);
     assert_eq!(captured(&model, CaptureFormat::Ansi, 100).await, expected);
     flood(
         &mut model,
@@ -246,7 +290,7 @@ async fn a_short_skipped_stretch_is_parsed_whole_each_time() {
         &[redraws(30_000, "c")],
     );
     model.catch_up(&ring).expect("model alive");
-    let expected = capture(&mut reference, CaptureFormat::Ansi, 100).text;
+    let expected = text(&reference, CaptureFormat::Ansi, 100);
     assert_eq!(captured(&model, CaptureFormat::Ansi, 100).await, expected);
     assert_eq!(model.backlog.load(Ordering::Acquire), 0);
 }
@@ -267,12 +311,12 @@ async fn a_cut_tail_does_not_complete_an_escape_sequence_left_open() {
     flood(&mut model, &mut ring, &mut reference, 1, &chunks);
     model.catch_up(&ring).expect("model alive");
     let expected = "row 029996\nrow 029997\nrow 029998\nrow 029999\nend";
-    assert_eq!(reference.screen().contents(), expected);
+    assert_eq!(contents(&reference), expected);
     assert_eq!(captured(&model, CaptureFormat::Plain, 0).await, expected);
 }
 
 /// Output skipped before a resize was written for the old size, so it is parsed at
-/// the old size.
+/// the old size (and then reflowed).
 #[tokio::test]
 async fn a_resize_while_behind_comes_after_the_skipped_output() {
     let size = TermSize { rows: 5, cols: 40 };
@@ -287,12 +331,17 @@ async fn a_resize_while_behind_comes_after_the_skipped_output() {
     flood(&mut model, &mut ring, &mut reference, 1, &chunks);
     let smaller = TermSize { rows: 5, cols: 20 };
     model.resize(smaller, &ring).expect("model alive");
-    reference.set_size(non_zero(smaller.rows), non_zero(smaller.cols));
+    reference
+        .term
+        .resize(usize::from(smaller.cols), usize::from(smaller.rows));
     // As the session does before any capture.
     model.catch_up(&ring).expect("model alive");
     let text = captured(&model, CaptureFormat::Plain, 0).await;
-    assert_eq!(text, reference.screen().contents());
-    assert!(!text.contains("far"), "cut off by the resize: {text:?}");
+    assert_eq!(text, contents(&reference));
+    // Written at column 30 of 40, then reflowed onto a row of its own; parsed at the
+    // new width it would have started at column 20 and wrapped mid-word.
+    let reflowed = "         far right";
+    assert!(text.lines().any(|line| line == reflowed), "{text:?}");
 }
 
 /// Colourful lines of varied length, some wrapping, some with wide characters.
@@ -306,41 +355,39 @@ fn varied_lines(n: usize) -> Vec<u8> {
         .into_bytes()
 }
 
-/// A parser that keeps its whole scrollback itself, as vt100 alone would.
-fn reference_parser(size: TermSize, scrollback: usize) -> vt100::Parser<Callbacks> {
-    vt100::Parser::new_with_callbacks(
-        non_zero(size.rows),
-        non_zero(size.cols),
-        scrollback,
-        Callbacks::default(),
-    )
+/// A model whose terminal keeps its whole scrollback itself, as avt alone would.
+fn reference_model(size: TermSize, scrollback: usize) -> Model {
+    let mut reference = model(size, 0);
+    let (cols, rows) = (usize::from(size.cols), usize::from(size.rows));
+    reference.term = avt::Terminal::with_scrollback(cols, rows, Some(scrollback)).expect("size");
+    reference
 }
 
 #[test]
-fn the_compact_history_captures_what_the_parser_alone_would() {
+fn the_compact_history_captures_what_the_terminal_alone_would() {
     let size = TermSize { rows: 5, cols: 20 };
-    let mut model = new_parser(size, 300);
-    let mut reference = reference_parser(size, 300);
+    let mut model = model(size, 300);
+    let mut reference = reference_model(size, 300);
     let output = varied_lines(1_000);
-    model.process(&output);
-    reference.process(&output);
-    assert!(model.screen().scrollback_len() <= PARSER_SCROLLBACK);
+    model.interpret(&output);
+    reference.interpret(&output);
     for lines in [0, 50, 99, 100, 101, 250, 300, 5_000] {
-        let got = capture(&mut model, CaptureFormat::Plain, lines);
-        let expected = capture(&mut reference, CaptureFormat::Plain, lines);
-        assert_eq!(got.text, expected.text, "{lines} lines of scrollback");
-        assert_eq!(got.cursor, expected.cursor);
+        for format in [CaptureFormat::Plain, CaptureFormat::Ansi] {
+            let got = text(&model, format, lines);
+            let expected = text(&reference, format, lines);
+            assert_eq!(got, expected, "{lines} lines of scrollback, {format:?}");
+        }
+        assert_eq!(cursor(&model), cursor(&reference));
     }
     // Shrinking pushes lines up into the history; growing pulls them back down.
     for rows in [2, 9, 3, 40] {
-        let (rows, cols) = (non_zero(rows), non_zero(20));
-        model.set_size(rows, cols);
-        reference.set_size(rows, cols);
-        model.process(b"more\r\n");
-        reference.process(b"more\r\n");
-        let got = capture(&mut model, CaptureFormat::Plain, 300);
-        let expected = capture(&mut reference, CaptureFormat::Plain, 300);
-        assert_eq!(got.text, expected.text, "at {rows} rows");
+        model.term.resize_with(20, rows, &mut model.keeper);
+        reference.term.resize(20, rows);
+        model.interpret(b"more\r\n");
+        reference.interpret(b"more\r\n");
+        let got = text(&model, CaptureFormat::Plain, 300);
+        let expected = text(&reference, CaptureFormat::Plain, 300);
+        assert_eq!(got, expected, "at {rows} rows");
     }
 }
 
@@ -399,13 +446,12 @@ async fn a_reset_empties_the_history_but_an_erase_on_the_alternate_screen_does_n
 
 #[test]
 fn in_colour_every_captured_line_ends_with_a_reset() {
-    let size = TermSize { rows: 3, cols: 20 };
-    let mut parser = new_parser(size, 300);
-    let text: String = (0..200)
+    let mut model = model(TermSize { rows: 3, cols: 20 }, 300);
+    let output: String = (0..200)
         .map(|i| format!("\x1b[3{}m{i}\r\n", i % 8))
         .collect();
-    parser.process(text.as_bytes());
-    let captured = capture(&mut parser, CaptureFormat::Ansi, 150).text;
+    model.interpret(output.as_bytes());
+    let captured = text(&model, CaptureFormat::Ansi, 150);
     assert_eq!(captured.lines().count(), 153);
     assert!(
         captured.lines().all(|line| line.ends_with("\x1b[m")),
@@ -417,12 +463,13 @@ fn in_colour_every_captured_line_ends_with_a_reset() {
 /// must fit one frame), keeping the newest lines, and pushes them all off the screen.
 #[test]
 fn a_history_replay_keeps_the_newest_lines_within_its_budget() {
-    let mut parser = new_parser(TermSize { rows: 5, cols: 200 }, 20_000);
+    let mut model = model(TermSize { rows: 5, cols: 200 }, 20_000);
     for n in 0..12_000 {
         let line = format!("\x1b[3{}mline {n:05} {}\x1b[m\r\n", n % 8, "x".repeat(150));
-        parser.process(line.as_bytes());
+        model.interpret(line.as_bytes());
     }
-    let replay = super::capture::history_replay(&mut parser, usize::MAX, 5);
+    let history = &model.keeper.history;
+    let replay = super::capture::history_replay(&model.term, history, usize::MAX, 5);
     assert!(replay.len() <= super::capture::HISTORY_REPLAY_BUDGET + 256);
     let text = String::from_utf8_lossy(&replay);
     assert!(
@@ -431,4 +478,17 @@ fn a_history_replay_keeps_the_newest_lines_within_its_budget() {
     );
     assert!(!text.contains("line 00000"), "the oldest do not fit");
     assert!(text.ends_with(&"\r\n".repeat(5)));
+}
+
+/// avt alone moves the cursor wrongly on a reverse index inside an origin-mode region,
+/// and ignores a change of column mode.
+#[test]
+fn reverse_index_in_origin_mode_and_column_mode_are_repaired() {
+    // Region rows 2 to 4, origin mode; at the region's second row, RI goes up one, and at
+    // its top it scrolls the region down.
+    let model = model_with(b"top\x1b[2;4r\x1b[?6h\x1b[2;1Hb\x1bMa\x1bM\x1bMz");
+    assert_eq!(contents(&model), "top\n  z\n\n a");
+    let model = model_with(b"old\r\ntext\x1b[2;3r\x1b[?3lnew");
+    assert_eq!(contents(&model), "new");
+    assert_eq!(cursor(&model), (0, 3));
 }
