@@ -496,6 +496,25 @@ impl<'a> TmuxTerm<'a> {
         stdout(&output)
     }
 
+    /// The visible screen with SGR escapes where the attributes change.
+    pub fn capture_ansi(&self) -> String {
+        stdout(&self.tmux(&["capture-pane", "-p", "-e", "-t", "main"]))
+    }
+
+    /// Where the cursor is: column and row, from 0.
+    pub fn cursor(&self) -> (u16, u16) {
+        let output = self.tmux(&["display", "-p", "-t", "main", "#{cursor_x},#{cursor_y}"]);
+        let text = stdout(&output);
+        let (x, y) = text.trim().split_once(',').expect("x,y");
+        (x.parse().expect("a column"), y.parse().expect("a row"))
+    }
+
+    /// Makes the terminal `cols` x `rows`.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        self.tmux(&["resize-window", "-t", "main", "-x", &cols, "-y", &rows]);
+    }
+
     /// Polls the screen until `done` holds for it and returns that screen; fails the test
     /// after [`EVENT_TIMEOUT`], showing the last screen and the server's log.
     pub fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {

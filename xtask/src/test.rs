@@ -1,7 +1,7 @@
 //! `cargo xtask test`: install what the tests need, then run every test.
 //!
 //! The end-to-end tests run real programs: they drive `fugue` inside tmux, drop privileges
-//! with `setpriv`, run vim, less and top in sessions, `fugue run` in bash, zsh, fish
+//! with `setpriv`, run vim, less, top and vttest in sessions, `fugue run` in bash, zsh, fish
 //! and sh, and remote sessions through a real sshd. On a fresh Debian machine some of
 //! these are missing. As root with `apt-get`, this task installs them; otherwise it names
 //! the packages to install and stops, before a long test run fails halfway.
@@ -42,6 +42,11 @@ pub(crate) const REQUIREMENTS: &[Requirement] = &[
     Requirement {
         command: "top",
         package: "procps",
+    },
+    // The screen model is checked against vttest's screens.
+    Requirement {
+        command: "vttest",
+        package: "vttest",
     },
     // `fugue run` is tested in each shell it integrates with.
     Requirement {

@@ -20,3 +20,4 @@ mod server_lifecycle;
 mod sessions;
 mod terminals;
 mod upgrade;
+mod vttest;
