@@ -47,12 +47,12 @@ enum Cut {
 pub(super) struct Model {
     pub(super) term: avt::Terminal,
     /// Lines of scrollback the terminal keeps itself.
-    pub(super) in_term: usize,
+    in_term: usize,
     pub(super) keeper: Keeper,
     utf8: Utf8Stream,
     pub(super) modes: ModeTracker,
-    pub(super) erase: EraseScan,
-    pub(super) repairs: RepairScan,
+    erase: EraseScan,
+    repairs: RepairScan,
     pub(super) backlog: Arc<AtomicUsize>,
 }
 
