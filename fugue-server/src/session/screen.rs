@@ -257,6 +257,8 @@ impl ScreenModel {
 mod capture;
 mod handoff;
 mod model;
+#[cfg(test)]
+mod properties;
 mod repairs;
 mod snapshot;
 #[cfg(test)]
