@@ -129,12 +129,13 @@ fn restored<T: PartialEq>(
 }
 
 /// The screens where tmux 3.3a itself departs from the VT100 and xterm, so that a
-/// terminal that watched shows something else than vttest asks for: a backspace right
-/// after the last column only cancels the pending wrap (menu 1, screens 2 to 4: the
-/// letters of the autowrap test land out of order), and setting a scroll region in
-/// origin mode homes the cursor to the screen's first row, not the region's (menu 2,
-/// screen 11). The model follows vttest there, as avt and alacritty_terminal both do; on
-/// these screens the restored text is checked against the model's capture instead.
+/// terminal that watched shows something else than vttest asks for. A backspace right
+/// after the last column only cancels the pending wrap there: menu 1's screens 2 to 4
+/// draw at the right margin (a border, and the autowrap test, whose letters then land out
+/// of order). And setting a scroll region in origin mode homes the cursor to the screen's
+/// first row, not the region's (menu 2, screen 11). The model follows vttest on these, as
+/// avt and alacritty_terminal both do, so here the restored text is checked against the
+/// model's own capture instead.
 const TMUX_DEPARTS: [(&str, u32); 4] = [("1", 2), ("1", 3), ("1", 4), ("2", 11)];
 
 #[test]

@@ -42,10 +42,10 @@ pub(super) fn snapshot(term: &avt::Terminal, modes: &ModeTracker) -> Bytes {
 /// avt's dump with the sequences some terminals do not know replaced by those every
 /// terminal knows: the screen switches `?1047` (ignored by alacritty and by the vt100
 /// crate) by `?1049`, whose saving of the cursor the dump's own cursor setting then
-/// overrides; the tab stops' CTC (`CSI 5 W` clears them all, `CSI 0 W` sets one) by TBC
-/// and HTS; and REP (`CSI n b`, which GNU screen and the vt100 crate ignore and tmux 3.3
-/// applies wrongly at the start of a row) by the character it repeats. Cell text holds no
-/// ESC, so only sequences are replaced.
+/// overrides; the tab stops' CTC (`CSI 5 W` clears them all, `CSI 0 W` sets one; tmux
+/// 3.3a and GNU screen 4.09 ignore both) by TBC and HTS; and REP (`CSI n b`, which GNU
+/// screen 4.09 ignores: `ab`, REP 3, `Y` shows `abY` there) by the character it repeats.
+/// Cell text holds no ESC, so only sequences are replaced.
 fn portable(dump: String) -> String {
     const SWAPS: [(&str, &str); 4] = [
         ("\x1b[?1047h", "\x1b[?1049h"),
