@@ -52,18 +52,57 @@ fn as_seen(capture: &str) -> String {
 }
 
 /// What `term` shows, cell by cell with attributes, and where its cursor is: its capture
-/// drawn on a model terminal. A space written and a cell never written look alike, and
-/// where tmux's capture puts an attribute change among blanks does not matter.
+/// drawn on a model terminal (attributes carry from line to line, as tmux writes them),
+/// and the cells that blink, which the model does not keep. A space written and a cell
+/// never written look alike, and where tmux's capture puts an attribute change among
+/// blanks does not matter.
 fn seen(term: &TmuxTerm<'_>) -> Vec<String> {
     let mut model = Terminal::new(TermSize { rows: 24, cols: 80 });
     let capture = as_seen(&term.capture_ansi());
     for (row, line) in capture.lines().enumerate() {
-        model.write(format!("\x1b[{};1H\x1b[m{line}", row + 1).as_bytes());
+        model.write(format!("\x1b[{};1H{line}", row + 1).as_bytes());
     }
     let mut cells: Vec<String> = model.digest().lines().map(str::to_owned).collect();
     // The model's cursor is where the last line ended; tmux's is the one that counts.
     cells.pop();
     cells.push(format!("cursor {:?}", term.cursor()));
+    cells.extend(blinking(&capture));
+    cells
+}
+
+/// The cells of `capture` (one character a cell: vttest writes no wide ones) drawn with
+/// SGR 5, blinking.
+fn blinking(capture: &str) -> Vec<String> {
+    let mut blink = false;
+    let mut cells = Vec::new();
+    for (row, line) in capture.lines().enumerate() {
+        let (mut col, mut rest) = (0, line);
+        while let Some(c) = rest.chars().next() {
+            if let Some(sgr) = rest.strip_prefix("\x1b[") {
+                let end = sgr.find('m').unwrap_or(sgr.len());
+                let mut params = sgr[..end].split(';');
+                while let Some(param) = params.next() {
+                    match param {
+                        "" | "0" | "25" => blink = false,
+                        "5" => blink = true,
+                        // An extended colour: its own parameters are not attributes.
+                        "38" | "48" => match params.next() {
+                            Some("5") => drop(params.next()),
+                            _ => drop(params.nth(2)),
+                        },
+                        _ => {}
+                    }
+                }
+                rest = sgr.get(end + 1..).unwrap_or("");
+                continue;
+            }
+            if blink {
+                cells.push(format!("blink {row},{col}"));
+            }
+            col += 1;
+            rest = &rest[c.len_utf8()..];
+        }
+    }
     cells
 }
 
