@@ -19,6 +19,9 @@ const MAX_TITLE: usize = 1024;
 /// pixels), and bracketed paste. Focus reporting is kept with the keyboard state.
 const PRIVATE_MODES: [u16; 10] = [9, 1000, 1001, 1002, 1003, 1005, 1006, 1015, 1016, 2004];
 
+/// How many of [`PRIVATE_MODES`], from the first, are mouse tracking modes.
+const TRACKING_MODES: usize = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Ground,
@@ -246,6 +249,11 @@ impl ModeTracker {
                 1004 => self.focus_reporting = on,
                 _ => {
                     if let Some(bit) = PRIVATE_MODES.iter().position(|&m| m == mode) {
+                        // The mouse tracking modes are one setting, as in xterm and tmux:
+                        // the last set wins, and resetting any turns tracking off.
+                        if bit < TRACKING_MODES {
+                            self.private &= !((1 << TRACKING_MODES) - 1);
+                        }
                         self.private = if on {
                             self.private | 1 << bit
                         } else {
@@ -321,6 +329,12 @@ mod tests {
         }
         let off = tracked(b"\x1b]2;t\x07\x1b[?1002h\x1b[?2004h\x1b=\x1b[?1002;2004l\x1b>");
         assert_eq!(off.restore(), b"\x1b]2;t\x07");
+        // One tracking mode at a time.
+        assert_eq!(tracked(b"\x1b[?1003h\x1b[?1000h").restore(), b"\x1b[?1000h");
+        assert_eq!(
+            tracked(b"\x1b[?1000h\x1b[?1006h\x1b[?1002l").restore(),
+            b"\x1b[?1006h"
+        );
         assert_eq!(tracked(b"\x1b]2;t\x07\x1b[?2004h\x1bc").restore(), b"");
         // Other OSC strings (a hyperlink, a colour) and an aborted one are not titles.
         assert_eq!(tracked(b"\x1b]8;;http://x\x07\x1b]2;ab\x18").restore(), b"");

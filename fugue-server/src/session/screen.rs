@@ -266,4 +266,3 @@ mod tests;
 mod text;
 
 pub(crate) use handoff::ModelState;
-use snapshot::snapshot;

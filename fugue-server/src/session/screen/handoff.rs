@@ -12,8 +12,9 @@ use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::Model;
+use super::snapshot::Reader;
 use super::text::write_row;
-use super::{Model, snapshot};
 
 /// A screen model in transit between two servers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +33,7 @@ impl Model {
         ModelState {
             history: self.keeper.history.lines().map(str::to_owned).collect(),
             rows: scrollback_rows(&self.term),
-            screen: snapshot(&self.term, &self.modes).to_vec(),
+            screen: self.snapshot(Reader::Model).to_vec(),
         }
     }
 
@@ -125,8 +126,8 @@ mod tests {
             assert_eq!((a.cursor, a.size), (b.cursor, b.size));
         }
         assert_eq!(
-            snapshot(&before.term, &before.modes),
-            snapshot(&after.term, &after.modes),
+            before.snapshot(Reader::Terminal),
+            after.snapshot(Reader::Terminal),
             "the snapshot a re-attaching client gets"
         );
     }

@@ -10,8 +10,9 @@ use fugue_protocol::TermSize;
 use tokio::sync::mpsc;
 
 use super::repairs::{Repair, RepairScan};
+use super::snapshot::{Reader, snapshot};
 use super::text::{self, Utf8Stream};
-use super::{ModelCmd, capture, snapshot};
+use super::{ModelCmd, capture};
 use crate::session::history::{Erase, EraseScan, History, PARSER_SCROLLBACK};
 use crate::session::modes::ModeTracker;
 
@@ -49,10 +50,10 @@ pub(super) struct Model {
     /// Lines of scrollback the terminal keeps itself.
     in_term: usize,
     pub(super) keeper: Keeper,
-    utf8: Utf8Stream,
+    pub(super) utf8: Utf8Stream,
     pub(super) modes: ModeTracker,
     erase: EraseScan,
-    repairs: RepairScan,
+    pub(super) repairs: RepairScan,
     pub(super) backlog: Arc<AtomicUsize>,
 }
 
@@ -103,7 +104,7 @@ impl Model {
                     let Model { term, keeper, .. } = &*self;
                     capture::history_replay(term, &keeper.history, history.lines, history.rows)
                 });
-                out.extend_from_slice(&snapshot(&self.term, &self.modes));
+                out.extend_from_slice(&self.snapshot(Reader::Terminal));
                 let _ = reply.send(Bytes::from(out));
             }
             ModelCmd::Capture {
@@ -121,6 +122,12 @@ impl Model {
                 let _ = reply.send(self.export());
             }
         }
+    }
+
+    /// Bytes that re-create the screen on a terminal (or another server's model) of its
+    /// size, whatever it showed before (`snapshot.rs`).
+    pub(super) fn snapshot(&self, reader: Reader) -> Bytes {
+        snapshot(self, reader)
     }
 
     /// Parses program output queued to the model.
@@ -166,7 +173,11 @@ impl Model {
     }
 
     fn apply_cut(&mut self, cut: Cut) {
-        let Model { term, keeper, .. } = self;
+        let Model {
+            term, keeper, utf8, ..
+        } = self;
+        // What follows does not continue a character the output left unfinished.
+        utf8.flush(|text| term.feed_with(text, &mut *keeper));
         match cut {
             // A reset has erased the terminal's own scrollback.
             Cut::Erase(Erase::Reset) => keeper.history.clear(),
@@ -189,9 +200,14 @@ impl Model {
     }
 
     /// Erases the scrollback (`CSI 3 J`), which avt ignores: a fresh terminal drawn from
-    /// the dump (which leaves the scrollback out) takes the old one's place.
+    /// the dump (which leaves the scrollback out) takes the old one's place, if there is
+    /// any scrollback to erase.
     fn erase_scrollback(&mut self) {
         self.keeper.history.clear();
+        let screen = self.term.primary_screen();
+        if screen.all_lines().count() == screen.visible_lines().len() {
+            return;
+        }
         let (cols, rows) = self.term.size();
         let limit = Some(self.in_term);
         if let Ok(mut fresh) = avt::Terminal::with_scrollback(cols, rows, limit) {
@@ -206,7 +222,10 @@ impl Model {
         let Model {
             term, keeper, utf8, ..
         } = self;
-        for piece in bytes.split(|&byte| byte == 0x7f) {
+        for (n, piece) in bytes.split(|&byte| byte == 0x7f).enumerate() {
+            if n > 0 {
+                utf8.flush(|text| term.feed_with(text, &mut *keeper));
+            }
             utf8.decode(piece, |text| term.feed_with(text, &mut *keeper));
         }
     }

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 use super::capture::capture;
 use super::model::Model;
-use super::snapshot;
+use super::snapshot::Reader;
 
 const SIZE: TermSize = TermSize { rows: 6, cols: 12 };
 
@@ -117,9 +117,33 @@ proptest! {
             from = to;
         }
         prop_assert_eq!(shown(&split, 20), shown(&whole, 20));
-        let mut drawn = model();
-        drawn.interpret(&snapshot(&whole.term, &whole.modes));
-        prop_assert_eq!(shown(&drawn, 0), shown(&whole, 0));
-        prop_assert_eq!(drawn.modes.restore(), whole.modes.restore());
+        for reader in [Reader::Terminal, Reader::Model] {
+            let mut drawn = model();
+            drawn.interpret(&whole.snapshot(reader));
+            prop_assert_eq!(shown(&drawn, 0), shown(&whole, 0));
+            prop_assert_eq!(drawn.modes.restore(), whole.modes.restore());
+        }
+    }
+
+    /// A snapshot taken anywhere, in the middle of an escape sequence or of a character
+    /// included, and the output after it: the same screen as the output alone.
+    #[test]
+    fn a_snapshot_anywhere_continues_with_the_output(
+        pieces in vec(piece(), 0..40),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let output = pieces.concat();
+        let (before, after) = output.split_at(cut.index(output.len() + 1));
+        let mut original = model();
+        original.interpret(before);
+        for reader in [Reader::Terminal, Reader::Model] {
+            let mut drawn = model();
+            drawn.interpret(&original.snapshot(reader));
+            let mut watched = model();
+            watched.interpret(before);
+            drawn.interpret(after);
+            watched.interpret(after);
+            prop_assert_eq!(shown(&drawn, 0), shown(&watched, 0), "{:?}", reader);
+        }
     }
 }

@@ -10,9 +10,9 @@
 //!   instead (which stops at the top margin), and lets RI scroll only where the cursor
 //!   did not move: exactly RI's meaning.
 //! - **Column mode.** Switching between 80 and 132 columns (DECCOLM, `CSI ? 3 h` or `l`)
-//!   clears the screen, homes the cursor and resets the margins on terminals (tmux and
-//!   xterm do; neither changes the width, nor does the model); avt ignores it. The model
-//!   does the clearing.
+//!   clears the screen and homes the cursor in tmux, which keeps the width (as the model
+//!   does) and the margins; avt ignores it. The model does the same as tmux. (xterm
+//!   ignores DECCOLM unless allowed to change its width.)
 //!
 //! vttest's screens (the end-to-end test `vttest.rs`) found each of these.
 
@@ -29,7 +29,7 @@ pub(super) enum Repair {
 
 impl Repair {
     /// What avt is fed after the output that called for it.
-    pub(super) const COLUMN_MODE: &str = "\x1b[r\x1b[H\x1b[2J";
+    pub(super) const COLUMN_MODE: &str = "\x1b[H\x1b[2J";
 }
 
 /// The character sets in effect.
@@ -82,6 +82,17 @@ pub(super) struct RepairScan {
 }
 
 impl RepairScan {
+    /// The character sets in effect now.
+    pub(super) fn now(&self) -> Charsets {
+        self.now
+    }
+
+    /// The character sets saved with the cursor of the primary (0) or alternate (1)
+    /// screen.
+    pub(super) fn saved(&self, screen: usize) -> Charsets {
+        self.saved[screen & 1].unwrap_or_default()
+    }
+
     /// Where in `bytes` the first sequence to repair ends, and the repair; the scan goes on
     /// from there at the next call, with the rest. A reverse index is the last two bytes
     /// up to there (or, split between two calls, the last byte).
@@ -153,26 +164,53 @@ impl RepairScan {
         None
     }
 
-    /// The screen switches that save or restore the cursor, the others, and the column
-    /// mode.
+    /// `CSI ? … h` and `l`: the screen switches that save or restore the cursor, the
+    /// others, and the column mode; and DECSTR (`CSI ! p`), which resets the sets and
+    /// forgets the saved cursor (avt does both itself).
     fn private_mode(&mut self, final_byte: u8) -> Option<Repair> {
-        let on = match final_byte {
-            b'h' => true,
-            b'l' => false,
+        if final_byte == b'p' && self.params == b"!" {
+            self.now = Charsets::default();
+            self.saved[usize::from(self.alternate)] = None;
+            return None;
+        }
+        let on = match (final_byte, self.params.first()) {
+            (b'h', Some(b'?')) => true,
+            (b'l', Some(b'?')) => false,
             _ => return None,
         };
-        match (self.params.as_slice(), on) {
-            (b"?1048" | b"?1049", true) => {
-                self.saved[0] = Some(self.now);
-                self.alternate |= self.params == b"?1049";
+        let params = std::mem::take(&mut self.params);
+        let mut repair = None;
+        // Each mode in turn, as terminals take them; a number they cannot parse is none.
+        for mode in params[1..].split(|&byte| byte == b';') {
+            let mode = std::str::from_utf8(mode)
+                .ok()
+                .and_then(|m| m.parse::<u16>().ok());
+            repair = self.switch(mode.unwrap_or(0), on).or(repair);
+        }
+        self.params = params;
+        repair
+    }
+
+    /// One private mode set or reset.
+    fn switch(&mut self, mode: u16, on: bool) -> Option<Repair> {
+        let screen = usize::from(self.alternate);
+        match (mode, on) {
+            (1048, true) => self.saved[screen] = Some(self.now),
+            (1049, true) => {
+                self.saved[screen] = Some(self.now);
+                self.alternate = true;
             }
-            (b"?1048" | b"?1049", false) => {
-                self.alternate &= self.params != b"?1049";
+            (1048, false) => {
+                self.now = self.saved[screen].unwrap_or_default();
+                return Some(Repair::Charsets(self.now));
+            }
+            (1049, false) => {
+                self.alternate = false;
                 self.now = self.saved[0].unwrap_or_default();
                 return Some(Repair::Charsets(self.now));
             }
-            (b"?47" | b"?1047", on) => self.alternate = on,
-            (b"?3", _) => return Some(Repair::ColumnMode),
+            (47 | 1047, on) => self.alternate = on,
+            (3, _) => return Some(Repair::ColumnMode),
             _ => {}
         }
         None
@@ -233,7 +271,26 @@ mod tests {
             restores(&[output]),
             [(19, "\x1b(0\x1b)0\x0e"), (27, "\x1b(B\x1b)0\x0e")]
         );
-        assert!(repairs(&[b"\x1b[?10490l\x1b[8;1H\x1b[?1047l\x1b#8\x1b[?3;6h"]).is_empty());
+        assert!(repairs(&[b"\x1b[?10490l\x1b[8;1H\x1b[?1047l\x1b#8\x1b[?33h"]).is_empty());
+        // Lists of modes, and leading zeros, as terminals read them.
+        assert_eq!(
+            restores(&[b"\x1b(0\x1b[?1049;1h\x1b(B\x1b[?1;01049l"]),
+            [(27, "\x1b(0\x1b)B\x0f")]
+        );
+        assert_eq!(repairs(&[b"\x1b[?3;4l"]), [(7, Repair::ColumnMode)]);
+    }
+
+    #[test]
+    fn a_soft_reset_forgets_the_sets_and_the_saved_cursor() {
+        assert_eq!(
+            restores(&[b"\x1b(0\x1b7\x1b[!p\x1b8"]),
+            [(11, "\x1b(B\x1b)B\x0f")]
+        );
+        // 1048 saves and restores in the slot of the screen it is on.
+        assert_eq!(
+            restores(&[b"\x1b(0\x1b[?1049h\x1b(B\x1b[?1048h\x1b[?1049l"]),
+            [(30, "\x1b(0\x1b)B\x0f")]
+        );
     }
 
     #[test]

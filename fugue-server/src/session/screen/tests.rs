@@ -2,6 +2,7 @@
 //! the compact history against avt alone.
 
 use super::capture::capture;
+use super::snapshot::Reader;
 use super::*;
 use crate::session::ring::ReplayRing;
 
@@ -54,7 +55,7 @@ fn capture_includes_requested_scrollback_above_the_screen() {
 fn snapshot_restores_both_screens_title_and_modes() {
     let output = b"shell\r\n$ \x1b]2;hello\x07\x1b[?1049h\x1b[?2004h\x1b[?1h\x1b[2;3Hx\x1b[?25l";
     let model = model_with(output);
-    let snapshot = snapshot(&model.term, &model.modes);
+    let snapshot = model.snapshot(Reader::Terminal);
     // Over whatever the terminal showed before.
     let mut fresh = model_with(b"junk\x1b[?1049hmore junk\x1b[3;4r\x1b[?6h\x1b[4h");
     fresh.interpret(&snapshot);
@@ -72,7 +73,7 @@ fn snapshot_restores_both_screens_title_and_modes() {
 fn snapshot_restores_the_scroll_region_so_scrolling_continues_alike() {
     let size = TermSize { rows: 5, cols: 20 };
     let mut original = model_with(b"a\r\nb\r\nc\r\nd\r\ne\x1b[2;4r\x1b[4;1H");
-    let mut restored = drawn(size, &snapshot(&original.term, &original.modes));
+    let mut restored = drawn(size, &original.snapshot(Reader::Terminal));
     // Two new lines at the region's bottom scroll only rows 2 to 4.
     let more = b"\r\nX\r\nY";
     original.interpret(more);
@@ -97,7 +98,7 @@ fn snapshot_restores_what_vttest_draws() {
         contents(&original),
         "EEEETEEEEEEEEEEEEEEE\nEEEEEEEEEEEEEEEEEEEE\nEEEEEEEEEEEEEEEEEEEE\nx───┌┐中EEEEEEEEEEEE\nEEEEEEEEEEEEEEEEEEEE"
     );
-    let mut restored = drawn(size, &snapshot(&original.term, &original.modes));
+    let mut restored = drawn(size, &original.snapshot(Reader::Terminal));
     assert_eq!(contents(&restored), contents(&original));
     assert_eq!(
         text(&restored, CaptureFormat::Ansi, 0),

@@ -13,6 +13,19 @@ pub(super) struct Utf8Stream {
 }
 
 impl Utf8Stream {
+    /// The start of a character the bytes so far end in.
+    pub(super) fn pending(&self) -> &[u8] {
+        &self.pending
+    }
+
+    /// Ends a character left pending (with U+FFFD, as a terminal would): the bytes that
+    /// follow do not continue it.
+    pub(super) fn flush(&mut self, mut text: impl FnMut(&str)) {
+        if !std::mem::take(&mut self.pending).is_empty() {
+            text("\u{fffd}");
+        }
+    }
+
     /// Decodes `bytes` after whatever the last call left pending, handing each valid
     /// stretch to `text`.
     pub(super) fn decode(&mut self, bytes: &[u8], mut text: impl FnMut(&str)) {
@@ -27,12 +40,12 @@ impl Utf8Stream {
         loop {
             match std::str::from_utf8(rest) {
                 Ok(valid) => {
-                    text(valid);
+                    without_c1(valid, &mut text);
                     return;
                 }
                 Err(error) => {
                     let (valid, after) = rest.split_at(error.valid_up_to());
-                    text(std::str::from_utf8(valid).unwrap_or_default());
+                    without_c1(std::str::from_utf8(valid).unwrap_or_default(), &mut text);
                     match error.error_len() {
                         Some(bad) => {
                             text("\u{fffd}");
@@ -47,6 +60,21 @@ impl Utf8Stream {
             }
         }
     }
+}
+
+/// Hands `valid` on without the C1 controls written in UTF-8 (U+0080 to U+009F), which
+/// terminals such as tmux ignore and avt would execute (a CSI, or a string swallowing the
+/// text up to the next ESC).
+fn without_c1(valid: &str, text: &mut impl FnMut(&str)) {
+    let bytes = valid.as_bytes();
+    let mut start = 0;
+    for at in memchr::memchr_iter(0xc2, bytes) {
+        if matches!(bytes.get(at + 1), Some(0x80..=0x9f)) {
+            text(&valid[start..at]);
+            start = at + 2;
+        }
+    }
+    text(&valid[start..]);
 }
 
 /// Writes `cells` to `out` as text with SGR escapes, starting from default attributes and
@@ -159,6 +187,11 @@ mod tests {
         );
         assert_eq!(decoded(&[b"a\xffb", b"\xe2\x98"]), "a\u{fffd}b");
         assert_eq!(decoded(&[b"\xe2\x98", b"x"]), "\u{fffd}x");
+        // C1 controls in UTF-8 are dropped, split or not.
+        assert_eq!(
+            decoded(&[b"ab\xc2\x90de", b"\xc2", b"\x9bf\xc2\xa0"]),
+            "abdef\u{a0}"
+        );
     }
 
     #[test]
