@@ -187,7 +187,10 @@ impl Model {
                     self.erase_scrollback();
                 }
             }
-            Cut::Repair(Repair::Charsets(sets)) => term.feed_with(sets.sequence(), keeper),
+            Cut::Repair(Repair::Restore(sets, wrap_off)) => {
+                let wrap = if wrap_off { "\x1b[?7l" } else { "\x1b[?7h" };
+                term.feed_with([sets.sequence(), wrap], keeper);
+            }
             Cut::Repair(Repair::ColumnMode) => term.feed_with(Repair::COLUMN_MODE, keeper),
             Cut::Repair(Repair::ReverseIndex) => {
                 let row = term.cursor().row;

@@ -4,7 +4,8 @@
 //!   `1049 h`) saves the character sets with the cursor: which of ASCII and DEC line
 //!   drawing G0 and G1 hold, and which of the two is shifted in. DECRC (`ESC 8`, `CSI ?
 //!   1048 l` or `1049 l`) brings them back (the defaults when nothing was saved); avt
-//!   restores the cursor but not the sets. The model tells it the sets after each restore.
+//!   restores the cursor but not the sets. It also restores auto-wrap, which xterm and
+//!   tmux leave as it is. The model tells it the sets and auto-wrap after each restore.
 //! - **Reverse index in origin mode.** avt's RI (`ESC M`) moves a cursor inside the scroll
 //!   region of an origin-mode screen to the wrong row. The model moves the cursor up one
 //!   instead (which stops at the top margin), and lets RI scroll only where the cursor
@@ -19,8 +20,9 @@
 /// Where the model does more than pass output on to avt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Repair {
-    /// After the output so far, put the character sets in this state.
-    Charsets(Charsets),
+    /// After the output so far (a restored cursor), put the character sets in this
+    /// state, and auto-wrap back as it was before (off if `true`).
+    Restore(Charsets, bool),
     /// In place of the output so far: a reverse index.
     ReverseIndex,
     /// After the output so far: what a change of column mode does.
@@ -79,6 +81,8 @@ pub(super) struct RepairScan {
     /// What the primary (0) and the alternate (1) screen's saved cursor holds.
     saved: [Option<Charsets>; 2],
     alternate: bool,
+    /// Whether auto-wrap is off (`CSI ? 7 l`), which a restored cursor does not change.
+    wrap_off: bool,
 }
 
 impl RepairScan {
@@ -155,7 +159,7 @@ impl RepairScan {
             b'7' => self.saved[screen] = Some(self.now),
             b'8' => {
                 self.now = self.saved[screen].unwrap_or_default();
-                return Some(Repair::Charsets(self.now));
+                return Some(Repair::Restore(self.now, self.wrap_off));
             }
             b'M' => return Some(Repair::ReverseIndex),
             b'c' => *self = RepairScan::default(),
@@ -202,14 +206,15 @@ impl RepairScan {
             }
             (1048, false) => {
                 self.now = self.saved[screen].unwrap_or_default();
-                return Some(Repair::Charsets(self.now));
+                return Some(Repair::Restore(self.now, self.wrap_off));
             }
             (1049, false) => {
                 self.alternate = false;
                 self.now = self.saved[0].unwrap_or_default();
-                return Some(Repair::Charsets(self.now));
+                return Some(Repair::Restore(self.now, self.wrap_off));
             }
             (47 | 1047, on) => self.alternate = on,
+            (7, on) => self.wrap_off = !on,
             (3, _) => return Some(Repair::ColumnMode),
             _ => {}
         }
@@ -239,7 +244,7 @@ mod tests {
     /// Every restore of character sets in `chunks`: where it ends, and the sets.
     fn restores(chunks: &[&[u8]]) -> Vec<(usize, &'static str)> {
         let sets = |(end, repair)| match repair {
-            Repair::Charsets(sets) => Some((end, sets.sequence())),
+            Repair::Restore(sets, _) => Some((end, sets.sequence())),
             _ => None,
         };
         repairs(chunks).into_iter().filter_map(sets).collect()

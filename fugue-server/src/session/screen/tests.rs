@@ -113,12 +113,15 @@ fn snapshot_restores_what_vttest_draws() {
     assert_eq!(last.as_deref(), Some("EEEEq─EEEEEEEEEEEEEE"));
 }
 
-/// What avt alone gets wrong: a restored cursor brings its character sets back, and DEL
-/// takes no cell.
+/// What avt alone gets wrong: a restored cursor brings its character sets back (and
+/// leaves auto-wrap alone), and DEL takes no cell.
 #[test]
 fn a_restored_cursor_brings_back_its_character_sets_and_del_is_ignored() {
     let output = b"\x1b(B\x1b7\x1b(0qq\x1b8qq\x7fx\x1b)0\x0e\x1b[?1049h\x0fq\x1b[?1049lq";
     assert_eq!(contents(&model_with(output)), "qqx─");
+    // Nor does it turn auto-wrap back on, as avt alone would.
+    let output = b"\x1b7\x1b[?7l\x1b8abcdefghijklmnopqrstuvwxyz";
+    assert_eq!(contents(&model_with(output)), "abcdefghijklmnopqrsz");
 }
 
 #[tokio::test]
