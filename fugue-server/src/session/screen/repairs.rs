@@ -60,7 +60,7 @@ impl Charsets {
 }
 
 /// Longest CSI parameter string looked at; longer ones are not a save or a restore.
-const MAX_PARAMS: usize = 8;
+const MAX_PARAMS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum State {
@@ -70,6 +70,8 @@ enum State {
     /// After `ESC (` (0) or `ESC )` (1): the set's final byte follows.
     Designate(usize),
     Csi,
+    /// Inside a control string (OSC, DCS, SOS, PM, APC), which ends at BEL or ESC.
+    Str,
 }
 
 /// Follows the output for what needs repairing.
@@ -103,9 +105,11 @@ impl RepairScan {
     pub(super) fn find(&mut self, bytes: &[u8]) -> Option<(usize, Repair)> {
         let mut at = 0;
         while at < bytes.len() {
-            if self.state == State::Ground {
-                // Text is most of the output: jump to the next control that matters.
-                at += memchr::memchr3(0x1b, 0x0e, 0x0f, &bytes[at..])?;
+            // Text is most of the output: jump to the next control that matters.
+            match self.state {
+                State::Ground => at += memchr::memchr3(0x1b, 0x0e, 0x0f, &bytes[at..])?,
+                State::Str => at += memchr::memchr3(0x07, 0x1b, 0x18, &bytes[at..])?,
+                _ => {}
             }
             let repair = self.step(bytes[at]);
             at += 1;
@@ -121,8 +125,12 @@ impl RepairScan {
         match (self.state, byte) {
             (_, 0x1b) => self.state = State::Escape,
             (_, 0x18 | 0x1a) => self.state = State::Ground,
-            (State::Ground, 0x0e | 0x0f) => self.now.shifted = byte == 0x0e,
-            (State::Ground, _) => {}
+            (State::Str, 0x07) => self.state = State::Ground,
+            (State::Str, _) => {}
+            // Other C0 controls are executed, in a sequence too, which goes on after them.
+            (_, 0x0e | 0x0f) => self.now.shifted = byte == 0x0e,
+            (State::Ground, _) | (_, 0x00..=0x1f) => {}
+            (State::Escape, b']' | b'P' | b'X' | b'^' | b'_') => self.state = State::Str,
             (State::Escape, b'(' | b')') => {
                 self.state = State::Designate(usize::from(byte == b')'))
             }
@@ -277,6 +285,12 @@ mod tests {
             [(19, "\x1b(0\x1b)0\x0e"), (27, "\x1b(B\x1b)0\x0e")]
         );
         assert!(repairs(&[b"\x1b[?10490l\x1b[8;1H\x1b[?1047l\x1b#8\x1b[?33h"]).is_empty());
+        // Controls inside a sequence are executed and the sequence goes on; SO and SI in
+        // a control string are text.
+        assert_eq!(
+            restores(&[b"\x1b(0\x1b7\x1b(B\x1b\x07\x0e8\x1b]2;\x0f\x0e\x07"]),
+            [(12, "\x1b(0\x1b)B\x0f")]
+        );
         // Lists of modes, and leading zeros, as terminals read them.
         assert_eq!(
             restores(&[b"\x1b(0\x1b[?1049;1h\x1b(B\x1b[?1;01049l"]),
