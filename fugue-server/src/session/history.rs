@@ -93,15 +93,29 @@ enum Sequence {
     Incomplete,
 }
 
+/// Whether a terminal executes `byte` inside an escape sequence and goes on with it: the
+/// C0 controls but ESC, CAN and SUB.
+fn executed_inside(byte: u8) -> bool {
+    byte < 0x20 && !matches!(byte, 0x18 | 0x1a | 0x1b)
+}
+
 /// Classifies the escape sequence `bytes` starts with (`bytes[0]` is ESC).
 fn classify(bytes: &[u8]) -> Sequence {
-    match bytes.get(1) {
+    let mut at = 1 + bytes[1.min(bytes.len())..]
+        .iter()
+        .take(MAX_SEQUENCE)
+        .take_while(|&&byte| executed_inside(byte))
+        .count();
+    if at >= MAX_SEQUENCE {
+        return Sequence::Other;
+    }
+    match bytes.get(at) {
         None => return Sequence::Incomplete,
-        Some(b'c') => return Sequence::Erase(2, Erase::Reset),
+        Some(b'c') => return Sequence::Erase(at + 1, Erase::Reset),
         Some(b'[') => {}
         Some(_) => return Sequence::Other,
     }
-    let mut at = 2;
+    at += 1;
     if bytes.get(at) == Some(&b'?') {
         at += 1;
     }
@@ -124,6 +138,7 @@ fn classify(bytes: &[u8]) -> Sequence {
             }
             b'0'..=b'9' => {}
             b';' => in_first = false,
+            _ if executed_inside(byte) => {}
             b'J' if first == Some(3) => return Sequence::Erase(at, Erase::Scrollback),
             _ => return Sequence::Other,
         }
@@ -227,6 +242,15 @@ mod tests {
             assert!(ends(&[miss]).is_empty(), "{miss:?}");
         }
         assert!(ends(&[b"\x1b[", b"3", b"m", b"J"]).is_empty());
+        // Controls inside are executed, and the sequence goes on; a long run of them is
+        // not looked at.
+        let nuls = [b"\x1b".as_slice(), &[0u8; 100][..], b"[3J"].concat();
+        assert!(ends(&[&nuls[..50], &nuls[50..]]).is_empty());
+        // Controls inside are executed, and the sequence goes on.
+        assert_eq!(
+            ends(&[b"\x1b[3\x07J\x1b\x08c"]),
+            vec![(5, Erase::Scrollback), (8, Erase::Reset)]
+        );
         assert_eq!(ends(&[b"\x1b[\x1b[3", b"J"]), vec![(6, Erase::Scrollback)]);
         let long = [b"\x1b[3;".as_slice(), &[b'1'; 40], b"J"].concat();
         assert!(ends(&[&long]).is_empty(), "too long to be looked at");
