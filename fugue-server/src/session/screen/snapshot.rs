@@ -5,7 +5,10 @@
 //! stops, character sets, insert, new-line, auto-wrap and cursor-key modes, the cursor
 //! and its pen. A client's terminal is not fresh (it showed this session or anything else
 //! before), so the snapshot first puts back what the dump assumes, then adds what avt does
-//! not keep (`ModeTracker`: title, mouse, paste, keypad, keyboard protocols).
+//! not keep: the character sets of saved cursors (`repairs.rs`) and the title and input
+//! modes (`ModeTracker`). It ends in the escape sequence and the UTF-8 character the
+//! output was in the middle of, so that the output after it goes on as on a terminal
+//! that watched.
 
 use std::io::Write as _;
 
@@ -27,9 +30,10 @@ const PRELUDE: [&[u8]; 3] = [
 \x1b[?1006l\x1b[?1015l\x1b[?1016l\x1b[?2004l\x1b[3g",
 ];
 
-/// The prelude, with each screen's saved cursor set at home with no attributes and the
-/// character sets the model's holds: avt's dump sets up only saved cursors away from
-/// that, and never their character sets.
+/// The prelude, with each screen's saved cursor set at home, with no attributes and the
+/// character sets the model's saved cursor of that screen holds: avt's dump sets up only
+/// saved cursors that differ from home and default attributes, and never their character
+/// sets.
 fn prelude(out: &mut Vec<u8>, repairs: &RepairScan) {
     // The first part ends on the alternate screen, the second on the primary one.
     for (part, screen) in PRELUDE.iter().zip([Some(1), Some(0), None]) {
