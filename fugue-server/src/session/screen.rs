@@ -111,6 +111,7 @@ pub(crate) struct ModelGone;
 impl ScreenModel {
     /// Starts the model thread for a screen of `size` keeping `scrollback` lines: blank, or
     /// as `restored` (exported by another server) describes it.
+    /// Fails if the thread cannot be started or the size is zero.
     pub(crate) fn start(
         name: &str,
         size: TermSize,
@@ -119,7 +120,8 @@ impl ScreenModel {
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
-        let mut model = Model::new(size, scrollback, backlog.clone());
+        let mut model =
+            Model::new(size, scrollback, backlog.clone()).map_err(std::io::Error::other)?;
         if let Some(state) = restored {
             model.restore(state);
         }

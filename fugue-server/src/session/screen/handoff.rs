@@ -90,7 +90,7 @@ mod tests {
     use super::*;
 
     fn model(size: TermSize, scrollback: usize) -> Model {
-        Model::new(size, scrollback, Arc::new(AtomicUsize::new(0)))
+        Model::new(size, scrollback, Arc::new(AtomicUsize::new(0))).expect("a size")
     }
 
     /// Feeds `bytes` as program output (accounted in the backlog first, as queued output

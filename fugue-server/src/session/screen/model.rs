@@ -59,14 +59,17 @@ pub(super) struct Model {
 
 impl Model {
     /// A blank model of `size` keeping `scrollback` lines: the last few in the terminal,
-    /// the rest in its [`History`].
-    pub(super) fn new(size: TermSize, scrollback: usize, backlog: Arc<AtomicUsize>) -> Model {
+    /// the rest in its [`History`]. avt refuses a zero size (which the server refuses
+    /// before it gets here).
+    pub(super) fn new(
+        size: TermSize,
+        scrollback: usize,
+        backlog: Arc<AtomicUsize>,
+    ) -> Result<Model, avt::InvalidSize> {
         let in_term = scrollback.min(PARSER_SCROLLBACK);
-        // The server refuses zero sizes before they get here; avt refuses them too.
-        let (cols, rows) = (usize::from(size.cols.max(1)), usize::from(size.rows.max(1)));
-        let term = avt::Terminal::with_scrollback(cols, rows, Some(in_term))
-            .unwrap_or_else(|_| unreachable!("the size is at least 1x1"));
-        Model {
+        let (cols, rows) = (usize::from(size.cols), usize::from(size.rows));
+        let term = avt::Terminal::with_scrollback(cols, rows, Some(in_term))?;
+        Ok(Model {
             term,
             in_term,
             keeper: Keeper {
@@ -78,7 +81,7 @@ impl Model {
             erase: EraseScan::default(),
             repairs: RepairScan::default(),
             backlog,
-        }
+        })
     }
 
     pub(super) fn run(mut self, mut rx: mpsc::UnboundedReceiver<ModelCmd>) {

@@ -83,7 +83,7 @@ fn piece() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn model() -> Model {
-    Model::new(SIZE, 20, Arc::new(AtomicUsize::new(0)))
+    Model::new(SIZE, 20, Arc::new(AtomicUsize::new(0))).expect("a size")
 }
 
 /// What a model shows: its screen in colour with some scrollback, the cursor, and the

@@ -8,7 +8,7 @@ use crate::session::ring::ReplayRing;
 
 /// A model with no thread, fed directly.
 fn model(size: TermSize, scrollback: usize) -> Model {
-    Model::new(size, scrollback, Arc::new(AtomicUsize::new(0)))
+    Model::new(size, scrollback, Arc::new(AtomicUsize::new(0))).expect("a size")
 }
 
 fn model_with(bytes: &[u8]) -> Model {
