@@ -249,26 +249,37 @@ mod tests {
         found
     }
 
-    /// Every restore of character sets in `chunks`: where it ends, and the sets.
-    fn restores(chunks: &[&[u8]]) -> Vec<(usize, &'static str)> {
+    /// The repairs in `output`, which must be the same wherever a read splits it.
+    fn repairs_split_anywhere(output: &[u8]) -> Vec<(usize, Repair)> {
+        let whole = repairs(&[output]);
+        for split in 0..output.len() {
+            let (a, b) = output.split_at(split);
+            assert_eq!(repairs(&[a, b]), whole, "split at {split}");
+        }
+        whole
+    }
+
+    /// The restores of character sets among `found`: where each ends, and the sets.
+    fn sets(found: Vec<(usize, Repair)>) -> Vec<(usize, &'static str)> {
         let sets = |(end, repair)| match repair {
             Repair::Restore(sets, _) => Some((end, sets.sequence())),
             _ => None,
         };
-        repairs(chunks).into_iter().filter_map(sets).collect()
+        found.into_iter().filter_map(sets).collect()
+    }
+
+    /// Every restore of character sets in `chunks`: where it ends, and the sets.
+    fn restores(chunks: &[&[u8]]) -> Vec<(usize, &'static str)> {
+        sets(repairs(chunks))
     }
 
     #[test]
     fn a_restore_brings_back_the_sets_saved_with_the_cursor() {
         let output = b"\x1b(0\x1b7\x1b(B\x0eq\x1b8x\x1b8";
-        for split in 0..output.len() {
-            let (a, b) = output.split_at(split);
-            assert_eq!(
-                restores(&[a, b]),
-                [(12, "\x1b(0\x1b)B\x0f"), (15, "\x1b(0\x1b)B\x0f")],
-                "split at {split}"
-            );
-        }
+        assert_eq!(
+            sets(repairs_split_anywhere(output)),
+            [(12, "\x1b(0\x1b)B\x0f"), (15, "\x1b(0\x1b)B\x0f")]
+        );
         // Nothing saved: the defaults. A reset forgets what was saved.
         assert_eq!(restores(&[b"\x1b)0\x0e\x1b8"]), [(6, "\x1b(B\x1b)B\x0f")]);
         assert_eq!(
@@ -281,7 +292,7 @@ mod tests {
     fn the_alternate_screen_switches_save_and_restore_too() {
         let output = b"\x1b)0\x0e\x1b[?1049h\x1b(0\x1b7\x1b8\x1b[?1049l";
         assert_eq!(
-            restores(&[output]),
+            sets(repairs_split_anywhere(output)),
             [(19, "\x1b(0\x1b)0\x0e"), (27, "\x1b(B\x1b)0\x0e")]
         );
         assert!(repairs(&[b"\x1b[?10490l\x1b[8;1H\x1b[?1047l\x1b#8\x1b[?33h"]).is_empty());
@@ -315,17 +326,13 @@ mod tests {
     #[test]
     fn reverse_indexes_and_column_mode_changes_are_found() {
         let output = b"a\x1bMb\x1b[?3hc\x1b[?3l\x1b[M\x1b(M";
-        for split in 0..output.len() {
-            let (a, b) = output.split_at(split);
-            assert_eq!(
-                repairs(&[a, b]),
-                [
-                    (3, Repair::ReverseIndex),
-                    (9, Repair::ColumnMode),
-                    (15, Repair::ColumnMode)
-                ],
-                "split at {split}"
-            );
-        }
+        assert_eq!(
+            repairs_split_anywhere(output),
+            [
+                (3, Repair::ReverseIndex),
+                (9, Repair::ColumnMode),
+                (15, Repair::ColumnMode)
+            ]
+        );
     }
 }
