@@ -114,27 +114,20 @@ fn host_flag_runs_ls_new_send_and_capture_through_ssh() {
         "{}",
         stdout(&listed)
     );
-    let sent = remote(
-        &fugue,
-        &sshd,
-        &["send", "far", "--enter", "echo remote-$((6*7))"],
-    );
-    assert_success(&sent, "fugue -H send");
-    poll_until("the remote echo", || {
-        let captured = remote(&fugue, &sshd, &["capture", "far"]);
-        stdout(&captured)
-            .lines()
-            .any(|line| line.trim_end() == "remote-42")
-    });
+    send_and_see(&fugue, &sshd, "echo remote-$((6*7))", "remote-42");
     // Without -c it started in the home directory there, as ssh lands.
     let check = r#"[ "$PWD" = "$HOME" ] && echo at-home"#;
-    let sent = remote(&fugue, &sshd, &["send", "far", "--enter", check]);
+    send_and_see(&fugue, &sshd, check, "at-home");
+}
+
+/// Types `line` into the remote session `far` with `fugue -H send`, then waits until
+/// `fugue -H capture` shows a row reading `seen`.
+fn send_and_see(fugue: &Fugue, sshd: &Sshd, line: &str, seen: &str) {
+    let sent = remote(fugue, sshd, &["send", "far", "--enter", line]);
     assert_success(&sent, "fugue -H send");
-    poll_until("the directory check", || {
-        let captured = remote(&fugue, &sshd, &["capture", "far"]);
-        stdout(&captured)
-            .lines()
-            .any(|line| line.trim_end() == "at-home")
+    poll_until(&format!("a row `{seen}` through ssh"), || {
+        let captured = remote(fugue, sshd, &["capture", "far"]);
+        stdout(&captured).lines().any(|row| row.trim_end() == seen)
     });
 }
 
