@@ -228,11 +228,12 @@ impl Model {
         let Model {
             term, keeper, utf8, ..
         } = self;
-        for (n, piece) in bytes.split(|&byte| byte == 0x7f).enumerate() {
-            if n > 0 {
-                utf8.flush(|text| term.feed_with(text, &mut *keeper));
-            }
-            utf8.decode(piece, |text| term.feed_with(text, &mut *keeper));
+        let mut start = 0;
+        for del in memchr::memchr_iter(0x7f, bytes) {
+            utf8.decode(&bytes[start..del], |text| term.feed_with(text, &mut *keeper));
+            utf8.flush(|text| term.feed_with(text, &mut *keeper));
+            start = del + 1;
         }
+        utf8.decode(&bytes[start..], |text| term.feed_with(text, &mut *keeper));
     }
 }
