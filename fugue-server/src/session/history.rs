@@ -15,10 +15,11 @@
 
 use std::collections::VecDeque;
 
-/// Lines of scrollback the parser itself keeps (at most; fewer if the session keeps fewer).
+/// Lines of scrollback the terminal (avt) itself keeps (at most; fewer if the session
+/// keeps fewer).
 pub(crate) const PARSER_SCROLLBACK: usize = 100;
 
-/// Lines that left the parser's scrollback, oldest first, as text with SGR escapes.
+/// Lines that left the terminal's own scrollback, oldest first, as text with SGR escapes.
 #[derive(Debug, Default)]
 pub(crate) struct History {
     lines: VecDeque<Box<str>>,

@@ -3,10 +3,10 @@
 //! the same scrollback.
 //!
 //! avt cannot serialise its grid, but it can draw it: the export is the compact history
-//! as it is, the terminal's own scrollback rows of the primary screen formatted, and the
-//! snapshot a re-attaching client gets (both screens, modes, title, scroll region and
-//! the rest). Restoring feeds the rows to a fresh terminal and pushes them into its
-//! scrollback, then feeds the snapshot.
+//! as it is, the terminal's own scrollback rows of the primary screen formatted, and a
+//! snapshot (both screens, saved cursors, modes, title, scroll region and the rest) with
+//! avt's dump as avt writes it (`Reader::Model`). Restoring feeds the rows to a fresh
+//! terminal and pushes them into its scrollback, then feeds the snapshot.
 
 use std::io::Write as _;
 
@@ -104,7 +104,7 @@ mod tests {
 
     /// Output with colours, a title, wide characters, a scroll region and auto-wrap off:
     /// 300 lines into a screen of 6 rows keeping 200 lines of scrollback (100 in the
-    /// parser, the rest in the history).
+    /// terminal, the rest in the history).
     fn busy_output() -> Vec<u8> {
         let mut out = b"\x1b]2;the title\x07".to_vec();
         for n in 0..300 {
@@ -138,7 +138,7 @@ mod tests {
         let mut before = model(size, 200);
         feed(&mut before, &busy_output());
         let state = before.export();
-        assert_eq!(state.rows.len(), 100, "the parser's own scrollback");
+        assert_eq!(state.rows.len(), 100, "the terminal's own scrollback");
         assert!(!state.history.is_empty());
         let mut after = model(size, 200);
         after.restore(state);

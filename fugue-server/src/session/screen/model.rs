@@ -230,7 +230,9 @@ impl Model {
         } = self;
         let mut start = 0;
         for del in memchr::memchr_iter(0x7f, bytes) {
-            utf8.decode(&bytes[start..del], |text| term.feed_with(text, &mut *keeper));
+            utf8.decode(&bytes[start..del], |text| {
+                term.feed_with(text, &mut *keeper)
+            });
             utf8.flush(|text| term.feed_with(text, &mut *keeper));
             start = del + 1;
         }

@@ -230,7 +230,7 @@ async fn catching_up_after_a_long_flood_keeps_what_was_drawn_before_it() {
 }
 
 /// A model thread keeping 100 lines of scrollback, the replay ring its session would
-/// keep, and a reference parser to be fed all the output.
+/// keep, and a reference model to be fed all the output.
 fn rig(size: TermSize) -> (ScreenModel, ReplayRing, Model) {
     let model = ScreenModel::start("test", size, 100, None).expect("model thread");
     (model, ReplayRing::new(8 << 20), self::model(size, 100))
@@ -419,7 +419,7 @@ async fn erasing_the_scrollback_empties_the_history_too() {
     assert!(captured.starts_with("new 0\n"), "{captured:?}");
 }
 
-/// `reset` (RIS) drops the parser's scrollback lines, so it empties the history too; `CSI
+/// `reset` (RIS) drops the terminal's scrollback lines, so it empties the history too; `CSI
 /// 3 J` on the alternate screen erases nothing, so the history stays.
 #[tokio::test]
 async fn a_reset_empties_the_history_but_an_erase_on_the_alternate_screen_does_not() {
