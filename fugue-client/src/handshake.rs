@@ -145,5 +145,8 @@ pub(crate) fn message_name(msg: &ServerMessage) -> &'static str {
         ServerMessage::InputTaken { .. } => "input-taken",
         ServerMessage::Event { .. } => "event",
         ServerMessage::EventsLost { .. } => "events-lost",
+        ServerMessage::WebLink { .. } => "web-link",
+        ServerMessage::WebRevoked { .. } => "web-revoked",
+        ServerMessage::Clients { .. } => "clients",
     }
 }

@@ -73,9 +73,11 @@ pub use peer::ServerProcess;
 pub use remote::{Remote, SSH_COMMAND_ENV};
 pub use replies::{Attachment, Capture, Upgrade};
 pub use run::{RunOutcome, RunProgress};
+pub use server::WebLink;
 pub use watch::Match;
 
 pub use fugue_protocol::{
-    CaptureFormat, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground, MAX_INPUT_CHUNK,
-    Role, ServerStatus, SessionEvent, SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, ClientSummary, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground,
+    MAX_INPUT_CHUNK, Role, ServerStatus, SessionEvent, SessionInfo, SessionSpec, TermSize,
+    WebGrant,
 };

@@ -163,6 +163,26 @@ async fn hand_over(
     }
 }
 
+/// The request a message answers (not a switch's `Attached`, whose id 0 no request has).
+fn reply_to(msg: &ServerMessage) -> Option<u32> {
+    match msg {
+        ServerMessage::Attached { request_id: 0, .. } => None,
+        ServerMessage::Error { request_id, .. } => *request_id,
+        ServerMessage::Done { request_id }
+        | ServerMessage::Sessions { request_id, .. }
+        | ServerMessage::Created { request_id, .. }
+        | ServerMessage::Attached { request_id, .. }
+        | ServerMessage::Captured { request_id, .. }
+        | ServerMessage::Status { request_id, .. }
+        | ServerMessage::Upgraded { request_id, .. }
+        | ServerMessage::InputTaken { request_id, .. }
+        | ServerMessage::WebLink { request_id, .. }
+        | ServerMessage::WebRevoked { request_id, .. }
+        | ServerMessage::Clients { request_id, .. } => Some(*request_id),
+        _ => None,
+    }
+}
+
 /// Delivers one server message to its waiter, the pong queue, or the backlog.
 fn route(
     msg: ServerMessage,
@@ -170,6 +190,10 @@ fn route(
     pong_tx: &mpsc::Sender<u64>,
     backlog: Option<&mut Backlog>,
 ) {
+    if let Some(id) = reply_to(&msg) {
+        pending.complete(id, msg);
+        return;
+    }
     let event = match msg {
         ServerMessage::Ping { nonce } => {
             // A full queue means the writer is stuck on the socket; a later ping retries.
@@ -192,21 +216,6 @@ fn route(
             seq,
             snapshot,
         }),
-        ServerMessage::Error {
-            request_id: Some(id),
-            ..
-        }
-        | ServerMessage::Done { request_id: id }
-        | ServerMessage::Sessions { request_id: id, .. }
-        | ServerMessage::Created { request_id: id, .. }
-        | ServerMessage::Attached { request_id: id, .. }
-        | ServerMessage::Captured { request_id: id, .. }
-        | ServerMessage::Status { request_id: id, .. }
-        | ServerMessage::Upgraded { request_id: id, .. }
-        | ServerMessage::InputTaken { request_id: id, .. } => {
-            pending.complete(id, msg);
-            return;
-        }
         ServerMessage::Detached { reason } => {
             pending.complete_detaches(&msg);
             Event::Detached { reason }
@@ -218,6 +227,8 @@ fn route(
         }
         ServerMessage::Event { event } => Event::Session(event),
         ServerMessage::EventsLost { count } => Event::EventsLost { count },
+        // Replies, routed above.
+        _ => return,
     };
     if let Some(backlog) = backlog {
         backlog.push(event);

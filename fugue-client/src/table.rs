@@ -1,8 +1,8 @@
-//! Human-readable output for `fugue ls` and `fugue status`.
+//! Human-readable output for `fugue ls`, `fugue status` and `fugue status --clients`.
 
 use std::time::Duration;
 
-use fugue_client::{ServerStatus, SessionInfo};
+use fugue_client::{ClientSummary, ServerStatus, SessionInfo};
 
 /// Renders sessions as an aligned table with a header row; `now_unix_ms` dates the ages.
 pub fn sessions_table(sessions: &[SessionInfo], now_unix_ms: u64) -> String {
@@ -34,6 +34,24 @@ fn short_id(session: &SessionInfo) -> String {
 }
 
 /// Pads every column but the last to its widest cell, two spaces apart.
+/// Renders clients as an aligned table: one row each, oldest first.
+pub fn clients_table(clients: &[ClientSummary], now_unix_ms: u64) -> String {
+    let header = ["ID", "KIND", "ROLE", "SESSION", "REMOTE", "CONNECTED"].map(String::from);
+    let mut rows = vec![header.to_vec()];
+    for client in clients {
+        let age = Duration::from_millis(now_unix_ms.saturating_sub(client.connected_unix_ms));
+        rows.push(vec![
+            client.id.to_string(),
+            client.kind.clone(),
+            client.role.clone(),
+            client.session.clone().unwrap_or_else(|| "-".to_owned()),
+            client.remote.clone(),
+            format!("{} ago", short_duration(age)),
+        ]);
+    }
+    align(&rows)
+}
+
 fn align(rows: &[Vec<String>]) -> String {
     let n_columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..n_columns)

@@ -45,8 +45,8 @@ pub use events::{EventKind, SessionEvent};
 pub use message::{ClientMessage, ServerMessage};
 pub use paths::{SOCKET_ENV, SOCKET_FILE_NAME, resolve_socket_path};
 pub use types::{
-    CaptureFormat, DetachReason, ErrorCode, ExitStatus, Foreground, RequestId, Role, ServerStatus,
-    SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, ClientSummary, DetachReason, ErrorCode, ExitStatus, Foreground, RequestId, Role,
+    ServerStatus, SessionInfo, SessionSpec, TermSize, WebGrant,
 };
 
 /// The protocol version; both sides must agree on it in the handshake.
@@ -56,12 +56,13 @@ pub use types::{
 /// `pacing_missed_wake_ups`; 5, `Upgrade`, `Upgraded` and `ErrorCode::UpgradeRefused`; 6,
 /// positions and events: `InputTaken`, `seq` in `Captured` and `SessionInfo` (with
 /// `foreground` and `shell_marks`), `Subscribe`, `Event`, `EventsLost`, `Claim`, `Release`;
-/// 7, `AttachWithHistory` (a client sends it only to servers of 7 and later).
-pub const PROTOCOL_VERSION: u32 = 7;
+/// 7, `AttachWithHistory` (a client sends it only to servers of 7 and later); 8, the
+/// browser viewer's `ServeWeb`, `RevokeWebTokens`, `ListClients` and their answers.
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The older protocol a client of this version also speaks, to a server that refuses
-/// [`PROTOCOL_VERSION`] (one started before an upgrade of the binaries): 7 only added a
-/// client request, `AttachWithHistory`, which a client does not send to older servers.
+/// [`PROTOCOL_VERSION`] (one started before an upgrade of the binaries): 7 and 8 only added
+/// client requests (and their answers), which a client does not send to older servers.
 pub const FALLBACK_PROTOCOL_VERSION: u32 = 6;
 
 /// The oldest protocol version a server accepts. A client of an older version still

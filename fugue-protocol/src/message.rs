@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::events::SessionEvent;
 use crate::types::{
-    CaptureFormat, DetachReason, ErrorCode, ExitStatus, RequestId, Role, ServerStatus, SessionInfo,
-    SessionSpec, TermSize,
+    CaptureFormat, ClientSummary, DetachReason, ErrorCode, ExitStatus, RequestId, Role,
+    ServerStatus, SessionInfo, SessionSpec, TermSize, WebGrant,
 };
 
 /// A message from a client to the server.
@@ -191,6 +191,26 @@ pub enum ClientMessage {
         /// Lines of scrollback to replay.
         history: u32,
     },
+    /// Serve the browser viewer (starting the server's HTTP listener if it is not running
+    /// yet) and mint a token for it; answered by `WebLink` (protocol 8).
+    ServeWeb {
+        /// Echoed in the reply.
+        request_id: RequestId,
+        /// What the link may do, and for how long.
+        grant: WebGrant,
+    },
+    /// Revoke every browser token minted so far (connections they opened are closed);
+    /// answered by `WebRevoked` (protocol 8).
+    RevokeWebTokens {
+        /// Echoed in the reply.
+        request_id: RequestId,
+    },
+    /// List every connected client, terminal and browser; answered by `Clients`
+    /// (protocol 8).
+    ListClients {
+        /// Echoed in the reply.
+        request_id: RequestId,
+    },
 }
 
 /// A message from the server to a client.
@@ -338,5 +358,32 @@ pub enum ServerMessage {
     EventsLost {
         /// How many.
         count: u64,
+    },
+    /// The answer to `ServeWeb` (protocol 8).
+    WebLink {
+        /// The request.
+        request_id: RequestId,
+        /// The link to open: the listener's address, the token in its fragment.
+        url: String,
+        /// The token alone (256 random bits, hex); the server keeps only its hash.
+        token: String,
+        /// When it expires, milliseconds since the Unix epoch.
+        expires_unix_ms: u64,
+    },
+    /// The answer to `RevokeWebTokens` (protocol 8).
+    WebRevoked {
+        /// The request.
+        request_id: RequestId,
+        /// Tokens revoked.
+        tokens: u32,
+        /// Browser connections closed.
+        connections: u32,
+    },
+    /// The answer to `ListClients` (protocol 8).
+    Clients {
+        /// The request.
+        request_id: RequestId,
+        /// Every connected client, oldest first.
+        clients: Vec<ClientSummary>,
     },
 }

@@ -228,3 +228,42 @@ pub struct ServerStatus {
     /// nobody woke the session: missed wake-ups, a bug that costs a stall each time.
     pub pacing_missed_wake_ups: u64,
 }
+
+/// What a browser link minted by `ServeWeb` may do, and where the viewer listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebGrant {
+    /// A viewer's link: it never types nor resizes.
+    pub read_only: bool,
+    /// The sessions (names or ids) it may see; empty for every session.
+    pub sessions: Vec<String>,
+    /// Seconds until it expires.
+    pub expires_secs: u64,
+    /// Where the listener binds if it is not running yet (`ADDR:PORT`); `None` for the
+    /// server's configured address.
+    pub bind: Option<String>,
+    /// A TLS certificate chain and private key (PEM files) for the listener, required
+    /// to bind other than loopback.
+    pub tls: Option<(String, String)>,
+}
+
+/// One connected client, as `ListClients` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    /// The id the server gave the connection.
+    pub id: u64,
+    /// `terminal` for a client on the socket, `browser` for one on the viewer.
+    pub kind: String,
+    /// Its role's name, as in the status report's per-role counts.
+    pub role: String,
+    /// The name of the session it is attached to.
+    pub session: Option<String>,
+    /// Where it connects from: the peer's address for a browser, the process id for a
+    /// client on the socket.
+    pub remote: String,
+    /// When it connected to this server, milliseconds since the Unix epoch.
+    pub connected_unix_ms: u64,
+    /// The sessions its link may see (a browser's scope); empty for every session.
+    pub scopes: Vec<String>,
+    /// The device (a browser tab) or identity that a newer connection of its own replaces.
+    pub identity: Option<Uuid>,
+}

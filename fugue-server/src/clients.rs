@@ -1,5 +1,9 @@
-//! What the server's registry holds: [`ClientMeta`] per client, [`Outbound`] items in each
-//! client's queue, and the [`ClientRegistry`] type that ties them to session ids.
+//! What the server's registry holds: [`ClientMeta`] per client (with [`Browser`] for a
+//! browser), [`Outbound`] items in each client's queue, and the [`ClientRegistry`] type
+//! that ties them to session ids.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use fugue_protocol::{EncodedFrame, Role, ServerMessage};
 use fugue_registry::{ClientInfo, Registry};
@@ -16,6 +20,19 @@ pub(crate) struct ClientMeta {
     pub(crate) version: u32,
     /// Its ssh agent (`SetAgent`), kept by its connection.
     pub(crate) agent: Option<std::path::PathBuf>,
+    /// Set for a browser, served through the viewer's gateway.
+    pub(crate) browser: Option<Arc<Browser>>,
+}
+
+/// What the registry records of a browser beyond a terminal client's metadata.
+#[derive(Debug)]
+pub(crate) struct Browser {
+    /// The peer's address.
+    pub(crate) remote: SocketAddr,
+    /// Its link may type and resize.
+    pub(crate) operator: bool,
+    /// The names of the sessions its link may see (empty for every session).
+    pub(crate) scopes: Vec<String>,
 }
 
 impl ClientInfo for ClientMeta {
@@ -26,7 +43,11 @@ impl ClientInfo for ClientMeta {
     }
 
     fn role(&self) -> &'static str {
-        self.role.as_str()
+        match &self.browser {
+            Some(browser) if browser.operator => "browser",
+            Some(_) => "browser read-only",
+            None => self.role.as_str(),
+        }
     }
 }
 

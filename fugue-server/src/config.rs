@@ -1,5 +1,6 @@
 //! `Config`: the server's tunables, with the defaults the binary uses.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,6 +50,34 @@ pub struct Config {
     /// Give each session a stable `SSH_AUTH_SOCK` that follows the agent of the client
     /// that last created or attached to it interactively (`session/agent.rs`).
     pub agent_link: bool,
+    /// The browser viewer.
+    pub web: WebConfig,
+}
+
+/// The browser viewer's settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where its listener binds when `fugue web` does not say (port 0: one the system
+    /// picks). Anything but loopback needs `tls`.
+    pub bind: SocketAddr,
+    /// More `host:port` names requests may carry in `Host` (and pages in `Origin`), for a
+    /// reverse proxy in front of the viewer.
+    pub allowed_hosts: Vec<String>,
+    /// Browsers served at once; more are refused.
+    pub max_clients: usize,
+    /// A certificate chain and private key (PEM files) to serve over TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allowed_hosts: Vec::new(),
+            max_clients: 128,
+            tls: None,
+        }
+    }
 }
 
 impl Config {
@@ -71,6 +100,7 @@ impl Config {
             idle_after: Duration::from_secs_f64(ServerSettings::DEFAULT_IDLE_AFTER),
             shell_integration: true,
             agent_link: true,
+            web: WebConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod refusal;
 mod session;
 pub mod socket;
 mod state;
+mod web;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ use crate::clients::ClientRegistry;
 use crate::config::Config;
 use crate::handoff::Handoff;
 use crate::session::Sessions;
+use crate::web::Web;
 
 /// State shared by all connection tasks. Everything in it is either immutable, atomic, or
 /// guarded by its own short critical section; no task holds a guard across an `.await`.
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicUsize,
     /// An upgrade's handoff, for connections and the accept loop.
     pub(crate) handoff: Arc<Handoff>,
+    /// The browser viewer: its listener (once started) and tokens.
+    pub(crate) web: Web,
 }
 
 impl Shared {
@@ -38,6 +41,7 @@ impl Shared {
             shutdown,
             connections: AtomicUsize::new(0),
             handoff: Arc::default(),
+            web: Web::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod process;
 pub mod screen;
 pub mod sshd;
 pub mod tmux;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -263,7 +264,10 @@ pub fn reply_id(msg: &ServerMessage) -> Option<RequestId> {
         | ServerMessage::Captured { request_id, .. }
         | ServerMessage::Status { request_id, .. }
         | ServerMessage::Upgraded { request_id, .. }
-        | ServerMessage::InputTaken { request_id, .. } => Some(*request_id),
+        | ServerMessage::InputTaken { request_id, .. }
+        | ServerMessage::WebLink { request_id, .. }
+        | ServerMessage::WebRevoked { request_id, .. }
+        | ServerMessage::Clients { request_id, .. } => Some(*request_id),
         _ => None,
     }
 }

@@ -75,8 +75,11 @@ pub enum Command {
     Capture(CaptureArgs),
     /// Wait until a session's screen matches a regex, or until its program exits.
     Wait(WaitArgs),
-    /// Show the server's status.
-    Status(JsonArgs),
+    /// Show the server's status, or with --clients every connected client.
+    Status(StatusArgs),
+    /// Serve a session to a web browser: print a link to open (the server's viewer listens
+    /// on 127.0.0.1; reach it from elsewhere through `ssh -L`, or give it TLS).
+    Web(WebArgs),
     /// Stop the server and end every session.
     KillServer,
     /// Replace the running server with a new fugue-server binary: every session, program
@@ -193,6 +196,73 @@ pub struct JsonArgs {
     /// Print JSON for scripts.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `fugue status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// List every connected client (kind, role, session, address, connected for).
+    #[arg(long)]
+    pub clients: bool,
+}
+
+/// `fugue web`.
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// A link that only watches: it never types nor resizes.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Only this session (repeat for more) [default: every session].
+    #[arg(long = "session", value_name = "NAME")]
+    pub sessions: Vec<String>,
+    /// How long the link works: e.g. 90s, 30m, 12h, 7d (at most 30d).
+    #[arg(long, default_value = "12h", value_parser = parse_expiry)]
+    pub expires: Duration,
+    /// Where the viewer listens, if it is not listening yet [default: 127.0.0.1 and a free
+    /// port]. Other than loopback needs --tls-cert and --tls-key.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+    /// The TLS certificate chain (PEM) to serve with.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM) to serve with.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Print JSON (`url`, `token`, `expires_unix_ms`).
+    #[arg(long)]
+    pub json: bool,
+    /// Revoke every link minted so far and close the browsers they opened.
+    #[arg(long, conflicts_with_all = ["read_only", "sessions", "bind", "tls_cert"])]
+    pub revoke_all: bool,
+}
+
+/// `90s`, `30m`, `12h`, `7d`, or plain seconds.
+fn parse_expiry(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: use a number with s, m, h or d (e.g. 12h)"
+            ));
+        }
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration"))?;
+    match n.checked_mul(scale) {
+        Some(secs) if secs > 0 && secs <= 30 * 86_400 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("{text:?}: a link lasts from 1 second to 30 days")),
+    }
 }
 
 /// `fugue send`.

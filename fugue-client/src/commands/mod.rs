@@ -12,6 +12,7 @@ mod send;
 mod status;
 mod upgrade;
 mod wait;
+mod web;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<u8> {
         Some(Command::Capture(args)) => capture::run(&globals, args).await,
         Some(Command::Wait(args)) => wait::run(&globals, args).await,
         Some(Command::Status(args)) => status::status(&globals, args).await,
+        Some(Command::Web(args)) => web::run(&globals, args).await,
         Some(Command::KillServer) => manage::kill_server(&globals).await,
         Some(Command::Upgrade(args)) => upgrade::run(&globals, args).await,
         Some(Command::Run(args)) => run::run(&globals, args).await,

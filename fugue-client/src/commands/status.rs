@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fugue_client::Role;
 
 use super::{Globals, connect, print};
-use crate::cli::JsonArgs;
-use crate::table::{sessions_table, status_report};
+use crate::cli::{JsonArgs, StatusArgs};
+use crate::table::{clients_table, sessions_table, status_report};
 
 /// Lists sessions as a table, or JSON with `--json`.
 ///
@@ -27,13 +27,24 @@ pub async fn list(globals: &Globals, args: JsonArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Prints the server's status report, or JSON with `--json`.
+/// Prints the server's status report, or with `--clients` every client; JSON with
+/// `--json`.
 ///
 /// # Errors
 ///
 /// When the server cannot be reached.
-pub async fn status(globals: &Globals, args: JsonArgs) -> anyhow::Result<u8> {
+pub async fn status(globals: &Globals, args: StatusArgs) -> anyhow::Result<u8> {
     let (client, _events) = connect(globals, Role::Control, false).await?;
+    if args.clients {
+        let clients = client.list_clients().await?;
+        let text = if args.json {
+            format!("{}\n", serde_json::to_string_pretty(&clients)?)
+        } else {
+            clients_table(&clients, now_unix_ms())
+        };
+        print(&text)?;
+        return Ok(0);
+    }
     let status = client.status().await?;
     let text = if args.json {
         format!("{}\n", serde_json::to_string_pretty(&status)?)

@@ -22,7 +22,7 @@ use crate::samples::{self, client_variant, server_variant};
 use crate::strategies::ALL_ERROR_CODES;
 
 /// `ClientMessage` frames, in declaration order.
-const CLIENT_GOLDEN: [(&str, &str); 22] = [
+const CLIENT_GOLDEN: [(&str, &str); 25] = [
     (
         "Hello",
         "0000002100010b667567756520302e312e300110feedfacecafebeef0123456789abcdef01",
@@ -51,13 +51,19 @@ const CLIENT_GOLDEN: [(&str, &str); 22] = [
     ("SetAgent", "00000005130f022f61"),
     ("Switch", "00000006141001610162"),
     ("AttachWithHistory", "00000008151101771850e807"),
+    (
+        "ServeWeb",
+        "0000001a161201010177901c010b3132372e302e302e313a38010163016b",
+    ),
+    ("RevokeWebTokens", "000000021713"),
+    ("ListClients", "000000021814"),
 ];
 
 /// The `SessionInfo` sample's encoding, shared by three server lines below.
 const SESSION_INFO: &str = "1000112233445566778899aabbccddeeff04776f726b010462617368922180d095ffbc31f4d395ffbc31021e64ed0701f7210376696d01";
 
 /// `ServerMessage` frames, in declaration order; `{info}` stands for [`SESSION_INFO`].
-const SERVER_GOLDEN: [(&str, &str); 18] = [
+const SERVER_GOLDEN: [(&str, &str); 21] = [
     ("Welcome", "00000009000105302e312e304d"),
     ("Ping", "0000000a01888e98a8c0e0808101"),
     ("Pong", "0000000302ac02"),
@@ -85,6 +91,15 @@ const SERVER_GOLDEN: [(&str, &str); 18] = [
         "00000023101000112233445566778899aabbccddeeff04776f726b01fc07e8d795ffbc31030006",
     ),
     ("EventsLost", "00000002110c"),
+    (
+        "WebLink",
+        "0000001c120d11687474703a2f2f682f23746f6b656e3d740174d0df95ffbc31",
+    ),
+    ("WebRevoked", "00000004130e0203"),
+    (
+        "Clients",
+        "00000041140f01050762726f777365720a776562207669657765720101770b3132372e302e302e313a39b8e795ffbc310101770110feedfacecafebeef0123456789abcdef",
+    ),
 ];
 
 /// The `SessionInfo` sample as protocol 5 (and 3 and 4) reads it: the fields before `seq`.

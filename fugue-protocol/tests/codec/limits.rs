@@ -23,7 +23,7 @@ fn input_with_body_len(body_len: usize) -> ClientMessage {
 
 #[test]
 fn constants_are_pinned() {
-    assert_eq!(PROTOCOL_VERSION, 7);
+    assert_eq!(PROTOCOL_VERSION, 8);
     assert_eq!(fugue_protocol::MIN_PROTOCOL_VERSION, 3);
     assert_eq!(DEFAULT_MAX_FRAME_LEN, 1024 * 1024);
     assert_eq!(LENGTH_PREFIX_LEN, 4);

@@ -5,9 +5,9 @@
 
 use bytes::{Bytes, BytesMut};
 use fugue_protocol::{
-    CaptureFormat, ClientMessage, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground,
-    MessageCodec, Role, ServerMessage, ServerStatus, SessionEvent, SessionInfo, SessionSpec,
-    TermSize,
+    CaptureFormat, ClientMessage, ClientSummary, DetachReason, ErrorCode, EventKind, ExitStatus,
+    Foreground, MessageCodec, Role, ServerMessage, ServerStatus, SessionEvent, SessionInfo,
+    SessionSpec, TermSize, WebGrant,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -42,6 +42,9 @@ pub fn client_variant(msg: &ClientMessage) -> &'static str {
         ClientMessage::SetAgent { .. } => "SetAgent",
         ClientMessage::Switch { .. } => "Switch",
         ClientMessage::AttachWithHistory { .. } => "AttachWithHistory",
+        ClientMessage::ServeWeb { .. } => "ServeWeb",
+        ClientMessage::RevokeWebTokens { .. } => "RevokeWebTokens",
+        ClientMessage::ListClients { .. } => "ListClients",
     }
 }
 
@@ -67,6 +70,9 @@ pub fn server_variant(msg: &ServerMessage) -> &'static str {
         ServerMessage::InputTaken { .. } => "InputTaken",
         ServerMessage::Event { .. } => "Event",
         ServerMessage::EventsLost { .. } => "EventsLost",
+        ServerMessage::WebLink { .. } => "WebLink",
+        ServerMessage::WebRevoked { .. } => "WebRevoked",
+        ServerMessage::Clients { .. } => "Clients",
     }
 }
 
@@ -221,6 +227,18 @@ pub fn client_samples() -> Vec<ClientMessage> {
             size: TermSize { rows: 24, cols: 80 },
             history: 1000,
         },
+        ClientMessage::ServeWeb {
+            request_id: 18,
+            grant: WebGrant {
+                read_only: true,
+                sessions: vec!["w".into()],
+                expires_secs: 3600,
+                bind: Some("127.0.0.1:8".into()),
+                tls: Some(("c".into(), "k".into())),
+            },
+        },
+        ClientMessage::RevokeWebTokens { request_id: 19 },
+        ClientMessage::ListClients { request_id: 20 },
     ]
 }
 
@@ -307,6 +325,30 @@ pub fn server_samples() -> Vec<ServerMessage> {
             },
         },
         ServerMessage::EventsLost { count: 12 },
+        ServerMessage::WebLink {
+            request_id: 13,
+            url: "http://h/#token=t".into(),
+            token: "t".into(),
+            expires_unix_ms: 1_700_000_002_000,
+        },
+        ServerMessage::WebRevoked {
+            request_id: 14,
+            tokens: 2,
+            connections: 3,
+        },
+        ServerMessage::Clients {
+            request_id: 15,
+            clients: vec![ClientSummary {
+                id: 5,
+                kind: "browser".into(),
+                role: "web viewer".into(),
+                session: Some("w".into()),
+                remote: "127.0.0.1:9".into(),
+                connected_unix_ms: 1_700_000_003_000,
+                scopes: vec!["w".into()],
+                identity: Some(identity_uuid()),
+            }],
+        },
     ]
 }
 

@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 use fugue_protocol::{
-    CaptureFormat, ClientMessage, DetachReason, ErrorCode, EventKind, ExitStatus, Foreground, Role,
-    ServerMessage, ServerStatus, SessionEvent, SessionInfo, SessionSpec, TermSize,
+    CaptureFormat, ClientMessage, ClientSummary, DetachReason, ErrorCode, EventKind, ExitStatus,
+    Foreground, Role, ServerMessage, ServerStatus, SessionEvent, SessionInfo, SessionSpec,
+    TermSize, WebGrant,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -321,7 +322,54 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
                 }
             }
         ),
+        (id(), web_grant())
+            .prop_map(|(request_id, grant)| ClientMessage::ServeWeb { request_id, grant }),
+        id().prop_map(|request_id| ClientMessage::RevokeWebTokens { request_id }),
+        id().prop_map(|request_id| ClientMessage::ListClients { request_id }),
     ]
+}
+
+fn web_grant() -> impl Strategy<Value = WebGrant> {
+    (
+        any::<bool>(),
+        vec(text(), 0..3),
+        any::<u64>(),
+        option::of(text()),
+        option::of((text(), text())),
+    )
+        .prop_map(|(read_only, sessions, expires_secs, bind, tls)| WebGrant {
+            read_only,
+            sessions,
+            expires_secs,
+            bind,
+            tls,
+        })
+}
+
+fn client_summary() -> impl Strategy<Value = ClientSummary> {
+    (
+        any::<u64>(),
+        (text(), text()),
+        option::of(text()),
+        text(),
+        any::<u64>(),
+        vec(text(), 0..3),
+        option::of(uuid()),
+    )
+        .prop_map(
+            |(id, (kind, role), session, remote, connected_unix_ms, scopes, identity)| {
+                ClientSummary {
+                    id,
+                    kind,
+                    role,
+                    session,
+                    remote,
+                    connected_unix_ms,
+                    scopes,
+                    identity,
+                }
+            },
+        )
 }
 
 pub fn server_message() -> impl Strategy<Value = ServerMessage> {
@@ -398,5 +446,26 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             .prop_map(|(request_id, seq)| ServerMessage::InputTaken { request_id, seq }),
         session_event().prop_map(|event| ServerMessage::Event { event }),
         any::<u64>().prop_map(|count| ServerMessage::EventsLost { count }),
+        (id(), text(), text(), any::<u64>()).prop_map(
+            |(request_id, url, token, expires_unix_ms)| ServerMessage::WebLink {
+                request_id,
+                url,
+                token,
+                expires_unix_ms,
+            }
+        ),
+        (id(), any::<(u32, u32)>()).prop_map(|(request_id, (tokens, connections))| {
+            ServerMessage::WebRevoked {
+                request_id,
+                tokens,
+                connections,
+            }
+        }),
+        (id(), vec(client_summary(), 0..3)).prop_map(|(request_id, clients)| {
+            ServerMessage::Clients {
+                request_id,
+                clients,
+            }
+        }),
     ]
 }

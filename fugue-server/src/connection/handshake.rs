@@ -70,6 +70,7 @@ pub(super) async fn handshake(
                     uid: cred.map_or(u32::MAX, |cred| cred.uid()),
                     version: protocol_version,
                     agent: None,
+                    browser: None,
                 });
             }
             error(

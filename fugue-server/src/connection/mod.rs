@@ -36,7 +36,7 @@ use tokio_util::codec::FramedWrite;
 pub(crate) use self::carry::{CarriedClient, CarriedConnection, serve_carried};
 pub(crate) use self::handshake::Refuse;
 use self::incoming::Incoming;
-use crate::clients::{ClientMeta, ClientRegistration, Outbound};
+use crate::clients::{Browser, ClientMeta, ClientRegistration, Outbound};
 use crate::handlers::{self, Action, Ctx, Pending};
 use crate::handoff::Presence;
 use crate::refusal::{codec_error, error};
@@ -56,6 +56,24 @@ pub(crate) async fn serve(
     stream: UnixStream,
     refuse: Option<Refuse>,
     unread: Bytes,
+) {
+    serve_as(shared, stream, refuse, unread, None).await;
+}
+
+/// Serves a browser's connection: `stream` is the server's end of the socket pair the
+/// viewer's gateway opened for it (`web/bridge.rs`). It is served as any client, with the
+/// browser's metadata in the registry, and is not carried over an upgrade (the browser
+/// reconnects, and resumes).
+pub(crate) async fn serve_browser(shared: Arc<Shared>, stream: UnixStream, browser: Arc<Browser>) {
+    serve_as(shared, stream, None, Bytes::new(), Some(browser)).await;
+}
+
+async fn serve_as(
+    shared: Arc<Shared>,
+    stream: UnixStream,
+    refuse: Option<Refuse>,
+    unread: Bytes,
+    browser: Option<Arc<Browser>>,
 ) {
     let cred = stream.peer_cred().ok();
     let (read_half, write_half) = stream.into_split();
@@ -77,9 +95,10 @@ pub(crate) async fn serve(
         }
         meta = handshake::handshake(&shared, &mut reader, &mut writer, cred) => meta,
     };
-    let Some(meta) = meta else {
+    let Some(mut meta) = meta else {
         return;
     };
+    meta.browser = browser;
     let Some((membership, rx)) = register(&shared, meta.clone()) else {
         return;
     };
@@ -203,6 +222,9 @@ impl Connection {
             return;
         }
         if let Some((reader, rx, waiting)) = self.run(reader, rx, waiting).await {
+            if self.meta.browser.is_some() {
+                return; // its gateway ends with this server; the browser reconnects
+            }
             let shared = self.shared.clone();
             if let Some(carried) = self.carry(reader, rx, waiting) {
                 shared.handoff.carried(carried);

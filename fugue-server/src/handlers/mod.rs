@@ -15,6 +15,7 @@ mod status;
 mod subscribe;
 mod switch;
 mod upgrade;
+mod web;
 
 use std::sync::Arc;
 
@@ -138,6 +139,9 @@ pub(crate) async fn dispatch(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
         msg @ (ClientMessage::SetAgent { .. } | ClientMessage::Switch { .. }) => {
             terminals(ctx, msg).await
         }
+        msg @ (ClientMessage::ServeWeb { .. }
+        | ClientMessage::RevokeWebTokens { .. }
+        | ClientMessage::ListClients { .. }) => web::web(ctx, msg).await,
     }
 }
 

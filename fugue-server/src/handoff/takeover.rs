@@ -283,6 +283,7 @@ fn register(
             .agent
             .as_ref()
             .map(|path| PathBuf::from(OsStr::from_bytes(path))),
+        browser: None,
     };
     let registration = ClientRegistration::new(&shared.registry, id, tx, meta.clone()).ok()?;
     let session = client.session.filter(|session| sessions.contains(session));

@@ -21,3 +21,4 @@ mod sessions;
 mod terminals;
 mod upgrade;
 mod vttest;
+mod web;
