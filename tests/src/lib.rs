@@ -4,8 +4,10 @@
 // A harness reports a broken precondition by failing the test, which is what a panic does.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod chromium;
 pub mod poll;
 pub mod process;
+pub mod relay;
 pub mod screen;
 pub mod sshd;
 pub mod tmux;

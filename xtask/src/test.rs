@@ -71,6 +71,16 @@ pub(crate) const REQUIREMENTS: &[Requirement] = &[
         command: "/usr/sbin/sshd",
         package: "openssh-server",
     },
+    // The browser viewer's end-to-end tests drive Debian's headless Chromium over
+    // WebDriver.
+    Requirement {
+        command: "chromium",
+        package: "chromium",
+    },
+    Requirement {
+        command: "chromedriver",
+        package: "chromium-driver",
+    },
 ];
 
 /// The command line of the test step.
