@@ -18,10 +18,10 @@ use crate::session::ModelState;
 
 /// The first bytes of a handoff state.
 pub(crate) const MAGIC: [u8; 8] = *b"fugue-ho";
-/// The format this binary writes.
-pub(crate) const FORMAT: u32 = 2;
+/// The format this binary writes: 3 is 2 followed by the browser viewer's [`WebState`].
+pub(crate) const FORMAT: u32 = 3;
 /// The formats this binary reads.
-pub(crate) const FORMATS_READ: &[u32] = &[2];
+pub(crate) const FORMATS_READ: &[u32] = &[2, 3];
 
 /// A server's state, on its way to the binary that replaces it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,6 +44,30 @@ pub(crate) struct HandoffState {
     pub(crate) upgrade: Option<UpgradeNote>,
     pub(crate) sessions: Vec<SessionState>,
     pub(crate) connections: Vec<ConnectionState>,
+    /// The browser viewer, if it was serving (format 3: encoded after the rest).
+    #[serde(skip)]
+    pub(crate) web: Option<WebState>,
+}
+
+/// The browser viewer: its listener, settings and live tokens (by hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WebState {
+    /// The listening TCP socket's descriptor.
+    pub(crate) listener: i32,
+    /// The certificate chain and key files it served TLS with, to be read again.
+    pub(crate) tls: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) max_clients: u64,
+    pub(crate) tokens: Vec<TokenState>,
+}
+
+/// One live token: its SHA-256 and its grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TokenState {
+    pub(crate) hash: [u8; 32],
+    pub(crate) operator: bool,
+    pub(crate) sessions: Option<Vec<Uuid>>,
+    pub(crate) expires_unix_ms: u64,
 }
 
 /// The server's configuration (`Config`), field by field.
@@ -169,6 +193,7 @@ impl HandoffState {
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&FORMAT.to_be_bytes());
         postcard::to_io(self, &mut bytes)?;
+        postcard::to_io(&self.web, &mut bytes)?;
         Ok(bytes)
     }
 
@@ -176,12 +201,22 @@ impl HandoffState {
     pub(crate) fn decode(bytes: &[u8]) -> Result<HandoffState, StateError> {
         let rest = bytes.strip_prefix(&MAGIC).ok_or(StateError::NotAState)?;
         let (format, body) = rest.split_first_chunk::<4>().ok_or(StateError::NotAState)?;
-        match u32::from_be_bytes(*format) {
-            FORMAT => match postcard::take_from_bytes(body)? {
-                (state, []) => Ok(state),
-                _ => Err(StateError::Damaged(postcard::Error::DeserializeBadEncoding)),
-            },
-            other => Err(StateError::Format(other)),
+        let format = u32::from_be_bytes(*format);
+        if !FORMATS_READ.contains(&format) {
+            return Err(StateError::Format(format));
+        }
+        let (mut state, rest): (HandoffState, _) = postcard::take_from_bytes(body)?;
+        let rest = if format >= 3 {
+            let (web, rest) = postcard::take_from_bytes(rest)?;
+            state.web = web;
+            rest
+        } else {
+            rest
+        };
+        if rest.is_empty() {
+            Ok(state)
+        } else {
+            Err(StateError::Damaged(postcard::Error::DeserializeBadEncoding))
         }
     }
 
@@ -189,9 +224,11 @@ impl HandoffState {
     pub(crate) fn descriptors(&self) -> Vec<i32> {
         let sessions = self.sessions.iter().map(|session| session.master);
         let connections = self.connections.iter().map(|connection| connection.fd);
+        let web = self.web.iter().map(|web| web.listener);
         std::iter::once(self.listener)
             .chain(sessions)
             .chain(connections)
+            .chain(web)
             .collect()
     }
 }
@@ -229,6 +266,7 @@ mod tests {
             paused_unix_ms: 1,
             upgrade: None,
             sessions: Vec::new(),
+            web: None,
             connections: vec![ConnectionState {
                 fd: 7,
                 unread: Bytes::from_static(b"\0\0"),
@@ -240,11 +278,40 @@ mod tests {
 
     #[test]
     fn a_state_reads_back_and_names_its_descriptors() {
-        let bytes = state().encode().unwrap();
-        assert!(bytes.starts_with(b"fugue-ho\0\0\0\x02"));
+        let mut state = state();
+        state.web = Some(WebState {
+            listener: 9,
+            tls: None,
+            allowed_hosts: vec!["proxy:443".into()],
+            max_clients: 4,
+            tokens: vec![TokenState {
+                hash: [7; 32],
+                operator: false,
+                sessions: Some(Vec::new()),
+                expires_unix_ms: 5,
+            }],
+        });
+        let bytes = state.encode().unwrap();
+        assert!(bytes.starts_with(b"fugue-ho\0\0\0\x03"));
         let read = HandoffState::decode(&bytes).unwrap();
         assert_eq!(read.config.socket_path, b"/run/f.sock");
         assert!(read.shutdown);
+        assert_eq!(read.descriptors(), [3, 7, 9]);
+        let web = read.web.unwrap();
+        assert_eq!(
+            (web.tokens[0].hash, web.allowed_hosts),
+            ([7; 32], vec!["proxy:443".into()])
+        );
+    }
+
+    #[test]
+    fn format_2_is_read_as_a_state_without_the_viewer() {
+        // Format 2 is format 3 without the trailing `web`.
+        let mut bytes = state().encode().unwrap();
+        assert_eq!(bytes.pop(), Some(0), "`None` ends format 3");
+        bytes[11] = 2;
+        let read = HandoffState::decode(&bytes).unwrap();
+        assert!(read.web.is_none());
         assert_eq!(read.descriptors(), [3, 7]);
     }
 

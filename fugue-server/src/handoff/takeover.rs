@@ -27,13 +27,16 @@ use uuid::Uuid;
 use super::fds::{adopt, adopt_all};
 use super::keeper::{CONFIRMED, read_state};
 use super::now_unix_ms;
-use super::state::{ClientState, ConfigState, ConnectionState, HandoffState, SessionState};
+use super::state::{
+    ClientState, ConfigState, ConnectionState, HandoffState, SessionState, WebState,
+};
 use crate::clients::{ClientMeta, ClientRegistration};
 use crate::config::Config;
 use crate::connection::{CarriedClient, serve_carried};
 use crate::error::ServerError;
 use crate::refusal::Refusal;
 use crate::state::Shared;
+use crate::web::Web;
 
 /// A handoff state read, ready to be taken over.
 #[derive(Debug)]
@@ -175,13 +178,15 @@ pub(crate) fn takeover(
     };
     // SAFETY: `Takeover::read`'s caller guaranteed that nothing owns these yet, and
     // `takeover` consumes the state, so they are adopted once.
-    let mut fds = unsafe { adopt_all(&state.descriptors()) }
-        .map_err(handoff)?
-        .into_iter();
+    let mut fds = unsafe { adopt_all(&state.descriptors()) }.map_err(handoff)?;
+    // The viewer's socket comes last (`HandoffState::descriptors`).
+    let web_socket = if state.web.is_some() { fds.pop() } else { None };
+    let web = state.web.take().zip(web_socket);
+    let mut fds = fds.into_iter();
     let listener_fd = fds
         .next()
         .ok_or_else(|| handoff(std::io::ErrorKind::InvalidData.into()))?;
-    let shared = rebuild_shared(&state, shutdown);
+    let shared = rebuild_shared(&state, web.as_ref().map(|(web, _)| web), shutdown);
     let sessions = std::mem::take(&mut state.sessions);
     let session_ids: HashSet<Uuid> = sessions.iter().map(|session| session.id).collect();
     let connections = std::mem::take(&mut state.connections);
@@ -201,6 +206,10 @@ pub(crate) fn takeover(
     let listener = std::os::unix::net::UnixListener::from(listener_fd);
     listener.set_nonblocking(true).map_err(handoff)?;
     let listener = UnixListener::from_std(listener).map_err(handoff)?;
+    if let Some((web, socket)) = web {
+        let shared = shared.clone();
+        tokio::spawn(async move { Web::resume(&shared, web, socket).await });
+    }
     confirm_to_standby(confirm, keeper);
     if state.shutdown {
         shared.shutdown.cancel();
@@ -210,8 +219,17 @@ pub(crate) fn takeover(
 }
 
 /// The server's shared state as the previous server left it, without sessions or clients.
-fn rebuild_shared(state: &HandoffState, shutdown: CancellationToken) -> Arc<Shared> {
-    let mut shared = Shared::new(config_from(&state.config), shutdown);
+fn rebuild_shared(
+    state: &HandoffState,
+    web: Option<&WebState>,
+    shutdown: CancellationToken,
+) -> Arc<Shared> {
+    let mut config = config_from(&state.config);
+    if let Some(web) = web {
+        config.web.allowed_hosts.clone_from(&web.allowed_hosts);
+        config.web.max_clients = usize::try_from(web.max_clients).unwrap_or(usize::MAX);
+    }
+    let mut shared = Shared::new(config, shutdown);
     let uptime = Duration::from_millis(state.uptime_ms);
     shared.started = std::time::Instant::now()
         .checked_sub(uptime)

@@ -16,6 +16,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 use super::assets;
 use super::socket::{self, MAX_MESSAGE};
@@ -71,7 +72,9 @@ pub(super) fn spawn(
         tls.is_some(),
         &shared.config.web.allowed_hosts,
     ));
-    let shutdown = shared.shutdown.clone();
+    // It stops accepting when the server shuts down, or when an upgrade begins (the next
+    // server serves this same socket; connections wait in its backlog meanwhile).
+    let (shutdown, park) = (shared.shutdown.clone(), shared.handoff.park.clone());
     let app = Router::new()
         .route("/", get(assets::index))
         .route("/{file}", get(assets::file))
@@ -85,16 +88,14 @@ pub(super) fn spawn(
                 let listener = listener.tap_io(|tcp| {
                     let _ = tcp.set_nodelay(true);
                 });
-                let stop = shutdown.clone();
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .with_graceful_shutdown(stopped(shutdown, park))
                     .await
             }
             Some(acceptor) => {
                 let listener = TlsListener::new(listener, addr, acceptor).tap_io(|_| {});
-                let stop = shutdown.clone();
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .with_graceful_shutdown(stopped(shutdown, park))
                     .await
             }
         };
@@ -102,6 +103,13 @@ pub(super) fn spawn(
             tracing::error!(%err, "the browser viewer's listener failed");
         }
     });
+}
+
+async fn stopped(shutdown: CancellationToken, park: CancellationToken) {
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = park.cancelled() => {}
+    }
 }
 
 /// The guard, then the security headers on whatever is answered.

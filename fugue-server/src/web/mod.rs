@@ -17,6 +17,7 @@
 mod assets;
 mod auth;
 mod bridge;
+mod handoff;
 mod http;
 mod relay;
 mod socket;
@@ -25,12 +26,14 @@ mod tokens;
 mod wire;
 
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use fugue_protocol::WebGrant;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use self::tokens::{Grant, Tokens};
@@ -51,10 +54,28 @@ pub(crate) struct Web {
 }
 
 /// The running listener.
-#[derive(Clone)]
 struct Listening {
     addr: SocketAddr,
-    tls: bool,
+    /// The certificate chain and key files it serves TLS with.
+    tls: Option<(PathBuf, PathBuf)>,
+    /// A copy of the listening socket, for an upgrade to hand over.
+    fd: OwnedFd,
+}
+
+impl Listening {
+    /// Serves the viewer on `listener` (with TLS if `acceptor`).
+    fn serve(
+        shared: &Arc<Shared>,
+        listener: tokio::net::TcpListener,
+        acceptor: Option<TlsAcceptor>,
+        tls: Option<(PathBuf, PathBuf)>,
+    ) -> std::io::Result<Listening> {
+        let addr = listener.local_addr()?;
+        let fd = listener.as_fd().try_clone_to_owned()?;
+        http::spawn(shared.clone(), listener, addr, acceptor);
+        tracing::info!(%addr, tls = tls.is_some(), "browser viewer listening");
+        Ok(Listening { addr, tls, fd })
+    }
 }
 
 /// What `fugue web` gets back.
@@ -78,20 +99,17 @@ impl Web {
     pub(crate) async fn link(shared: &Arc<Shared>, grant: WebGrant) -> Result<Link, WebError> {
         let web = &shared.web;
         let sessions = scope(shared, &grant.sessions)?;
-        let listening = {
+        let (addr, tls) = {
             let mut guard = web.listening.lock().await;
             if let Some(running) = guard.as_ref() {
                 check_same(running, &grant)?;
             } else {
                 *guard = Some(start(shared, &grant).await?);
             }
-            guard.clone()
-        };
-        let Some(listening) = listening else {
-            return Err(WebError::Refused(
-                "the viewer's listener did not start".into(),
-            ));
-        };
+            let running = guard.as_ref();
+            running.map(|running| (running.addr, running.tls.is_some()))
+        }
+        .ok_or_else(|| WebError::Refused("the viewer's listener did not start".into()))?;
         let lifetime = Duration::from_secs(grant.expires_secs).min(MAX_EXPIRY);
         let expires = SystemTime::now() + lifetime;
         let minted = lock(&web.tokens).mint(Grant {
@@ -100,8 +118,8 @@ impl Web {
             expires,
         });
         let token = minted.map_err(|err| WebError::Refused(format!("no randomness: {err}")))?;
-        let scheme = if listening.tls { "https" } else { "http" };
-        let url = format!("{scheme}://{}/#token={token}", listening.addr);
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}/#token={token}");
         Ok(Link {
             url,
             token,
@@ -154,7 +172,7 @@ fn check_same(running: &Listening, grant: &WebGrant) -> Result<(), WebError> {
             )));
         }
     }
-    if grant.tls.is_some() && !running.tls {
+    if grant.tls.is_some() && running.tls.is_none() {
         return Err(WebError::Refused(format!(
             "the viewer already listens on {} without TLS",
             running.addr
@@ -182,7 +200,7 @@ async fn start(shared: &Arc<Shared>, grant: &WebGrant) -> Result<Listening, WebE
              or bind loopback and reach it through `ssh -L`"
         )));
     }
-    let tls = match &tls_files {
+    let acceptor = match &tls_files {
         Some((cert, key)) => {
             Some(tls::acceptor(cert.as_ref(), key.as_ref()).map_err(WebError::Refused)?)
         }
@@ -191,13 +209,9 @@ async fn start(shared: &Arc<Shared>, grant: &WebGrant) -> Result<Listening, WebE
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| WebError::Refused(format!("cannot listen on {addr}: {err}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|err| WebError::Refused(format!("cannot read the listener's address: {err}")))?;
-    let secure = tls.is_some();
-    http::spawn(shared.clone(), listener, addr, tls);
-    tracing::info!(%addr, tls = secure, "browser viewer listening");
-    Ok(Listening { addr, tls: secure })
+    let tls_files = tls_files.map(|(cert, key)| (PathBuf::from(cert), PathBuf::from(key)));
+    Listening::serve(shared, listener, acceptor, tls_files)
+        .map_err(|err| WebError::Refused(format!("cannot serve on {addr}: {err}")))
 }
 
 fn paths((cert, key): (PathBuf, PathBuf)) -> (String, String) {

@@ -95,6 +95,20 @@ impl Tokens {
         count
     }
 
+    /// The live tokens, by hash, for an upgrade.
+    pub(crate) fn export(&mut self) -> Vec<([u8; 32], Grant)> {
+        self.purge(SystemTime::now());
+        self.by_hash
+            .iter()
+            .map(|(hash, grant)| (*hash, grant.clone()))
+            .collect()
+    }
+
+    /// Takes on the tokens an old server exported.
+    pub(crate) fn import(&mut self, tokens: Vec<([u8; 32], Grant)>) {
+        self.by_hash.extend(tokens);
+    }
+
     fn purge(&mut self, now: SystemTime) {
         self.by_hash.retain(|_, grant| grant.expires > now);
     }

@@ -7,11 +7,13 @@
 //!   new binary that dies before it takes over; a read-only client.
 //! - `compat`: a client of the previous protocol version, with pinned frames.
 //! - `stuck`: a client that stopped reading, and input waiting for room, carried whole.
+//! - `web`: the browser viewer's socket and links, and a browser resuming after it.
 
 mod carry;
 mod compat;
 mod refuse;
 mod stuck;
+mod web;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
