@@ -63,6 +63,7 @@ pub fn to_json(
         },
         "tools": tools,
         "targets": targets,
+        "web": report.web.to_json(),
         "registry": registry,
     })
 }

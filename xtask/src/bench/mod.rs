@@ -5,8 +5,10 @@
 //! thread of its own (`pty.rs`, `drain.rs`, `clients.rs`). Each tool starts sessions its
 //! own way (`tools.rs`) in a clean environment (`sandbox.rs`). The scenarios
 //! (`scenarios/`) alternate tools run by run and record samples (`results.rs`); the
-//! report (`report.rs`, `targets.rs`, `svg.rs`) shows medians. Nothing here asserts a
-//! timing: the numbers are read, not tested.
+//! report (`report.rs`, `targets.rs`, `svg.rs`) shows medians. The web scenario reads
+//! fugue's browser viewer and terminado through a WebSocket client instead of a terminal
+//! (`websocket.rs`, `terminado.rs`, `web_results.rs`). Nothing here asserts a timing: the
+//! numbers are read, not tested.
 
 mod clients;
 mod cpu;
@@ -24,8 +26,11 @@ mod scenarios;
 mod stats;
 mod svg;
 mod targets;
+mod terminado;
 mod textgen;
 mod tools;
+mod web_results;
+mod websocket;
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -40,6 +45,7 @@ use meta::Meta;
 use sandbox::Sandbox;
 use scenarios::{AllResults, Bench, Inputs, LINE_FORMAT};
 use tools::Tool;
+use web_results::WebResults;
 
 /// The seed of the generated text, fixed so every run cats the same bytes.
 const SEED: u64 = 0x00f0_9e00_b3c4_0001;
@@ -105,11 +111,13 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         sandbox: &sandbox,
         tools: &tools,
         inputs: &inputs,
+        scratch: &out_dir,
     };
     let mut results = AllResults::new();
+    let mut web_results = WebResults::default();
     for &scenario in &options.scenarios {
         meta.loads.push(meta::load(scenario.name()));
-        bench.run(scenario, &mut results);
+        bench.run(scenario, &mut results, &mut web_results);
     }
 
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
@@ -134,6 +142,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         meta: &meta,
         plan: &plan,
         results: &results,
+        web: &web_results,
         registry: &registry,
     };
     let markdown = report::write(&out_dir, &report)?;

@@ -13,8 +13,11 @@ usage: cargo xtask bench [--quick] [--tools LIST] [--scenarios LIST] [--runs N] 
                    fugue-ssh (fugue -H ssh://), ssh-fugue (ssh -t fugue attach) and
                    ssh-tmux (ssh -t tmux attach), through a local sshd, measured for
                    throughput and latency (default: all)
-  --scenarios      comma-separated, from throughput,latency,fanout,memory,attach,upgrade
-                   (default: all)
+  --scenarios      comma-separated, from throughput,latency,web,fanout,memory,attach,
+                   upgrade (default: all); web measures fugue's browser viewer (`fugue web`,
+                   when fugue is among the tools) beside terminado through one WebSocket
+                   client, and installs terminado once into target/bench/terminado-venv
+                   (python3 with venv, and PyPI, needed the first time)
   --runs N         runs of each scenario, overriding the default
   --no-registry    skip the registry microbenchmarks (criterion)
 ";
@@ -26,6 +29,8 @@ pub enum Scenario {
     Throughput,
     /// Keystroke echo latency.
     Latency,
+    /// Throughput and echo through a WebSocket: fugue's browser viewer beside terminado.
+    Web,
     /// Throughput with 1, 8 and 32 clients.
     Fanout,
     /// Server RSS with 1 and 32 clients.
@@ -38,9 +43,10 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Throughput,
         Scenario::Latency,
+        Scenario::Web,
         Scenario::Fanout,
         Scenario::Memory,
         Scenario::Attach,
@@ -52,6 +58,7 @@ impl Scenario {
         match self {
             Scenario::Throughput => "throughput",
             Scenario::Latency => "latency",
+            Scenario::Web => "web",
             Scenario::Fanout => "fanout",
             Scenario::Memory => "memory",
             Scenario::Attach => "attach",

@@ -17,6 +17,7 @@ use super::stats::ratio;
 use super::svg::{Bar, Group, chart};
 use super::targets::{Target, targets};
 use super::tools::Tool;
+use super::web_results::WebResults;
 
 /// Everything a report is made from.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub struct Report<'a> {
     pub plan: &'a Plan,
     /// Raw results.
     pub results: &'a AllResults,
+    /// The web scenario's results.
+    pub web: &'a WebResults,
     /// Registry microbenchmarks.
     pub registry: &'a [RegistryBench],
 }
@@ -180,6 +183,7 @@ fn markdown(
     }
     fanout_table(&mut md, plan, summaries, raw);
     upgrade_paragraph(&mut md, plan, summaries);
+    report.web.write_markdown(&mut md);
     md.push_str(
         "\nfugue against the issue's targets:\n\n| target | measured | met |\n|---|---|---|\n",
     );

@@ -126,7 +126,7 @@ pub struct Session<'a> {
 }
 
 /// The name every session gets.
-const NAME: &str = "bench";
+pub const NAME: &str = "bench";
 
 impl<'a> Session<'a> {
     /// Starts a detached session running `script` in `dir` (from [`Sandbox::new_dir`]).

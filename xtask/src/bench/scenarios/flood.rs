@@ -35,6 +35,16 @@ const QUIET: Duration = Duration::from_secs(3);
 /// Let the handshake's output settle before the trigger.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// The session's program: answers each line with [`PONG`] until a `go` line, then cats
+/// `file`, prints [`MARKER`] and idles.
+pub(super) fn script(file: &Path) -> String {
+    format!(
+        "while read -r x; do [ \"$x\" = go ] && break; echo PO\"\"NG; done; cat {}; \
+         printf '%s%s\\n' '@END-OF-' 'BENCH-RUN'; exec sleep 100000",
+        file.display()
+    )
+}
+
 /// Cats `file` (`size` bytes) in a session of `tool` with `n_clients` clients; with a
 /// note saying what a client that lost the end printed last.
 ///
@@ -54,12 +64,7 @@ pub fn flood(
         tool.name()
     );
     let dir = sandbox.new_dir()?;
-    let script = format!(
-        "while read -r x; do [ \"$x\" = go ] && break; echo PO\"\"NG; done; cat {}; \
-         printf '%s%s\\n' '@END-OF-' 'BENCH-RUN'; exec sleep 100000",
-        file.display()
-    );
-    let mut session = Session::start(sandbox, tool, dir, &script)?;
+    let mut session = Session::start(sandbox, tool, dir, &script(file))?;
     let mut clients = Clients::new(&[PONG, MARKER]);
     for _ in 0..n_clients {
         clients.spawn(session.attach())?;

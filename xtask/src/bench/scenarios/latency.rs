@@ -19,9 +19,9 @@ use crate::bench::tools::{Session, Tool};
 use super::wait_for_file;
 
 /// The characters typed, in turn; no two on one line are alike.
-const CYCLE: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub(super) const CYCLE: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 /// Echoes per line before it is blanked.
-const LINE: usize = 60;
+pub(super) const LINE: usize = 60;
 /// How long one echo may take before the run fails.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -1,11 +1,15 @@
 //! The scenarios, and the loop that runs them: for each run, every tool in turn (A B C
-//! A B C ...), so drift on a shared machine hits every tool alike.
+//! A B C ...), so drift on a shared machine hits every tool alike. The web scenario
+//! (`web.rs`) measures its own tools (fugue's viewer and terminado, through a WebSocket
+//! client) the same way, into results of its own.
 
 mod attach;
 mod flood;
 mod latency;
 mod memory;
 mod upgrade;
+mod web;
+mod web_server;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +21,7 @@ use super::options::{Plan, Scenario};
 use super::results::{Flood, ToolResults};
 use super::sandbox::Sandbox;
 use super::tools::Tool;
+use super::web_results::WebResults;
 
 pub use attach::LINE_FORMAT;
 pub use upgrade::UpgradeGap;
@@ -43,15 +48,17 @@ pub struct Bench<'a> {
     pub tools: &'a [Tool],
     /// The files.
     pub inputs: &'a Inputs,
+    /// The bench's output directory, where what is installed for it is kept.
+    pub scratch: &'a Path,
 }
 
 /// Results by tool.
 pub type AllResults = BTreeMap<Tool, ToolResults>;
 
 impl Bench<'_> {
-    /// Runs `scenario` for every tool, recording into `results`. A failed measurement is
-    /// recorded as a failure and the bench goes on.
-    pub fn run(&self, scenario: Scenario, results: &mut AllResults) {
+    /// Runs `scenario` for every tool, recording into `results` (the web scenario into
+    /// `web_results`). A failed measurement is recorded as a failure and the bench goes on.
+    pub fn run(&self, scenario: Scenario, results: &mut AllResults, web_results: &mut WebResults) {
         let plan = self.plan;
         let with_server: Vec<Tool> = self
             .tools
@@ -91,6 +98,7 @@ impl Bench<'_> {
                     Ok(format!("p50 {p50:.0} us"))
                 });
             }
+            Scenario::Web => web::run(self, web_results),
             Scenario::Fanout => {
                 for &n_clients in &plan.fanout_clients {
                     self.each_run(
