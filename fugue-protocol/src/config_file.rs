@@ -40,6 +40,32 @@ pub struct ConfigFile {
     /// What `fugue-server` reads when it starts.
     #[serde(default)]
     pub server: ServerSettings,
+    /// The browser viewer (`fugue web`), read by `fugue-server` when it starts.
+    #[serde(default)]
+    pub web: WebSettings,
+}
+
+/// The `[web]` table: the browser viewer's listener.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// Where the listener binds when `fugue web` does not say (`ADDR:PORT`).
+    pub bind: Option<String>,
+    /// More `host:port` names a request may be addressed to (a reverse proxy's).
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Browsers served at once.
+    pub max_clients: Option<usize>,
+    /// A TLS certificate chain (PEM), with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM), with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+impl WebSettings {
+    /// Where the listener binds when neither `fugue web` nor the file says.
+    pub const DEFAULT_BIND: &str = "127.0.0.1:0";
+    /// Browsers served at once when the file does not say.
+    pub const DEFAULT_MAX_CLIENTS: usize = 128;
 }
 
 /// The `[server]` table: `fugue-server`'s flags of the same names.
@@ -147,6 +173,15 @@ mod tests {
         assert_eq!(file.server.scrollback, Some(5));
         assert_eq!(file.server.idle_after, Some(0.5));
         assert_eq!(file.server.shell_integration, Some(false));
+        let web = "[web]\nbind = \"0.0.0.0:8443\"\nallowed_hosts = [\"h:1\"]\nmax_clients = 3\n\
+                   tls_cert = \"/c\"\ntls_key = \"/k\"\n";
+        let web = ConfigFile::parse(web, Path::new("c")).unwrap().web;
+        assert_eq!(web.bind.as_deref(), Some("0.0.0.0:8443"));
+        assert_eq!(web.allowed_hosts, Some(vec!["h:1".to_owned()]));
+        assert_eq!(
+            (web.max_clients, web.tls_key),
+            (Some(3), Some(PathBuf::from("/k")))
+        );
         assert_eq!(
             ConfigFile::parse("", Path::new("c")).unwrap(),
             ConfigFile::default()

@@ -39,7 +39,9 @@ mod types;
 pub use codec::{
     ClientCodec, DEFAULT_MAX_FRAME_LEN, EncodedFrame, LENGTH_PREFIX_LEN, MessageCodec, ServerCodec,
 };
-pub use config_file::{CONFIG_ENV, ConfigError, ConfigFile, ServerSettings, config_path};
+pub use config_file::{
+    CONFIG_ENV, ConfigError, ConfigFile, ServerSettings, WebSettings, config_path,
+};
 pub use error::CodecError;
 pub use events::{EventKind, SessionEvent};
 pub use message::{ClientMessage, ServerMessage};

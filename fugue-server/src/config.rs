@@ -74,7 +74,7 @@ impl Default for WebConfig {
         WebConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             allowed_hosts: Vec::new(),
-            max_clients: 128,
+            max_clients: fugue_protocol::WebSettings::DEFAULT_MAX_CLIENTS,
             tls: None,
         }
     }

@@ -163,6 +163,7 @@ async fn serve(settings: settings::Settings) -> Result<()> {
     config.idle_after = Duration::from_secs_f64(settings.idle_after);
     config.shell_integration = settings.shell_integration;
     config.agent_link = settings.agent_link;
+    config.web = settings.web;
     fugue_server::run(listener, config, token).await?;
     Ok(())
 }

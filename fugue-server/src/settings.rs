@@ -1,11 +1,13 @@
 //! `Settings`: the server's flags, filled in from the user's configuration file
-//! (`[server]` and `socket`) where the command line left them out, then from the defaults.
+//! (`[server]`, `[web]` and `socket`) where the command line left them out, then from the
+//! defaults.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use fugue_protocol::{ConfigFile, ServerSettings, config_path};
+use fugue_protocol::{ConfigFile, ServerSettings, WebSettings, config_path};
+use fugue_server::config::WebConfig;
 
 use crate::Args;
 
@@ -20,6 +22,7 @@ pub(crate) struct Settings {
     pub(crate) idle_after: f64,
     pub(crate) shell_integration: bool,
     pub(crate) agent_link: bool,
+    pub(crate) web: WebConfig,
 }
 
 impl Settings {
@@ -55,8 +58,28 @@ impl Settings {
             shell_integration: !args.no_shell_integration
                 && server.shell_integration.unwrap_or(true),
             agent_link: !args.no_agent_link && server.agent_link.unwrap_or(true),
+            web: web_config(file.web)?,
         })
     }
+}
+
+/// The `[web]` table, checked: an address that parses, both TLS files or neither.
+fn web_config(web: WebSettings) -> Result<WebConfig> {
+    let bind = web.bind.as_deref().unwrap_or(WebSettings::DEFAULT_BIND);
+    let bind = bind
+        .parse()
+        .with_context(|| format!("[web] bind = {bind:?} is not an ADDRESS:PORT"))?;
+    let tls = match (web.tls_cert, web.tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => anyhow::bail!("[web] needs both tls_cert and tls_key, or neither"),
+    };
+    Ok(WebConfig {
+        bind,
+        allowed_hosts: web.allowed_hosts.unwrap_or_default(),
+        max_clients: web.max_clients.unwrap_or(WebSettings::DEFAULT_MAX_CLIENTS),
+        tls,
+    })
 }
 
 /// The configuration file, or the defaults when there is none.

@@ -64,6 +64,27 @@
     return id;
   }
 
+  // A duplicated tab inherits sessionStorage, and with it the device id, so its
+  // connection would replace the original tab's. Before connecting, ask the other tabs
+  // of this origin whether one of them has the id; if one answers, take a new one. A
+  // reloaded tab gets no answer and keeps its id (replacing its own old connection).
+  const DEVICE_ASK_MS = 150;
+  function claimDevice(then) {
+    if (typeof BroadcastChannel !== 'function') return then();
+    const channel = new BroadcastChannel('fugue.devices');
+    let taken = false;
+    channel.onmessage = (e) => {
+      const msg = e.data || {};
+      if (msg.ask === deviceId()) channel.postMessage({ taken: msg.ask });
+      if (msg.taken === deviceId()) taken = true;
+    };
+    channel.postMessage({ ask: deviceId() });
+    setTimeout(() => {
+      if (taken) sessionStorage.setItem('fugue.device', uuid());
+      then();
+    }, DEVICE_ASK_MS);
+  }
+
   // ---- state ------------------------------------------------------------------------
 
   const s = {
@@ -408,7 +429,7 @@
       get exit() { return s.exit; },
       screenText,
     };
-    connect();
+    claimDevice(connect);
   }
 
   start();

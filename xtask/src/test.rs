@@ -71,8 +71,12 @@ pub(crate) const REQUIREMENTS: &[Requirement] = &[
         command: "/usr/sbin/sshd",
         package: "openssh-server",
     },
-    // The browser viewer's end-to-end tests drive Debian's headless Chromium over
-    // WebDriver.
+    // The browser viewer's TLS test makes its certificate with openssl; its end-to-end
+    // tests drive Debian's headless Chromium over WebDriver.
+    Requirement {
+        command: "openssl",
+        package: "openssl",
+    },
     Requirement {
         command: "chromium",
         package: "chromium",

@@ -1,11 +1,11 @@
 //! `fugue config`, `fugue completions` and the hidden `fugue man`: what the command line and
 //! its settings are, for people, shells and `cargo xtask man`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::CommandFactory;
-use fugue_protocol::ServerSettings;
+use fugue_protocol::{ServerSettings, WebSettings};
 use serde_json::json;
 
 use super::print;
@@ -70,7 +70,56 @@ fn rows(settings: &Settings) -> Vec<(String, String, String)> {
         }),
     ];
     rows.extend(server_rows(&settings.contents.server));
+    rows.extend(web_rows(&settings.contents.web));
     rows
+}
+
+/// The `[web]` table's rows: the file's value, else the server's default.
+fn web_rows(web: &WebSettings) -> Vec<(String, String, String)> {
+    let path = |path: &Option<PathBuf>| path.as_ref().map(|p| p.display().to_string());
+    let web: [(&str, Option<String>, String); 5] = [
+        (
+            "bind",
+            web.bind.clone(),
+            WebSettings::DEFAULT_BIND.to_owned(),
+        ),
+        (
+            "allowed_hosts",
+            web.allowed_hosts.as_ref().map(|hosts| hosts.join(", ")),
+            "(the listener's own address)".to_owned(),
+        ),
+        (
+            "max_clients",
+            web.max_clients.map(|n| n.to_string()),
+            WebSettings::DEFAULT_MAX_CLIENTS.to_string(),
+        ),
+        (
+            "tls_cert",
+            path(&web.tls_cert),
+            "(none: loopback only)".to_owned(),
+        ),
+        (
+            "tls_key",
+            path(&web.tls_key),
+            "(none: loopback only)".to_owned(),
+        ),
+    ];
+    table_rows("web", web)
+}
+
+/// A table's rows, `TABLE.NAME`: the file's value, else the default.
+fn table_rows<const N: usize>(
+    table: &str,
+    items: [(&str, Option<String>, String); N],
+) -> Vec<(String, String, String)> {
+    let rows = items.into_iter().map(|(name, value, default)| {
+        let (value, source) = match value {
+            Some(value) => (value, "file"),
+            None => (default, "default"),
+        };
+        (format!("{table}.{name}"), value, source.to_owned())
+    });
+    rows.collect()
 }
 
 /// The `[server]` table's rows: the file's value, else the server's default.
@@ -122,14 +171,7 @@ fn server_rows(server: &ServerSettings) -> Vec<(String, String, String)> {
             "stderr (fugue-server.log next to the socket with --daemon)".to_owned(),
         ),
     ];
-    let rows = server.into_iter().map(|(name, value, default)| {
-        let (value, source) = match value {
-            Some(value) => (value, "file"),
-            None => (default, "default"),
-        };
-        (format!("server.{name}"), value, source.to_owned())
-    });
-    rows.collect()
+    table_rows("server", server)
 }
 
 fn row<T>(

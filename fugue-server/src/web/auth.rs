@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Message;
 use futures_util::{SinkExt, StreamExt};
+use sha2::{Digest, Sha256};
 use tokio::time::{Instant, timeout};
 
 use super::lock;
@@ -82,6 +83,19 @@ pub(super) async fn refuse<T>(sink: &mut Sink, code: u16, kind: &str, text: &str
     let _ = sink.send(wire::error(kind, text)).await;
     let _ = sink.send(wire::closing(code, kind)).await;
     None
+}
+
+/// The registry identity of a browser tab's `device`: derived from it (SHA-256 of a
+/// prefix and the id), so that a page can only ever replace another browser's connection
+/// of the same device, never a terminal client's whatever id it sends.
+pub(super) fn browser_identity(device: uuid::Uuid) -> uuid::Uuid {
+    let digest = Sha256::new()
+        .chain_update(b"fugue browser device ")
+        .chain_update(device.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// The names of the sessions a scoped grant names, for status reports.

@@ -37,7 +37,7 @@ struct Guard {
 impl Guard {
     fn new(addr: SocketAddr, tls: bool, allowed: &[String]) -> Self {
         let port = addr.port();
-        let mut hosts = vec![addr.to_string()];
+        let mut hosts = vec![super::public_name(addr)];
         if addr.ip().is_loopback() {
             hosts.push(format!("localhost:{port}"));
         }

@@ -119,7 +119,7 @@ impl Web {
         });
         let token = minted.map_err(|err| WebError::Refused(format!("no randomness: {err}")))?;
         let scheme = if tls { "https" } else { "http" };
-        let url = format!("{scheme}://{addr}/#token={token}");
+        let url = format!("{scheme}://{}/#token={token}", public_name(addr));
         Ok(Link {
             url,
             token,
@@ -212,6 +212,18 @@ async fn start(shared: &Arc<Shared>, grant: &WebGrant) -> Result<Listening, WebE
     let tls_files = tls_files.map(|(cert, key)| (PathBuf::from(cert), PathBuf::from(key)));
     Listening::serve(shared, listener, acceptor, tls_files)
         .map_err(|err| WebError::Refused(format!("cannot serve on {addr}: {err}")))
+}
+
+/// The address a link names: the listener's, or for one on every interface
+/// (`0.0.0.0`, `::`) this machine's host name with its port.
+pub(crate) fn public_name(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let uname = rustix::system::uname();
+        let host = uname.nodename().to_string_lossy();
+        format!("{host}:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 fn paths((cert, key): (PathBuf, PathBuf)) -> (String, String) {

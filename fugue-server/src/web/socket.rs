@@ -22,7 +22,7 @@ use serde_json::json;
 use tokio::time::{Instant, interval_at, timeout};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{Live, authenticate, scope_names};
+use super::auth::{Live, authenticate, browser_identity, scope_names};
 use super::bridge::Bridge;
 use super::tokens::Grant;
 use super::wire::{self, FromBrowser, close};
@@ -65,7 +65,8 @@ pub(super) async fn serve(shared: Arc<Shared>, ws: WebSocket, remote: SocketAddr
     } else {
         Role::ReadOnly
     };
-    let Some((bridge, client_id)) = Bridge::open(&shared, browser, device, role).await else {
+    let identity = device.map(browser_identity);
+    let Some((bridge, client_id)) = Bridge::open(&shared, browser, identity, role).await else {
         let _ = sink
             .send(wire::closing(
                 close::SERVER_ERROR,

@@ -4,3 +4,4 @@
 mod browser;
 mod load;
 mod protocol;
+mod tls;

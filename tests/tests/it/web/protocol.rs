@@ -234,7 +234,12 @@ async fn a_new_connection_of_the_same_device_replaces_the_old_one() {
     };
     let browsers: Vec<_> = clients.iter().filter(|c| c.kind == "browser").collect();
     assert_eq!(browsers.len(), 1, "{clients:?}");
-    assert_eq!(browsers[0].identity, Some(device));
+    // Its identity is derived from the device, so no page can name a terminal client's.
+    assert!(
+        browsers[0]
+            .identity
+            .is_some_and(|identity| identity != device)
+    );
     assert!(browsers[0].remote.starts_with("127.0.0.1:"), "{clients:?}");
     assert_eq!(browsers[0].role, "browser");
 }
@@ -331,4 +336,43 @@ async fn a_non_loopback_address_is_refused_without_tls() {
         panic!("{reply:?}")
     };
     assert!(message.contains("without TLS"), "{message}");
+}
+
+#[tokio::test]
+async fn the_programs_exit_status_reaches_the_browser() {
+    let server = TestServer::start().await;
+    let mut control = server.client(Role::Control).await;
+    control
+        .create(Some("short"), &["sh", "-c", "read x; exit 3"])
+        .await;
+    let link = web::link(&mut control, web::grant()).await;
+    let (mut ws, _) = web::connect(link.port, &link.token, None).await;
+    web::send(
+        &mut ws,
+        "attach",
+        json!({"session": "short", "cols": 80, "rows": 24}),
+    )
+    .await;
+    assert_eq!(web::next_json(&mut ws).await["type"], "attached");
+    ws.send(Message::binary(b"\r".to_vec())).await.unwrap();
+    let exited = web::next_json(&mut ws).await;
+    assert_eq!(exited["type"], "exited", "{exited}");
+    assert_eq!(exited["payload"]["status"], 3);
+    let detached = web::next_json(&mut ws).await;
+    assert_eq!(detached["payload"]["reason"], "session_ended", "{detached}");
+}
+
+#[tokio::test]
+async fn browsers_beyond_the_limit_are_refused_and_the_others_go_on() {
+    let server = TestServer::start_with(|config| config.web.max_clients = 1).await;
+    let mut control = server.client(Role::Control).await;
+    let link = web::link(&mut control, web::grant()).await;
+    let (mut first, _) = web::connect(link.port, &link.token, None).await;
+    let mut second = web::open(link.port).await;
+    assert_eq!(
+        web::closed(&mut second, Some("server_busy")).await,
+        Some(4429)
+    );
+    web::send(&mut first, "ping", json!({})).await;
+    assert_eq!(web::next_json(&mut first).await["type"], "pong");
 }
