@@ -88,6 +88,7 @@
   // ---- state ------------------------------------------------------------------------
 
   const s = {
+    serverSized: false, // term.resize is applying the server's size (not the window's)
     ws: null, // the current socket; events from any other are ignored
     state: 'connecting', // connecting | connected | reconnecting | closed
     closeReason: '',
@@ -128,7 +129,18 @@
   }
 
   function onTermResize({ cols, rows }) {
+    if (s.serverSized) return; // the server's size, applied: nothing to tell it
     if (isOperator() && s.attached) send('resize', { cols, rows });
+  }
+
+  /** Shows the program's own size (`size`, `attached`): a viewer's always, an operator's
+   *  when the size policy follows another client. Its window's size is asked for again
+   *  when the window changes. */
+  function showSize(cols, rows) {
+    if (term.cols === cols && term.rows === rows) return;
+    s.serverSized = true;
+    try { term.resize(cols, rows); } finally { s.serverSized = false; }
+    render();
   }
 
   // ---- output and acknowledgements --------------------------------------------------
@@ -287,12 +299,13 @@
       s.closeReason = '';
       s.resetPending = !!p.fresh; // a resume keeps the screen
       if (p.session && p.session.name) sessionStorage.setItem('fugue.session', p.session.name);
-      if (s.role === 'viewer' && p.session) term.resize(p.session.cols, p.session.rows);
+      if (s.role === 'viewer' && p.session) showSize(p.session.cols, p.session.rows);
       hidePicker();
       term.focus();
       render();
     },
     resync() { s.resetPending = true; },
+    size(p) { showSize(p.cols, p.rows); },
     exited(p) {
       s.exit = { status: p.status, signal: p.signal ?? null };
       s.final = true;

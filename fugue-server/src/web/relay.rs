@@ -32,7 +32,10 @@ impl Page {
                 .await;
         };
         match msg {
-            ServerMessage::Output { seq, data, .. } => self.output(seq, &data).await,
+            ServerMessage::Output { seq, data, .. } => {
+                self.tell_size().await?;
+                self.output(seq, &data).await
+            }
             ServerMessage::Attached {
                 session,
                 seq,
@@ -69,6 +72,8 @@ impl Page {
                 ))
                 .await;
         }
+        let handle = self.shared.sessions.find(&session.id.to_string()).ok();
+        self.session = handle.map(|handle| (handle, session.size));
         let payload = json!({
             "session": wire::session(session),
             "seq": seq,
@@ -81,7 +86,24 @@ impl Page {
         }
     }
 
+    /// Tells the browser the attached session's size, if it changed since it was told
+    /// (`size`): a viewer shows the program's own size, as an operator outvoted by the
+    /// size policy does.
+    pub(super) async fn tell_size(&mut self) -> Flow {
+        let Some((handle, told)) = &mut self.session else {
+            return Ok(());
+        };
+        let now = handle.meta.size();
+        if now == *told {
+            return Ok(());
+        }
+        *told = now;
+        let payload = json!({ "cols": now.cols, "rows": now.rows });
+        self.out(wire::message("size", payload)).await
+    }
+
     async fn detached(&mut self, reason: DetachReason) -> Flow {
+        self.session = None;
         let payload = json!({ "reason": wire::reason(reason) });
         self.out(wire::message("detached", payload)).await?;
         match reason {

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
@@ -19,7 +20,7 @@ use fugue_protocol::{ClientMessage, Role, TermSize};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::time::{Instant, interval_at, timeout};
+use tokio::time::{Instant, interval, interval_at, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{Live, authenticate, browser_identity, scope_names};
@@ -27,12 +28,16 @@ use super::bridge::Bridge;
 use super::tokens::Grant;
 use super::wire::{self, FromBrowser, close};
 use crate::clients::Browser;
+use crate::session::SessionHandle;
 use crate::state::Shared;
 
 /// Largest message taken from a browser (a paste is split by the page if larger).
 pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
 /// Output a browser may have unacknowledged before it is sent no more.
 const WINDOW: usize = 1 << 20;
+/// How often the attached session's size is compared with what the browser was told
+/// (another client's resize, or the size policy overruling this browser's).
+const SIZE_CHECK: Duration = Duration::from_millis(250);
 
 pub(super) type Sink = SplitSink<WebSocket, Message>;
 pub(super) type Source = SplitStream<WebSocket>;
@@ -91,6 +96,8 @@ pub(super) struct Page {
     pub(super) unacked: VecDeque<(u64, usize)>,
     pub(super) unacked_bytes: usize,
     last_heard: Instant,
+    /// The session it is attached to, and the size it was last told that session has.
+    pub(super) session: Option<(SessionHandle, TermSize)>,
 }
 
 impl Page {
@@ -103,6 +110,7 @@ impl Page {
             unacked: VecDeque::new(),
             unacked_bytes: 0,
             last_heard: Instant::now(),
+            session: None,
         }
     }
 
@@ -134,6 +142,7 @@ impl Page {
         let shared = self.shared.clone();
         let period = shared.config.ping_interval;
         let mut ping = interval_at(Instant::now() + period, period);
+        let mut sizes = interval(SIZE_CHECK);
         loop {
             let reading = self.bridge.has_room();
             let sending = self.unacked_bytes < WINDOW;
@@ -146,6 +155,7 @@ impl Page {
                 frame = source.next(), if reading => self.on_frame(frame).await,
                 msg = self.bridge.next(), if sending => self.on_server(msg).await,
                 _ = ping.tick() => self.heartbeat().await,
+                _ = sizes.tick() => self.tell_size().await,
             };
             if flow.is_err() {
                 return;
@@ -239,9 +249,11 @@ impl Page {
                         .out(wire::error("read_only", "this link is read-only"))
                         .await;
                 }
-                self.forward(ClientMessage::Resize {
-                    size: TermSize { rows, cols },
-                })
+                let size = TermSize { rows, cols };
+                if let Some((_, told)) = &mut self.session {
+                    *told = size; // its terminal has this size now
+                }
+                self.forward(ClientMessage::Resize { size })
             }
             FromBrowser::Ack { seq } => {
                 self.acked(seq);

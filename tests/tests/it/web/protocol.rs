@@ -376,3 +376,49 @@ async fn browsers_beyond_the_limit_are_refused_and_the_others_go_on() {
     web::send(&mut first, "ping", json!({})).await;
     assert_eq!(web::next_json(&mut first).await["type"], "pong");
 }
+
+#[tokio::test]
+async fn a_viewer_is_told_the_size_another_client_gives_the_session() {
+    let server = TestServer::start().await;
+    let mut control = server.client(Role::Control).await;
+    control.create(Some("sized"), &["cat"]).await;
+    let viewer = web::link(
+        &mut control,
+        fugue_protocol::WebGrant {
+            read_only: true,
+            ..web::grant()
+        },
+    )
+    .await;
+    let (mut watching, _) = web::connect(viewer.port, &viewer.token, None).await;
+    web::send(
+        &mut watching,
+        "attach",
+        json!({"session": "sized", "cols": 200, "rows": 60}),
+    )
+    .await;
+    let attached = web::next_json(&mut watching).await;
+    assert_eq!(
+        (
+            attached["payload"]["session"]["cols"].clone(),
+            attached["payload"]["session"]["rows"].clone()
+        ),
+        (json!(80), json!(24)),
+        "a viewer's size is not the session's"
+    );
+    let operator = web::link(&mut control, web::grant()).await;
+    let (mut typing, _) = web::connect(operator.port, &operator.token, None).await;
+    web::send(
+        &mut typing,
+        "attach",
+        json!({"session": "sized", "cols": 100, "rows": 30}),
+    )
+    .await;
+    let size = loop {
+        let msg = web::next_json(&mut watching).await;
+        if msg["type"] == "size" {
+            break msg["payload"].clone();
+        }
+    };
+    assert_eq!(size, json!({"cols": 100, "rows": 30}));
+}
