@@ -90,7 +90,10 @@ async fn serve_as(
     let meta = tokio::select! {
         biased;
         () = handoff.park.cancelled() => {
-            carry::before_hello(&shared, reader, writer);
+            // A browser's gateway ends with this server; the browser reconnects.
+            if browser.is_none() {
+                carry::before_hello(&shared, reader, writer);
+            }
             return;
         }
         meta = handshake::handshake(&shared, &mut reader, &mut writer, cred) => meta,

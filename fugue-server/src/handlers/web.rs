@@ -3,16 +3,24 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fugue_protocol::{ClientMessage, ClientSummary, ErrorCode, RequestId, ServerMessage};
+use fugue_protocol::{ClientMessage, ClientSummary, ErrorCode, RequestId, Role, ServerMessage};
 use fugue_registry::ClientInfo;
 
 use super::{Action, Ctx};
-use crate::refusal::error;
+use crate::refusal::{Refusal, error};
 use crate::web::{Web, WebError};
 
 /// Routes the viewer's requests (protocol 8).
 pub(super) async fn web(ctx: &mut Ctx<'_>, msg: ClientMessage) -> Action {
+    let read_only = ctx.role == Role::ReadOnly;
     match msg {
+        ClientMessage::ServeWeb { request_id, .. }
+        | ClientMessage::RevokeWebTokens { request_id }
+            if read_only =>
+        {
+            let refusal = Refusal::ReadOnly("read-only clients cannot serve or revoke links");
+            Action::Reply(refusal.reply(Some(request_id)))
+        }
         ClientMessage::ServeWeb { request_id, grant } => {
             let reply = match Web::link(ctx.shared, grant).await {
                 Ok(link) => ServerMessage::WebLink {

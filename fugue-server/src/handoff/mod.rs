@@ -185,7 +185,7 @@ pub(crate) async fn hand_over(
         .map(|session| (session.state, session.master))
         .unzip();
     let (connection_states, sockets) = drain_connections(shared, connections).await;
-    let (web, web_socket) = shared.web.hand_over(&shared.config.web).await.unzip();
+    let (web, web_socket) = shared.web.hand_over(&shared.config.web).await;
     let state = HandoffState {
         from_version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_ms: u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -202,7 +202,7 @@ pub(crate) async fn hand_over(
         }),
         sessions,
         connections: connection_states,
-        web,
+        web: Some(web),
     };
     let descriptors = std::iter::once(listener)
         .chain(masters)

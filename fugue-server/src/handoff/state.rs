@@ -49,24 +49,42 @@ pub(crate) struct HandoffState {
     pub(crate) web: Option<WebState>,
 }
 
-/// The browser viewer: its listener, settings and live tokens (by hash).
+/// The browser viewer: its settings, and its listener and live tokens if it serves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct WebState {
+    /// `WebConfig::bind`, as text.
+    pub(crate) bind: String,
+    /// `WebConfig::allowed_hosts`.
+    pub(crate) allowed_hosts: Vec<String>,
+    /// `WebConfig::max_clients`.
+    pub(crate) max_clients: u64,
+    /// `WebConfig::tls`: the configured certificate chain and key files.
+    pub(crate) tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// The running listener, if `fugue web` started it.
+    pub(crate) serving: Option<ServingState>,
+}
+
+/// A running viewer listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ServingState {
     /// The listening TCP socket's descriptor.
     pub(crate) listener: i32,
-    /// The certificate chain and key files it served TLS with, to be read again.
+    /// The certificate chain and key files it serves TLS with, to be read again.
     pub(crate) tls: Option<(Vec<u8>, Vec<u8>)>,
-    pub(crate) allowed_hosts: Vec<String>,
-    pub(crate) max_clients: u64,
+    /// Its live tokens.
     pub(crate) tokens: Vec<TokenState>,
 }
 
 /// One live token: its SHA-256 and its grant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TokenState {
+    /// The token's SHA-256.
     pub(crate) hash: [u8; 32],
+    /// It may type and resize.
     pub(crate) operator: bool,
+    /// The sessions it may see; `None` for all.
     pub(crate) sessions: Option<Vec<Uuid>>,
+    /// When it expires.
     pub(crate) expires_unix_ms: u64,
 }
 
@@ -224,7 +242,11 @@ impl HandoffState {
     pub(crate) fn descriptors(&self) -> Vec<i32> {
         let sessions = self.sessions.iter().map(|session| session.master);
         let connections = self.connections.iter().map(|connection| connection.fd);
-        let web = self.web.iter().map(|web| web.listener);
+        let web = self
+            .web
+            .iter()
+            .filter_map(|web| web.serving.as_ref())
+            .map(|serving| serving.listener);
         std::iter::once(self.listener)
             .chain(sessions)
             .chain(connections)
@@ -280,16 +302,20 @@ mod tests {
     fn a_state_reads_back_and_names_its_descriptors() {
         let mut state = state();
         state.web = Some(WebState {
-            listener: 9,
-            tls: None,
+            bind: "127.0.0.1:0".into(),
             allowed_hosts: vec!["proxy:443".into()],
             max_clients: 4,
-            tokens: vec![TokenState {
-                hash: [7; 32],
-                operator: false,
-                sessions: Some(Vec::new()),
-                expires_unix_ms: 5,
-            }],
+            tls: None,
+            serving: Some(ServingState {
+                listener: 9,
+                tls: None,
+                tokens: vec![TokenState {
+                    hash: [7; 32],
+                    operator: false,
+                    sessions: Some(Vec::new()),
+                    expires_unix_ms: 5,
+                }],
+            }),
         });
         let bytes = state.encode().unwrap();
         assert!(bytes.starts_with(b"fugue-ho\0\0\0\x03"));
@@ -299,7 +325,7 @@ mod tests {
         assert_eq!(read.descriptors(), [3, 7, 9]);
         let web = read.web.unwrap();
         assert_eq!(
-            (web.tokens[0].hash, web.allowed_hosts),
+            (web.serving.unwrap().tokens[0].hash, web.allowed_hosts),
             ([7; 32], vec!["proxy:443".into()])
         );
     }

@@ -27,9 +27,7 @@ use uuid::Uuid;
 use super::fds::{adopt, adopt_all};
 use super::keeper::{CONFIRMED, read_state};
 use super::now_unix_ms;
-use super::state::{
-    ClientState, ConfigState, ConnectionState, HandoffState, SessionState, WebState,
-};
+use super::state::{ClientState, ConfigState, ConnectionState, HandoffState, SessionState};
 use crate::clients::{ClientMeta, ClientRegistration};
 use crate::config::Config;
 use crate::connection::{CarriedClient, serve_carried};
@@ -180,13 +178,13 @@ pub(crate) fn takeover(
     // `takeover` consumes the state, so they are adopted once.
     let mut fds = unsafe { adopt_all(&state.descriptors()) }.map_err(handoff)?;
     // The viewer's socket comes last (`HandoffState::descriptors`).
-    let web_socket = if state.web.is_some() { fds.pop() } else { None };
-    let web = state.web.take().zip(web_socket);
+    let serving = state.web.as_ref().is_some_and(|web| web.serving.is_some());
+    let web_socket = if serving { fds.pop() } else { None };
     let mut fds = fds.into_iter();
     let listener_fd = fds
         .next()
         .ok_or_else(|| handoff(std::io::ErrorKind::InvalidData.into()))?;
-    let shared = rebuild_shared(&state, web.as_ref().map(|(web, _)| web), shutdown);
+    let shared = rebuild_shared(&state, shutdown);
     let sessions = std::mem::take(&mut state.sessions);
     let session_ids: HashSet<Uuid> = sessions.iter().map(|session| session.id).collect();
     let connections = std::mem::take(&mut state.connections);
@@ -206,9 +204,9 @@ pub(crate) fn takeover(
     let listener = std::os::unix::net::UnixListener::from(listener_fd);
     listener.set_nonblocking(true).map_err(handoff)?;
     let listener = UnixListener::from_std(listener).map_err(handoff)?;
-    if let Some((web, socket)) = web {
-        let shared = shared.clone();
-        tokio::spawn(async move { Web::resume(&shared, web, socket).await });
+    let serving = state.web.take().and_then(|web| web.serving);
+    if let Some((serving, socket)) = serving.zip(web_socket) {
+        Web::resume(&shared, serving, socket);
     }
     confirm_to_standby(confirm, keeper);
     if state.shutdown {
@@ -219,15 +217,10 @@ pub(crate) fn takeover(
 }
 
 /// The server's shared state as the previous server left it, without sessions or clients.
-fn rebuild_shared(
-    state: &HandoffState,
-    web: Option<&WebState>,
-    shutdown: CancellationToken,
-) -> Arc<Shared> {
+fn rebuild_shared(state: &HandoffState, shutdown: CancellationToken) -> Arc<Shared> {
     let mut config = config_from(&state.config);
-    if let Some(web) = web {
-        config.web.allowed_hosts.clone_from(&web.allowed_hosts);
-        config.web.max_clients = usize::try_from(web.max_clients).unwrap_or(usize::MAX);
+    if let Some(web) = &state.web {
+        config.web = crate::web::config_of(web);
     }
     let mut shared = Shared::new(config, shutdown);
     let uptime = Duration::from_millis(state.uptime_ms);

@@ -1,6 +1,7 @@
 //! Before a browser is served: its `auth`, checked against the tokens (a refusal waits
 //! [`REFUSAL_DELAY`], whatever was wrong), and its place in the count of browsers.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -20,6 +21,8 @@ use crate::state::Shared;
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// A refused token is answered after this delay, whatever was wrong with it.
 const REFUSAL_DELAY: Duration = Duration::from_millis(300);
+/// The delay once its address has failed too often.
+const LIMITED_DELAY: Duration = Duration::from_secs(2);
 
 /// Counts a browser in `Web::live` while it is connected.
 pub(super) struct Live(pub(super) Arc<Shared>);
@@ -35,6 +38,7 @@ pub(super) async fn authenticate(
     shared: &Shared,
     sink: &mut Sink,
     source: &mut Source,
+    remote: SocketAddr,
 ) -> Option<(Grant, Option<uuid::Uuid>)> {
     let first = timeout(AUTH_TIMEOUT, source.next()).await;
     let auth = match first {
@@ -62,7 +66,8 @@ pub(super) async fn authenticate(
         Err(_) => return refuse(sink, close::PROTOCOL, "timeout", "no auth in time").await,
         Ok(_) => return None,
     };
-    let checked = lock(&shared.web.tokens).check(&auth.token, Instant::now().into_std());
+    let now = Instant::now().into_std();
+    let checked = lock(&shared.web.tokens).check(&auth.token, remote.ip(), now);
     match checked {
         Ok(grant) => Some((grant, auth.device)),
         Err(Denied::Unauthorized) => {
@@ -71,13 +76,14 @@ pub(super) async fn authenticate(
             refuse(sink, close::UNAUTHORIZED, "unauthorized", text).await
         }
         Err(Denied::RateLimited) => {
-            tokio::time::sleep(REFUSAL_DELAY).await;
+            tokio::time::sleep(LIMITED_DELAY).await;
             let text = "too many failed attempts; try again in a minute";
             refuse(sink, close::BUSY, "rate_limited", text).await
         }
     }
 }
 
+/// Answers `kind` with `text`, then closes with `code`.
 pub(super) async fn refuse<T>(sink: &mut Sink, code: u16, kind: &str, text: &str) -> Option<T> {
     tracing::info!(code = kind, "browser refused");
     let _ = sink.send(wire::error(kind, text)).await;

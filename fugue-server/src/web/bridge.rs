@@ -53,7 +53,8 @@ impl Bridge {
             role,
         };
         writer.send(hello).await.ok()?;
-        let Some(Ok(ServerMessage::Welcome { client_id, .. })) = reader.next().await else {
+        let welcome = tokio::time::timeout(shared.config.handshake_timeout, reader.next());
+        let Ok(Some(Ok(ServerMessage::Welcome { client_id, .. }))) = welcome.await else {
             return None;
         };
         let (requests, mut queued) = mpsc::channel::<ClientMessage>(QUEUE);
@@ -81,6 +82,15 @@ impl Bridge {
     /// was true, the queue is full).
     pub(super) fn send(&mut self, msg: ClientMessage) -> bool {
         self.requests.try_send(msg).is_ok()
+    }
+
+    /// Answers the server's ping; false only if the connection is gone. A full queue
+    /// drops the answer: the server counts a client it keeps waiting as heard.
+    pub(super) fn pong(&mut self, nonce: u64) -> bool {
+        match self.requests.try_send(ClientMessage::Pong { nonce }) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// Queues the request `make` builds with a fresh request id.

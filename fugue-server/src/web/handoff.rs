@@ -1,5 +1,5 @@
-//! The viewer's part of an upgrade: the old server hands over a copy of its listening
-//! socket, its settings and its live tokens (by hash); the new one serves the same socket,
+//! The viewer's part of an upgrade: the old server hands over its settings and, if it
+//! serves, a copy of its listening socket and its live tokens (by hash); the new one serves the same socket,
 //! so links keep working, and browsers, closed with 1001 when the upgrade began, reconnect
 //! and resume from their last sequence number. Connections that arrive meanwhile wait in
 //! the socket's backlog.
@@ -14,12 +14,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::tokens::Grant;
 use super::{Listening, Web, lock, tls};
 use crate::config::WebConfig;
-use crate::handoff::state::{TokenState, WebState};
+use crate::handoff::state::{ServingState, TokenState, WebState};
 use crate::state::Shared;
 
 impl Web {
-    /// The state and a copy of the listening socket, if the viewer is serving.
-    pub(crate) async fn hand_over(&self, config: &WebConfig) -> Option<(WebState, OwnedFd)> {
+    /// The viewer's settings, and if it serves, its state and a copy of its socket.
+    pub(crate) async fn hand_over(&self, config: &WebConfig) -> (WebState, Option<OwnedFd>) {
+        let bytes = |path: &PathBuf| path.as_os_str().as_bytes().to_vec();
+        let files = |(cert, key): &(PathBuf, PathBuf)| (bytes(cert), bytes(key));
+        let (serving, fd) = self.serving().await.unzip();
+        let state = WebState {
+            bind: config.bind.to_string(),
+            allowed_hosts: config.allowed_hosts.clone(),
+            max_clients: u64::try_from(config.max_clients).unwrap_or(u64::MAX),
+            tls: config.tls.as_ref().map(files),
+            serving,
+        };
+        (state, fd)
+    }
+
+    async fn serving(&self) -> Option<(ServingState, OwnedFd)> {
         let guard = self.listening.lock().await;
         let listening = guard.as_ref()?;
         let fd = match rustix::io::fcntl_dupfd_cloexec(&listening.fd, 3) {
@@ -31,22 +45,20 @@ impl Web {
         };
         let bytes = |path: &PathBuf| path.as_os_str().as_bytes().to_vec();
         let tokens = lock(&self.tokens).export().into_iter().map(token_state);
-        let state = WebState {
+        let state = ServingState {
             listener: fd.as_raw_fd(),
             tls: listening
                 .tls
                 .as_ref()
                 .map(|(cert, key)| (bytes(cert), bytes(key))),
-            allowed_hosts: config.allowed_hosts.clone(),
-            max_clients: u64::try_from(config.max_clients).unwrap_or(u64::MAX),
             tokens: tokens.collect(),
         };
         Some((state, fd))
     }
 
-    /// Serves the viewer on the socket an old server handed over, with its tokens.
-    pub(crate) async fn resume(shared: &Arc<Shared>, state: WebState, fd: OwnedFd) {
-        let path = |bytes: Vec<u8>| PathBuf::from(std::ffi::OsString::from_vec(bytes));
+    /// Serves the viewer on the socket an old server handed over, with its tokens; called
+    /// while the new server starts, before any request could start a listener.
+    pub(crate) fn resume(shared: &Arc<Shared>, state: ServingState, fd: OwnedFd) {
         let tls_files = state.tls.map(|(cert, key)| (path(cert), path(key)));
         let tokens = state.tokens.into_iter().map(grant_of).collect();
         lock(&shared.web.tokens).import(tokens);
@@ -71,11 +83,30 @@ impl Web {
             },
             None => None,
         };
+        let Ok(mut slot) = shared.web.listening.try_lock() else {
+            tracing::error!("upgrade: the viewer was started before its socket was taken over");
+            return;
+        };
         match Listening::serve(shared, listener, acceptor, tls_files) {
-            Ok(listening) => *shared.web.listening.lock().await = Some(listening),
+            Ok(listening) => *slot = Some(listening),
             Err(err) => tracing::error!(%err, "upgrade: cannot serve the viewer"),
         }
     }
+}
+
+/// The viewer's settings as an old server had them (its configuration file's `[web]`).
+pub(crate) fn config_of(state: &WebState) -> WebConfig {
+    let defaults = WebConfig::default();
+    WebConfig {
+        bind: state.bind.parse().unwrap_or(defaults.bind),
+        allowed_hosts: state.allowed_hosts.clone(),
+        max_clients: usize::try_from(state.max_clients).unwrap_or(usize::MAX),
+        tls: state.tls.clone().map(|(cert, key)| (path(cert), path(key))),
+    }
+}
+
+fn path(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
 }
 
 fn unix_ms(at: SystemTime) -> u64 {

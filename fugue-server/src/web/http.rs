@@ -15,10 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::assets;
+use super::limit::Capped;
 use super::socket::{self, MAX_MESSAGE};
 use super::tls::TlsListener;
 use crate::state::Shared;
@@ -27,6 +29,9 @@ use crate::state::Shared;
 const CSP: &str = "default-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; \
                    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
                    form-action 'none'";
+
+/// Connections beyond the browser limit: page and file requests, refused browsers.
+const EXTRA_CONNECTIONS: usize = 64;
 
 /// The hosts (`host:port`) a request may name, and the origins a WebSocket may come from.
 struct Guard {
@@ -50,13 +55,47 @@ impl Guard {
     }
 
     fn allows(&self, headers: &HeaderMap, upgrade: bool) -> bool {
-        let named = |name, list: &[String]| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(|value| list.iter().any(|ok| ok.eq_ignore_ascii_case(value)))
+        let value = |name| headers.get(name).and_then(|value| value.to_str().ok());
+        let host = value(header::HOST)
+            .is_some_and(|host| self.hosts.iter().any(|ok| same_authority(ok, host)));
+        let origin = || {
+            value(header::ORIGIN).is_some_and(|origin| {
+                self.origins.iter().any(|ok| {
+                    let (ok_scheme, ok_authority) = ok.split_once("://").unwrap_or_default();
+                    origin.split_once("://").is_some_and(|(scheme, authority)| {
+                        scheme.eq_ignore_ascii_case(ok_scheme)
+                            && same_authority(ok_authority, authority)
+                    })
+                })
+            })
         };
-        named(header::HOST, &self.hosts) && (!upgrade || named(header::ORIGIN, &self.origins))
+        host && (!upgrade || origin())
+    }
+}
+
+/// Whether `seen` (from a header) names the allowed `host[:port]`: hosts equal, ignoring
+/// case, and ports equal; an allowed name without a port allows any, and a header
+/// without one means a default port (80 or 443), as a browser or a proxy leaves it out.
+fn same_authority(allowed: &str, seen: &str) -> bool {
+    let (allowed_host, allowed_port) = split_port(allowed);
+    let (seen_host, seen_port) = split_port(seen);
+    allowed_host.eq_ignore_ascii_case(seen_host)
+        && match (allowed_port, seen_port) {
+            (None, _) => true,
+            (Some(allowed), Some(seen)) => allowed == seen,
+            (Some(allowed), None) => allowed == "80" || allowed == "443",
+        }
+}
+
+/// `host:port` into its host and port (`[::1]:80` keeps its brackets).
+fn split_port(authority: &str) -> (&str, Option<&str>) {
+    match authority.rsplit_once(':') {
+        Some((host, port))
+            if !port.contains(']') && (!host.contains(':') || host.ends_with(']')) =>
+        {
+            (host, Some(port))
+        }
+        _ => (authority, None),
     }
 }
 
@@ -75,6 +114,11 @@ pub(super) fn spawn(
     // It stops accepting when the server shuts down, or when an upgrade begins (the next
     // server serves this same socket; connections wait in its backlog meanwhile).
     let (shutdown, park) = (shared.shutdown.clone(), shared.handoff.park.clone());
+    let max_connections = shared
+        .config
+        .web
+        .max_clients
+        .saturating_add(EXTRA_CONNECTIONS);
     let app = Router::new()
         .route("/", get(assets::index))
         .route("/{file}", get(assets::file))
@@ -82,18 +126,23 @@ pub(super) fn spawn(
         .layer(middleware::from_fn_with_state(guard, check))
         .with_state(shared)
         .into_make_service_with_connect_info::<SocketAddr>();
+    // Room for every browser, and for pages and files on their way.
+    let permits = Arc::new(Semaphore::new(max_connections));
     tokio::spawn(async move {
         let served = match tls {
             None => {
-                let listener = listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
+                let listener = Capped::new(listener, permits).tap_io(|tcp| {
+                    let _ = tcp.get_ref().set_nodelay(true);
                 });
                 axum::serve(listener, app)
                     .with_graceful_shutdown(stopped(shutdown, park))
                     .await
             }
             Some(acceptor) => {
-                let listener = TlsListener::new(listener, addr, acceptor).tap_io(|_| {});
+                let stop = stopped(shutdown.clone(), park.clone());
+                let listener = TlsListener::new(listener, addr, acceptor, permits, stop);
+                // `tap_io` only for axum's connect info, which it provides for a `TapIo`.
+                let listener = listener.tap_io(|_| {});
                 axum::serve(listener, app)
                     .with_graceful_shutdown(stopped(shutdown, park))
                     .await
@@ -149,4 +198,41 @@ async fn upgrade(
     ws.max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| socket::serve(shared, socket, remote))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_match_by_host_and_port_with_default_ports_left_out() {
+        assert!(same_authority("127.0.0.1:8022", "127.0.0.1:8022"));
+        assert!(!same_authority("127.0.0.1:8022", "127.0.0.1:8023"));
+        assert!(!same_authority("127.0.0.1:8022", "evil.example:8022"));
+        assert!(same_authority("Term.Example.com", "term.example.com:8443"));
+        assert!(same_authority("term.example.com:443", "term.example.com"));
+        assert!(!same_authority("term.example.com:8443", "term.example.com"));
+        assert!(same_authority("[::1]:80", "[::1]"));
+        assert!(!same_authority("[::1]:8022", "[::2]:8022"));
+        assert!(!same_authority("127.0.0.1:8022", "127.0.0.1:8022.evil"));
+    }
+
+    #[test]
+    fn the_guard_wants_its_own_host_and_an_origin_of_its_own_for_an_upgrade() {
+        let guard = Guard::new(SocketAddr::from(([127, 0, 0, 1], 8022)), false, &[]);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("localhost:8022"));
+        assert!(guard.allows(&headers, false));
+        assert!(!guard.allows(&headers, true), "no Origin: refused");
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://localhost:8022"),
+        );
+        assert!(!guard.allows(&headers, true), "another scheme");
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8022"),
+        );
+        assert!(guard.allows(&headers, true));
+    }
 }

@@ -19,6 +19,7 @@ mod auth;
 mod bridge;
 mod handoff;
 mod http;
+mod limit;
 mod relay;
 mod socket;
 mod tls;
@@ -36,6 +37,7 @@ use fugue_protocol::WebGrant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use self::handoff::config_of;
 use self::tokens::{Grant, Tokens};
 use crate::state::Shared;
 

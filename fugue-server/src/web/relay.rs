@@ -9,6 +9,7 @@ use super::socket::{Flow, Page};
 use super::wire::{self, close};
 
 impl Page {
+    /// The page rendered everything up to `seq`: that much leaves the window.
     pub(super) fn acked(&mut self, seq: u64) {
         while let Some(&(sent, len)) = self.unacked.front() {
             if sent > seq {
@@ -19,12 +20,14 @@ impl Page {
         }
     }
 
+    /// Sends output (counted in the window).
     pub(super) async fn output(&mut self, seq: u64, data: &[u8]) -> Flow {
         self.unacked.push_back((seq, data.len()));
         self.unacked_bytes += data.len();
         self.out(wire::output(seq, data)).await
     }
 
+    /// Relays one message from the server (`None`: the connection ended).
     pub(super) async fn on_server(&mut self, msg: Option<ServerMessage>) -> Flow {
         let Some(msg) = msg else {
             return self
@@ -32,6 +35,9 @@ impl Page {
                 .await;
         };
         match msg {
+            // Only the output of the session it attached to (and may see) reaches it.
+            ServerMessage::Output { session, .. } if !self.attached_to(session) => Ok(()),
+            ServerMessage::Resync { .. } if self.session.is_none() => Ok(()),
             ServerMessage::Output { seq, data, .. } => {
                 self.tell_size().await?;
                 self.output(seq, &data).await
@@ -52,7 +58,13 @@ impl Page {
                     .await
             }
             ServerMessage::Detached { reason } => self.detached(reason).await,
-            ServerMessage::Ping { nonce } => self.forward(ClientMessage::Pong { nonce }),
+            ServerMessage::Ping { nonce } => {
+                if self.bridge.pong(nonce) {
+                    Ok(())
+                } else {
+                    Err(())
+                }
+            }
             ServerMessage::Error { code, message, .. } => {
                 self.out(wire::error(error_code(code), &message)).await
             }
@@ -62,9 +74,17 @@ impl Page {
 
     async fn attached(&mut self, session: &SessionInfo, seq: u64, snapshot: Option<Bytes>) -> Flow {
         if !self.grant.allows(session.id) {
-            // Moved (`fugue switch`) to a session outside the link's scope.
-            self.bridge
-                .request(|request_id| ClientMessage::Detach { request_id });
+            // Moved (`fugue switch`) to a session outside the link's scope: none of its
+            // output is relayed (no session is attached here), and it leaves.
+            self.session = None;
+            if !self
+                .bridge
+                .request(|request_id| ClientMessage::Detach { request_id })
+            {
+                return self
+                    .close(close::SERVER_ERROR, "cannot leave the session")
+                    .await;
+            }
             return self
                 .out(wire::error(
                     "forbidden",
@@ -74,6 +94,9 @@ impl Page {
         }
         let handle = self.shared.sessions.find(&session.id.to_string()).ok();
         self.session = handle.map(|handle| (handle, session.size));
+        // A new stream: what was sent of the old one needs no acknowledgement.
+        self.unacked.clear();
+        self.unacked_bytes = 0;
         let payload = json!({
             "session": wire::session(session),
             "seq": seq,
@@ -84,6 +107,13 @@ impl Page {
             Some(snapshot) => self.output(seq, &snapshot).await,
             None => Ok(()),
         }
+    }
+
+    /// Whether it is attached to session `id` (its output is relayed).
+    fn attached_to(&self, id: uuid::Uuid) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|(handle, _)| handle.id == id)
     }
 
     /// Tells the browser the attached session's size, if it changed since it was told

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
@@ -39,7 +39,9 @@ const WINDOW: usize = 1 << 20;
 /// (another client's resize, or the size policy overruling this browser's).
 const SIZE_CHECK: Duration = Duration::from_millis(250);
 
+/// The WebSocket's sending half.
 pub(super) type Sink = SplitSink<WebSocket, Message>;
+/// The WebSocket's receiving half.
 pub(super) type Source = SplitStream<WebSocket>;
 
 /// Whether the connection goes on.
@@ -47,19 +49,20 @@ pub(super) type Flow = Result<(), ()>;
 
 /// Serves one upgraded WebSocket from `remote` to its end.
 pub(super) async fn serve(shared: Arc<Shared>, ws: WebSocket, remote: SocketAddr) {
+    let (mut sink, mut source) = ws.split();
+    let revoked = shared.web.revocation();
+    let Some((grant, device)) = authenticate(&shared, &mut sink, &mut source, remote).await else {
+        return;
+    };
+    // Counted once authenticated (connections before that are bounded by the listener).
     let live = shared.web.live.fetch_add(1, Ordering::AcqRel) + 1;
     let _live = Live(shared.clone());
-    let (mut sink, mut source) = ws.split();
     if live > shared.config.web.max_clients {
         let text = "too many browser clients";
         let _ = sink.send(wire::error("server_busy", text)).await;
         let _ = sink.send(wire::closing(close::BUSY, text)).await;
         return;
     }
-    let revoked = shared.web.revocation();
-    let Some((grant, device)) = authenticate(&shared, &mut sink, &mut source).await else {
-        return;
-    };
     let browser = Browser {
         remote,
         operator: grant.operator,
@@ -143,6 +146,13 @@ impl Page {
         let period = shared.config.ping_interval;
         let mut ping = interval_at(Instant::now() + period, period);
         let mut sizes = interval(SIZE_CHECK);
+        // The link stops working while open, too.
+        let left = self
+            .grant
+            .expires
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let expires = Instant::now() + left;
         loop {
             let reading = self.bridge.has_room();
             let sending = self.unacked_bytes < WINDOW;
@@ -150,6 +160,7 @@ impl Page {
                 biased;
                 () = shared.shutdown.cancelled() => self.close(close::GOING_AWAY, "server shutting down").await,
                 () = revoked.cancelled() => self.close(close::UNAUTHORIZED, "revoked").await,
+                () = tokio::time::sleep_until(expires) => self.close(close::UNAUTHORIZED, "expired").await,
                 // An upgrade: the browser reconnects (and resumes) once it is done.
                 () = shared.handoff.park.cancelled() => self.close(close::GOING_AWAY, "server upgrading").await,
                 frame = source.next(), if reading => self.on_frame(frame).await,
@@ -198,10 +209,19 @@ impl Page {
         match frame {
             None => Err(()),
             Some(Err(err)) => {
-                // The only read error worth an answer: a message over the cap.
                 tracing::debug!(%err, "browser connection failed");
-                self.close(close::TOO_BIG, "message too big or malformed")
-                    .await
+                // A message over the cap gets its own code; other errors end the
+                // connection as a protocol error.
+                let inner = err.into_inner();
+                let too_big = matches!(
+                    inner.downcast_ref::<tungstenite::Error>(),
+                    Some(tungstenite::Error::Capacity(_))
+                );
+                if too_big {
+                    self.close(close::TOO_BIG, "message too big").await
+                } else {
+                    self.close(close::PROTOCOL_ERROR, "protocol error").await
+                }
             }
             Some(Ok(Message::Text(text))) => match FromBrowser::parse(&text) {
                 Ok(msg) => self.on_message(msg).await,
@@ -278,8 +298,6 @@ impl Page {
             let text = format!("no session named {:?}", request.session);
             return self.out(wire::error("unknown_session", &text)).await;
         };
-        self.unacked.clear();
-        self.unacked_bytes = 0;
         let size = TermSize {
             rows: request.rows,
             cols: request.cols,

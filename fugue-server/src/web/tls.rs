@@ -1,6 +1,7 @@
 //! TLS for a viewer bound beyond loopback: a rustls acceptor from PEM files, and the
-//! listener that completes each handshake in its own task (bounded by a timeout), so a
-//! client that stalls mid-handshake holds up nobody else.
+//! listener that completes each handshake in its own task (bounded by a timeout, and
+//! counted under the connection cap), so a client that stalls mid-handshake holds up
+//! nobody else.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
+
+use super::limit::{Held, permit};
 
 /// A handshake not finished in this time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,41 +45,61 @@ pub(super) fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// A connection out of its TLS handshake, holding its place under the cap.
+type Ready = (Held<TlsStream<TcpStream>>, SocketAddr);
+
 /// A listener whose connections come out of their TLS handshake.
 pub(super) struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<Ready>,
     addr: SocketAddr,
 }
 
 impl TlsListener {
-    /// Accepts on `listener`, handshaking with `acceptor` in a task per connection.
-    pub(super) fn new(listener: TcpListener, addr: SocketAddr, acceptor: TlsAcceptor) -> Self {
+    /// Accepts on `listener` while a permit is free (the handshake holds it too),
+    /// handshaking with `acceptor` in a task per connection, until `stop`.
+    pub(super) fn new(
+        listener: TcpListener,
+        addr: SocketAddr,
+        acceptor: TlsAcceptor,
+        permits: Arc<Semaphore>,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
         let (tx, ready) = mpsc::channel(READY_QUEUE);
         tokio::spawn(async move {
-            loop {
-                let Ok((tcp, peer)) = listener.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let _ = tcp.set_nodelay(true);
-                let (acceptor, done) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let shake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
-                    if let Ok(Ok(stream)) = shake.await {
-                        let _ = done.send((stream, peer)).await;
-                    }
-                });
-                if tx.is_closed() {
-                    return;
-                }
+            tokio::select! {
+                () = stop => {}
+                () = accept_loop(listener, acceptor, permits, tx) => {}
             }
         });
         TlsListener { ready, addr }
     }
 }
 
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    permits: Arc<Semaphore>,
+    tx: mpsc::Sender<Ready>,
+) {
+    while !tx.is_closed() {
+        let permit = permit(&permits).await;
+        let Ok((tcp, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, done) = (acceptor.clone(), tx.clone());
+        tokio::spawn(async move {
+            let shake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+            if let Ok(Ok(stream)) = shake.await {
+                let _ = done.send((Held::new(stream, permit), peer)).await;
+            }
+        });
+    }
+}
+
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Held<TlsStream<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

@@ -5,8 +5,9 @@
 //! Invariant: a token's text is returned once, to the `fugue web` that minted it, and
 //! never stored or logged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -16,6 +17,8 @@ use uuid::Uuid;
 const MAX_FAILURES: usize = 20;
 /// The window the failures are counted in.
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Addresses whose failures are remembered before the quiet ones are forgotten.
+const MAX_PEERS: usize = 1024;
 
 /// What a token lets its holder do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +43,7 @@ impl Grant {
 pub(crate) enum Denied {
     /// Unknown, expired or revoked: one answer for all three.
     Unauthorized,
-    /// Too many failures lately; the token was not looked at.
+    /// Not live either, and too many failures from its address lately.
     RateLimited,
 }
 
@@ -48,7 +51,8 @@ pub(crate) enum Denied {
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
     by_hash: HashMap<[u8; 32], Grant>,
-    failures: Vec<Instant>,
+    /// Recent failures by the peer's address, oldest first.
+    failures: HashMap<IpAddr, VecDeque<Instant>>,
 }
 
 impl Tokens {
@@ -69,22 +73,42 @@ impl Tokens {
         Ok(text)
     }
 
-    /// The grant of `token`, if it is live; a failure counts toward the rate limit.
-    pub(crate) fn check(&mut self, token: &str, now: Instant) -> Result<Grant, Denied> {
-        self.failures
-            .retain(|at| now.duration_since(*at) < FAILURE_WINDOW);
-        if self.failures.len() >= MAX_FAILURES {
-            return Err(Denied::RateLimited);
-        }
+    /// The grant of `token`, if it is live. A failure counts against `from`: past
+    /// [`MAX_FAILURES`] in [`FAILURE_WINDOW`] its failures are answered `RateLimited`
+    /// (a live token still works: it cannot be guessed, and a flood of bad ones from the
+    /// same address, loopback above all, must not lock out its rightful holders).
+    pub(crate) fn check(
+        &mut self,
+        token: &str,
+        from: IpAddr,
+        now: Instant,
+    ) -> Result<Grant, Denied> {
         let live = self
             .by_hash
             .get(&hash(token))
             .filter(|grant| grant.expires > SystemTime::now())
             .cloned();
-        live.ok_or_else(|| {
-            self.failures.push(now);
-            Denied::Unauthorized
-        })
+        if let Some(grant) = live {
+            return Ok(grant);
+        }
+        if self.failures.len() > MAX_PEERS {
+            self.failures.retain(|_, seen| {
+                seen.back()
+                    .is_some_and(|at| now.duration_since(*at) < FAILURE_WINDOW)
+            });
+        }
+        let seen = self.failures.entry(from).or_default();
+        while seen
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= FAILURE_WINDOW)
+        {
+            seen.pop_front();
+        }
+        if seen.len() >= MAX_FAILURES {
+            return Err(Denied::RateLimited);
+        }
+        seen.push_back(now);
+        Err(Denied::Unauthorized)
     }
 
     /// Forgets every token; returns how many were live.
@@ -122,6 +146,10 @@ fn hash(token: &str) -> [u8; 32] {
 mod tests {
     use super::*;
 
+    use std::net::Ipv4Addr;
+
+    const HERE: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
     fn grant(secs: u64) -> Grant {
         Grant {
             operator: true,
@@ -137,10 +165,10 @@ mod tests {
         assert_eq!(text.len(), 64);
         let keys: Vec<_> = tokens.by_hash.keys().copied().collect();
         assert_eq!(keys, [hash(&text)]);
-        let checked = tokens.check(&text, Instant::now()).unwrap();
+        let checked = tokens.check(&text, HERE, Instant::now()).unwrap();
         assert!(checked.operator);
         assert_eq!(
-            tokens.check("nope", Instant::now()),
+            tokens.check("nope", HERE, Instant::now()),
             Err(Denied::Unauthorized)
         );
     }
@@ -150,27 +178,36 @@ mod tests {
         let mut tokens = Tokens::default();
         let old = tokens.mint(grant(0)).unwrap();
         assert_eq!(
-            tokens.check(&old, Instant::now()),
+            tokens.check(&old, HERE, Instant::now()),
             Err(Denied::Unauthorized)
         );
         let live = tokens.mint(grant(60)).unwrap();
         assert_eq!(tokens.revoke_all(), 1);
         assert_eq!(
-            tokens.check(&live, Instant::now()),
+            tokens.check(&live, HERE, Instant::now()),
             Err(Denied::Unauthorized)
         );
     }
 
     #[test]
-    fn a_burst_of_failures_is_rate_limited_until_the_window_passes() {
+    fn a_burst_of_failures_is_rate_limited_per_address_and_a_live_token_still_works() {
         let mut tokens = Tokens::default();
         let good = tokens.mint(grant(60)).unwrap();
         let start = Instant::now();
         for _ in 0..MAX_FAILURES {
-            assert_eq!(tokens.check("bad", start), Err(Denied::Unauthorized));
+            assert_eq!(tokens.check("bad", HERE, start), Err(Denied::Unauthorized));
         }
-        assert_eq!(tokens.check(&good, start), Err(Denied::RateLimited));
+        assert_eq!(tokens.check("bad", HERE, start), Err(Denied::RateLimited));
+        assert!(
+            tokens.check(&good, HERE, start).is_ok(),
+            "its holder is not locked out"
+        );
+        let elsewhere = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(
+            tokens.check("bad", elsewhere, start),
+            Err(Denied::Unauthorized)
+        );
         let later = start + FAILURE_WINDOW;
-        assert!(tokens.check(&good, later).is_ok());
+        assert_eq!(tokens.check("bad", HERE, later), Err(Denied::Unauthorized));
     }
 }

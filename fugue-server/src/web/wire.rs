@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 pub(crate) mod close {
     /// The server shuts down or is upgraded: reconnect.
     pub(crate) const GOING_AWAY: u16 = 1001;
+    /// A WebSocket protocol error (a frame the library could not read).
+    pub(crate) const PROTOCOL_ERROR: u16 = 1002;
     /// A frame over the cap.
     pub(crate) const TOO_BIG: u16 = 1009;
     /// The server failed: reconnect.
@@ -51,16 +53,21 @@ pub(crate) enum FromBrowser {
 /// `auth`'s payload.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Auth {
+    /// The link's token.
     pub(crate) token: String,
+    /// The tab's device id, kept by the page.
     pub(crate) device: Option<uuid::Uuid>,
 }
 
 /// `attach`'s payload.
 #[derive(Debug, Deserialize)]
 pub(crate) struct AttachRequest {
+    /// The session's name or id.
     pub(crate) session: String,
+    /// The page's terminal size.
     pub(crate) cols: u16,
     pub(crate) rows: u16,
+    /// Resume after this sequence number instead of a fresh screen.
     pub(crate) resume_from: Option<u64>,
 }
 

@@ -369,6 +369,7 @@ async fn browsers_beyond_the_limit_are_refused_and_the_others_go_on() {
     let link = web::link(&mut control, web::grant()).await;
     let (mut first, _) = web::connect(link.port, &link.token, None).await;
     let mut second = web::open(link.port).await;
+    web::send(&mut second, "auth", json!({ "token": link.token })).await;
     assert_eq!(
         web::closed(&mut second, Some("server_busy")).await,
         Some(4429)
@@ -421,4 +422,17 @@ async fn a_viewer_is_told_the_size_another_client_gives_the_session() {
         }
     };
     assert_eq!(size, json!({"cols": 100, "rows": 30}));
+}
+
+#[tokio::test]
+async fn an_open_page_is_closed_when_its_link_expires() {
+    let server = TestServer::start().await;
+    let mut control = server.client(Role::Control).await;
+    let grant = fugue_protocol::WebGrant {
+        expires_secs: 1,
+        ..web::grant()
+    };
+    let link = web::link(&mut control, grant).await;
+    let (mut ws, _) = web::connect(link.port, &link.token, None).await;
+    assert_eq!(web::closed(&mut ws, None).await, Some(4401));
 }
