@@ -163,26 +163,6 @@ async fn hand_over(
     }
 }
 
-/// The request a message answers (not a switch's `Attached`, whose id 0 no request has).
-fn reply_to(msg: &ServerMessage) -> Option<u32> {
-    match msg {
-        ServerMessage::Attached { request_id: 0, .. } => None,
-        ServerMessage::Error { request_id, .. } => *request_id,
-        ServerMessage::Done { request_id }
-        | ServerMessage::Sessions { request_id, .. }
-        | ServerMessage::Created { request_id, .. }
-        | ServerMessage::Attached { request_id, .. }
-        | ServerMessage::Captured { request_id, .. }
-        | ServerMessage::Status { request_id, .. }
-        | ServerMessage::Upgraded { request_id, .. }
-        | ServerMessage::InputTaken { request_id, .. }
-        | ServerMessage::WebLink { request_id, .. }
-        | ServerMessage::WebRevoked { request_id, .. }
-        | ServerMessage::Clients { request_id, .. } => Some(*request_id),
-        _ => None,
-    }
-}
-
 /// Delivers one server message to its waiter, the pong queue, or the backlog.
 fn route(
     msg: ServerMessage,
@@ -190,7 +170,8 @@ fn route(
     pong_tx: &mpsc::Sender<u64>,
     backlog: Option<&mut Backlog>,
 ) {
-    if let Some(id) = reply_to(&msg) {
+    // Id 0 is a switch's `Attached`, which answers no request of this client.
+    if let Some(id) = msg.reply_to().filter(|&id| id != 0) {
         pending.complete(id, msg);
         return;
     }

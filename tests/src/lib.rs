@@ -177,7 +177,7 @@ impl TestClient {
         self.send(build(id)).await;
         loop {
             let msg = self.next().await.expect("reply before close");
-            if reply_id(&msg) == Some(id) {
+            if msg.reply_to() == Some(id) {
                 return msg;
             }
         }
@@ -252,25 +252,6 @@ pub fn spec(name: Option<&str>, command: &[&str]) -> SessionSpec {
         env: vec![("PS1".into(), "$ ".into())],
         size: TermSize::DEFAULT,
         term: None,
-    }
-}
-
-/// The request id a reply echoes, if any.
-pub fn reply_id(msg: &ServerMessage) -> Option<RequestId> {
-    match msg {
-        ServerMessage::Error { request_id, .. } => *request_id,
-        ServerMessage::Done { request_id }
-        | ServerMessage::Sessions { request_id, .. }
-        | ServerMessage::Created { request_id, .. }
-        | ServerMessage::Attached { request_id, .. }
-        | ServerMessage::Captured { request_id, .. }
-        | ServerMessage::Status { request_id, .. }
-        | ServerMessage::Upgraded { request_id, .. }
-        | ServerMessage::InputTaken { request_id, .. }
-        | ServerMessage::WebLink { request_id, .. }
-        | ServerMessage::WebRevoked { request_id, .. }
-        | ServerMessage::Clients { request_id, .. } => Some(*request_id),
-        _ => None,
     }
 }
 

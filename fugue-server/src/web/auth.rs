@@ -43,28 +43,16 @@ pub(super) async fn authenticate(
     let first = timeout(AUTH_TIMEOUT, source.next()).await;
     let auth = match first {
         Ok(Some(Ok(Message::Text(text)))) => match FromBrowser::parse(&text) {
-            Ok(FromBrowser::Auth(auth)) => auth,
-            _ => {
-                return refuse(
-                    sink,
-                    close::PROTOCOL,
-                    "bad_message",
-                    "the first message must be auth",
-                )
-                .await;
-            }
+            Ok(FromBrowser::Auth(auth)) => Some(auth),
+            _ => None,
         },
-        Ok(Some(Ok(_))) => {
-            return refuse(
-                sink,
-                close::PROTOCOL,
-                "bad_message",
-                "the first message must be auth",
-            )
-            .await;
-        }
+        Ok(Some(Ok(_))) => None,
         Err(_) => return refuse(sink, close::PROTOCOL, "timeout", "no auth in time").await,
         Ok(_) => return None,
+    };
+    let Some(auth) = auth else {
+        let text = "the first message must be auth";
+        return refuse(sink, close::PROTOCOL, "bad_message", text).await;
     };
     let now = Instant::now().into_std();
     let checked = lock(&shared.web.tokens).check(&auth.token, remote.ip(), now);

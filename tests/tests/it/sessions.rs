@@ -217,7 +217,7 @@ async fn kill_ends_even_a_program_that_ignores_sighup() {
     assert_eq!(
         reply,
         ServerMessage::Sessions {
-            request_id: fugue_tests::reply_id(&reply).unwrap(),
+            request_id: reply.reply_to().unwrap(),
             sessions: vec![]
         }
     );
