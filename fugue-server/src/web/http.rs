@@ -119,6 +119,7 @@ pub(super) fn spawn(
         .web
         .max_clients
         .saturating_add(EXTRA_CONNECTIONS);
+    let idle = shared.config.idle_timeout;
     let app = Router::new()
         .route("/", get(assets::index))
         .route("/{file}", get(assets::file))
@@ -131,7 +132,7 @@ pub(super) fn spawn(
     tokio::spawn(async move {
         let served = match tls {
             None => {
-                let listener = Capped::new(listener, permits).tap_io(|tcp| {
+                let listener = Capped::new(listener, permits, idle).tap_io(|tcp| {
                     let _ = tcp.get_ref().set_nodelay(true);
                 });
                 axum::serve(listener, app)
@@ -140,7 +141,7 @@ pub(super) fn spawn(
             }
             Some(acceptor) => {
                 let stop = stopped(shutdown.clone(), park.clone());
-                let listener = TlsListener::new(listener, addr, acceptor, permits, stop);
+                let listener = TlsListener::new(listener, addr, acceptor, (permits, idle), stop);
                 // `tap_io` only for axum's connect info, which it provides for a `TapIo`.
                 let listener = listener.tap_io(|_| {});
                 axum::serve(listener, app)

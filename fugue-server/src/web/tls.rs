@@ -61,14 +61,14 @@ impl TlsListener {
         listener: TcpListener,
         addr: SocketAddr,
         acceptor: TlsAcceptor,
-        permits: Arc<Semaphore>,
+        (permits, idle): (Arc<Semaphore>, Duration),
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         let (tx, ready) = mpsc::channel(READY_QUEUE);
         tokio::spawn(async move {
             tokio::select! {
                 () = stop => {}
-                () = accept_loop(listener, acceptor, permits, tx) => {}
+                () = accept_loop(listener, acceptor, (permits, idle), tx) => {}
             }
         });
         TlsListener { ready, addr }
@@ -78,7 +78,7 @@ impl TlsListener {
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    permits: Arc<Semaphore>,
+    (permits, idle): (Arc<Semaphore>, Duration),
     tx: mpsc::Sender<Ready>,
 ) {
     while !tx.is_closed() {
@@ -92,7 +92,7 @@ async fn accept_loop(
         tokio::spawn(async move {
             let shake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
             if let Ok(Ok(stream)) = shake.await {
-                let _ = done.send((Held::new(stream, permit), peer)).await;
+                let _ = done.send((Held::new(stream, permit, idle), peer)).await;
             }
         });
     }

@@ -436,3 +436,18 @@ async fn an_open_page_is_closed_when_its_link_expires() {
     let (mut ws, _) = web::connect(link.port, &link.token, None).await;
     assert_eq!(web::closed(&mut ws, None).await, Some(4401));
 }
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() {
+    let server = TestServer::start_with(|config| {
+        config.idle_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut control = server.client(Role::Control).await;
+    let link = web::link(&mut control, web::grant()).await;
+    // Not even a request line: it would hold its slot for ever.
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", link.port)).await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(fugue_tests::EVENT_TIMEOUT, tcp.read_to_end(&mut rest));
+    assert!(read.await.is_ok(), "closed by the server");
+}
