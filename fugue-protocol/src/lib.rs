@@ -34,6 +34,7 @@ mod error;
 mod events;
 mod message;
 mod paths;
+mod reply;
 mod types;
 
 pub use codec::{

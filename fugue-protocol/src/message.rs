@@ -387,33 +387,3 @@ pub enum ServerMessage {
         clients: Vec<ClientSummary>,
     },
 }
-
-impl ServerMessage {
-    /// The request this message answers, if it is a reply (an `Error` without one is
-    /// not). `Attached` with id 0 answers no request: another client moved this one.
-    pub fn reply_to(&self) -> Option<RequestId> {
-        match self {
-            ServerMessage::Error { request_id, .. } => *request_id,
-            ServerMessage::Done { request_id }
-            | ServerMessage::Sessions { request_id, .. }
-            | ServerMessage::Created { request_id, .. }
-            | ServerMessage::Attached { request_id, .. }
-            | ServerMessage::Captured { request_id, .. }
-            | ServerMessage::Status { request_id, .. }
-            | ServerMessage::Upgraded { request_id, .. }
-            | ServerMessage::InputTaken { request_id, .. }
-            | ServerMessage::WebLink { request_id, .. }
-            | ServerMessage::WebRevoked { request_id, .. }
-            | ServerMessage::Clients { request_id, .. } => Some(*request_id),
-            ServerMessage::Welcome { .. }
-            | ServerMessage::Ping { .. }
-            | ServerMessage::Pong { .. }
-            | ServerMessage::Output { .. }
-            | ServerMessage::Resync { .. }
-            | ServerMessage::SessionExited { .. }
-            | ServerMessage::Detached { .. }
-            | ServerMessage::Event { .. }
-            | ServerMessage::EventsLost { .. } => None,
-        }
-    }
-}

@@ -446,7 +446,9 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_idle_timeout() {
     let mut control = server.client(Role::Control).await;
     let link = web::link(&mut control, web::grant()).await;
     // Not even a request line: it would hold its slot for ever.
-    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", link.port)).await.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", link.port))
+        .await
+        .unwrap();
     let mut rest = Vec::new();
     let read = tokio::time::timeout(fugue_tests::EVENT_TIMEOUT, tcp.read_to_end(&mut rest));
     assert!(read.await.is_ok(), "closed by the server");
