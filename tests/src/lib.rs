@@ -199,6 +199,41 @@ impl TestClient {
         }
     }
 
+    /// Types `text` into `session` (`SendInput`); returns the position it reached the
+    /// program at.
+    pub async fn type_in(&mut self, session: &str, text: &str) -> u64 {
+        let session = session.to_owned();
+        let data = Bytes::copy_from_slice(text.as_bytes());
+        let reply = self
+            .request(|request_id| ClientMessage::SendInput {
+                request_id,
+                session,
+                data,
+            })
+            .await;
+        match reply {
+            ServerMessage::InputTaken { seq, .. } => seq,
+            other => panic!("expected InputTaken, got {other:?}"),
+        }
+    }
+
+    /// `session`'s screen as plain text (`Capture`, no scrollback).
+    pub async fn screen_text(&mut self, session: &str) -> String {
+        let session = session.to_owned();
+        let reply = self
+            .request(|request_id| ClientMessage::Capture {
+                request_id,
+                session,
+                format: fugue_protocol::CaptureFormat::Plain,
+                scrollback_lines: 0,
+            })
+            .await;
+        match reply {
+            ServerMessage::Captured { text, .. } => text,
+            other => panic!("expected Captured, got {other:?}"),
+        }
+    }
+
     /// Attaches to `session` at 24x80; returns the `Attached` reply.
     pub async fn attach(&mut self, session: &str) -> ServerMessage {
         let session = session.to_owned();

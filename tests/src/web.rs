@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{EVENT_TIMEOUT, TestClient};
+use crate::{EVENT_TIMEOUT, TestClient, TestServer};
 
 /// A WebSocket to the viewer.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -56,6 +56,14 @@ pub async fn link(client: &mut TestClient, grant: WebGrant) -> Link {
     Link { url, token, port }
 }
 
+/// A fresh server, a control client, and an operator's link to every session.
+pub async fn served() -> (TestServer, TestClient, Link) {
+    let server = TestServer::start().await;
+    let mut control = server.client(fugue_protocol::Role::Control).await;
+    let link = link(&mut control, grant()).await;
+    (server, control, link)
+}
+
 /// Opens `/ws` with the `Origin` and `Host` given (a browser's own when `None`).
 ///
 /// # Errors
@@ -96,6 +104,25 @@ pub async fn connect(port: u16, token: &str, device: Option<uuid::Uuid>) -> (Ws,
     let reply = next_json(&mut ws).await;
     assert_eq!(reply["type"], "connected", "{reply}");
     (ws, reply["payload"].clone())
+}
+
+/// Sends `attach` for `session` at 80x24; returns the answer (`attached`, or an error).
+pub async fn attach(ws: &mut Ws, session: &str) -> Value {
+    send(
+        ws,
+        "attach",
+        json!({"session": session, "cols": 80, "rows": 24}),
+    )
+    .await;
+    next_json(ws).await
+}
+
+/// Opens, authenticates and attaches to `session`, which must succeed.
+pub async fn attached(port: u16, token: &str, session: &str) -> Ws {
+    let (mut ws, _) = connect(port, token, None).await;
+    let reply = attach(&mut ws, session).await;
+    assert_eq!(reply["type"], "attached", "{reply}");
+    ws
 }
 
 /// One thing the server sent.

@@ -2,10 +2,10 @@
 //! same links, and a browser that was attached resumes from its last sequence number with
 //! nothing missed and nothing repeated.
 
-use fugue_protocol::{ClientMessage, Role, ServerMessage};
+use fugue_protocol::Role;
 use fugue_tests::process::ServerProcess;
 use fugue_tests::tmux::{Fugue, assert_success, stdout};
-use fugue_tests::web::{self, Frame};
+use fugue_tests::web;
 use fugue_tests::{TestClient, contains};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
@@ -37,13 +37,7 @@ async fn a_browser_resumes_after_an_upgrade_through_the_same_link() {
         .parse()
         .unwrap();
 
-    let (mut ws, _) = web::connect(port, &token, None).await;
-    web::send(
-        &mut ws,
-        "attach",
-        json!({"session": "kept", "cols": 80, "rows": 24}),
-    )
-    .await;
+    let mut ws = web::attached(port, &token, "kept").await;
     web::output_until(&mut ws, |b| contains(b, b"READY")).await;
     ws.send(Message::binary(b"before-the-upgrade\r".to_vec()))
         .await
@@ -54,25 +48,9 @@ async fn a_browser_resumes_after_an_upgrade_through_the_same_link() {
     let output = tokio::task::block_in_place(|| upgrade(&world, &binary));
     assert_success(&output, "fugue upgrade");
     // The browser was told the server goes away (and to come back).
-    let code = loop {
-        match web::next(&mut ws).await {
-            Frame::Closed(code) => break code,
-            Frame::Json(_) | Frame::Output(..) => {}
-        }
-    };
-    assert_eq!(code, Some(1001));
+    assert_eq!(web::closed(&mut ws, None).await, Some(1001));
     // Output while the browser is away.
-    let reply = control
-        .request(|request_id| ClientMessage::SendInput {
-            request_id,
-            session: "kept".into(),
-            data: "while-it-was-away\r".into(),
-        })
-        .await;
-    assert!(
-        matches!(reply, ServerMessage::InputTaken { .. }),
-        "{reply:?}"
-    );
+    control.type_in("kept", "while-it-was-away\r").await;
 
     // Same port, same token; it resumes after the last output it saw.
     let (mut ws, _) = web::connect(port, &token, None).await;

@@ -2,47 +2,15 @@
 //! the link `fugue web` prints, shows the session, types into it, rides out a dropped
 //! connection without losing or repeating a line, and cannot type through a read-only link.
 
-use fugue_protocol::{CaptureFormat, ClientMessage, Role, ServerMessage, WebGrant};
+use fugue_protocol::{Role, WebGrant};
+use fugue_tests::TestServer;
 use fugue_tests::chromium::Chromium;
 use fugue_tests::poll::poll;
 use fugue_tests::relay::Relay;
 use fugue_tests::web;
-use fugue_tests::{TestClient, TestServer};
 
 /// A session whose program prints each line it is given, once (no terminal echo).
 const CAT: [&str; 3] = ["sh", "-c", "stty -echo; echo READY; exec cat"];
-
-async fn type_in(control: &mut TestClient, session: &str, line: &str) {
-    let data = format!("{line}\r").into();
-    let session = session.to_owned();
-    let reply = control
-        .request(|request_id| ClientMessage::SendInput {
-            request_id,
-            session,
-            data,
-        })
-        .await;
-    assert!(
-        matches!(reply, ServerMessage::InputTaken { .. }),
-        "{reply:?}"
-    );
-}
-
-async fn captured(control: &mut TestClient, session: &str) -> String {
-    let session = session.to_owned();
-    let reply = control
-        .request(|request_id| ClientMessage::Capture {
-            request_id,
-            session,
-            format: CaptureFormat::Plain,
-            scrollback_lines: 0,
-        })
-        .await;
-    let ServerMessage::Captured { text, .. } = reply else {
-        panic!("{reply:?}")
-    };
-    text
-}
 
 fn count(screen: &str, needle: &str) -> usize {
     screen.lines().filter(|line| line.contains(needle)).count()
@@ -73,20 +41,21 @@ async fn the_page_shows_the_session_types_and_resumes_after_a_drop_without_repea
     browser.type_line("typed-in-chromium").await;
     browser.wait_for_text("typed-in-chromium").await;
     assert!(
-        captured(&mut control, "web")
+        control
+            .screen_text("web")
             .await
             .contains("typed-in-chromium")
     );
-    type_in(&mut control, "web", "before-the-cut").await;
+    control.type_in("web", "before-the-cut\r").await;
     browser.wait_for_text("before-the-cut").await;
 
     relay.cut();
     browser
         .wait_for("window.fugue.state", |state| state == "reconnecting")
         .await;
-    type_in(&mut control, "web", "while-away").await;
+    control.type_in("web", "while-away\r").await;
     let held = poll(async || {
-        let text = captured(&mut control, "web").await;
+        let text = control.screen_text("web").await;
         if text.contains("while-away") {
             Ok(())
         } else {
@@ -131,11 +100,12 @@ async fn a_read_only_link_watches_but_cannot_type() {
     assert_eq!(browser.eval("window.fugue.role").await, "viewer");
     browser.type_line("typed-by-a-viewer").await;
     // Whatever the viewer typed would reach the program before this line.
-    type_in(&mut control, "shown", "typed-by-the-operator").await;
+    control.type_in("shown", "typed-by-the-operator\r").await;
     let screen = browser.wait_for_text("typed-by-the-operator").await;
     assert!(!screen.contains("typed-by-a-viewer"), "{screen}");
     assert!(
-        !captured(&mut control, "shown")
+        !control
+            .screen_text("shown")
             .await
             .contains("typed-by-a-viewer")
     );

@@ -2,10 +2,9 @@
 //! fresh screen, and a browser that stops reading holds up neither the session nor the
 //! terminal clients beside it.
 
-use fugue_protocol::{ClientMessage, Role, ServerMessage};
-use fugue_tests::web::{self, Ws};
+use fugue_protocol::{Role, ServerMessage};
+use fugue_tests::web;
 use fugue_tests::{TestServer, contains, input};
-use serde_json::json;
 
 /// The lines `seq 1 N` prints, as a terminal gets them.
 fn numbers(n: u32) -> Vec<u8> {
@@ -23,19 +22,6 @@ fn holds(bytes: &[u8], expected: &[u8]) -> bool {
         .is_some_and(|at| bytes[at..].starts_with(expected))
 }
 
-async fn attached(port: u16, token: &str, session: &str) -> Ws {
-    let (mut ws, _) = web::connect(port, token, None).await;
-    web::send(
-        &mut ws,
-        "attach",
-        json!({"session": session, "cols": 80, "rows": 24}),
-    )
-    .await;
-    let reply = web::next_json(&mut ws).await;
-    assert_eq!(reply["type"], "attached", "{reply}");
-    ws
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_browsers_each_get_every_byte_or_a_fresh_screen() {
     const LINES: u32 = 20_000;
@@ -46,19 +32,9 @@ async fn a_hundred_browsers_each_get_every_byte_or_a_fresh_screen() {
     let link = web::link(&mut control, web::grant()).await;
     let mut browsers = Vec::new();
     for _ in 0..100 {
-        browsers.push(attached(link.port, &link.token, "busy").await);
+        browsers.push(web::attached(link.port, &link.token, "busy").await);
     }
-    let start = control
-        .request(|request_id| ClientMessage::SendInput {
-            request_id,
-            session: "busy".into(),
-            data: "go\r".into(),
-        })
-        .await;
-    assert!(
-        matches!(start, ServerMessage::InputTaken { .. }),
-        "{start:?}"
-    );
+    control.type_in("busy", "go\r").await;
     let readers = browsers.into_iter().map(|mut ws| {
         tokio::spawn(
             async move { web::output_until(&mut ws, |b| contains(b, b"END-OF-RUN\r\n")).await },
@@ -92,7 +68,7 @@ async fn a_browser_that_stops_reading_does_not_hold_up_the_terminal_clients() {
     control.create(Some("flood"), &["sh", "-c", &script]).await;
     let link = web::link(&mut control, web::grant()).await;
     // The stalled browser attaches, then reads nothing and acknowledges nothing.
-    let mut stalled = attached(link.port, &link.token, "flood").await;
+    let mut stalled = web::attached(link.port, &link.token, "flood").await;
     let mut terminal = server.client(Role::Interactive).await;
     let reply = terminal.attach("flood").await;
     assert!(matches!(reply, ServerMessage::Attached { .. }), "{reply:?}");

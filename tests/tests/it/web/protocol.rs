@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fugue_protocol::{Role, ServerMessage};
-use fugue_tests::web::{self, Frame};
+use fugue_tests::web;
 use fugue_tests::{TestServer, contains};
 use futures_util::SinkExt;
 use serde_json::json;
@@ -25,13 +25,7 @@ async fn a_good_token_connects_as_operator_and_sees_the_session_it_attaches_to()
     let (mut ws, connected) = web::connect(link.port, &link.token, None).await;
     assert_eq!(connected["role"], "operator");
     assert_eq!(connected["sessions"][0]["name"], "work");
-    web::send(
-        &mut ws,
-        "attach",
-        json!({"session": "work", "cols": 80, "rows": 24}),
-    )
-    .await;
-    let attached = web::next_json(&mut ws).await;
+    let attached = web::attach(&mut ws, "work").await;
     assert_eq!(attached["type"], "attached");
     assert_eq!(attached["payload"]["fresh"], true);
     ws.send(Message::binary(b"typed by a browser\r".to_vec()))
@@ -131,14 +125,8 @@ async fn a_scoped_link_sees_and_attaches_only_its_sessions() {
         .map(|s| s["name"].clone())
         .collect();
     assert_eq!(names, [json!("mine")]);
-    web::send(
-        &mut ws,
-        "attach",
-        json!({"session": "secret", "cols": 80, "rows": 24}),
-    )
-    .await;
     assert_eq!(
-        web::next_json(&mut ws).await["payload"]["code"],
+        web::attach(&mut ws, "secret").await["payload"]["code"],
         "unknown_session"
     );
     web::send(&mut ws, "list", json!({})).await;
@@ -149,13 +137,7 @@ async fn a_scoped_link_sees_and_attaches_only_its_sessions() {
             .len(),
         1
     );
-    web::send(
-        &mut ws,
-        "attach",
-        json!({"session": "mine", "cols": 80, "rows": 24}),
-    )
-    .await;
-    assert_eq!(web::next_json(&mut ws).await["type"], "attached");
+    assert_eq!(web::attach(&mut ws, "mine").await["type"], "attached");
     // A scope naming a session that does not exist is refused when minted.
     let grant = fugue_protocol::WebGrant {
         sessions: vec!["nope".into()],
@@ -178,9 +160,7 @@ async fn a_scoped_link_sees_and_attaches_only_its_sessions() {
 
 #[tokio::test]
 async fn ping_unknown_types_and_bad_messages_are_answered_and_the_connection_goes_on() {
-    let server = TestServer::start().await;
-    let mut control = server.client(Role::Control).await;
-    let link = web::link(&mut control, web::grant()).await;
+    let (_server, _control, link) = web::served().await;
     let (mut ws, _) = web::connect(link.port, &link.token, None).await;
     web::send(&mut ws, "ping", json!({})).await;
     assert_eq!(web::next_json(&mut ws).await["type"], "pong");
@@ -217,9 +197,7 @@ async fn a_browser_that_says_nothing_is_closed_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn a_new_connection_of_the_same_device_replaces_the_old_one() {
-    let server = TestServer::start().await;
-    let mut control = server.client(Role::Control).await;
-    let link = web::link(&mut control, web::grant()).await;
+    let (_server, mut control, link) = web::served().await;
     let device = uuid::Uuid::new_v4();
     let (mut old, _) = web::connect(link.port, &link.token, Some(device)).await;
     let (mut new, _) = web::connect(link.port, &link.token, Some(device)).await;
@@ -246,9 +224,7 @@ async fn a_new_connection_of_the_same_device_replaces_the_old_one() {
 
 #[tokio::test]
 async fn a_foreign_origin_or_host_is_refused_before_the_upgrade() {
-    let server = TestServer::start().await;
-    let mut control = server.client(Role::Control).await;
-    let link = web::link(&mut control, web::grant()).await;
+    let (_server, _control, link) = web::served().await;
     for (origin, host) in [
         (Some("http://evil.example"), None),
         (Some("null"), None),
@@ -278,18 +254,10 @@ async fn a_foreign_origin_or_host_is_refused_before_the_upgrade() {
 
 #[tokio::test]
 async fn an_oversize_frame_closes_with_1009_and_the_server_goes_on() {
-    let server = TestServer::start().await;
-    let mut control = server.client(Role::Control).await;
-    let link = web::link(&mut control, web::grant()).await;
+    let (_server, _control, link) = web::served().await;
     let (mut ws, _) = web::connect(link.port, &link.token, None).await;
     let _ = ws.send(Message::binary(vec![b'x'; 200 * 1024])).await;
-    let code = loop {
-        match web::next(&mut ws).await {
-            Frame::Closed(code) => break code,
-            Frame::Json(_) | Frame::Output(..) => {}
-        }
-    };
-    assert_eq!(code, Some(1009));
+    assert_eq!(web::closed(&mut ws, None).await, Some(1009));
     let (mut again, _) = web::connect(link.port, &link.token, None).await;
     web::send(&mut again, "ping", json!({})).await;
     assert_eq!(web::next_json(&mut again).await["type"], "pong");
@@ -297,9 +265,7 @@ async fn an_oversize_frame_closes_with_1009_and_the_server_goes_on() {
 
 #[tokio::test]
 async fn revoking_closes_open_browsers_and_refuses_their_links() {
-    let server = TestServer::start().await;
-    let mut control = server.client(Role::Control).await;
-    let link = web::link(&mut control, web::grant()).await;
+    let (_server, mut control, link) = web::served().await;
     let (mut ws, _) = web::connect(link.port, &link.token, None).await;
     let reply = control
         .request(|request_id| fugue_protocol::ClientMessage::RevokeWebTokens { request_id })
@@ -347,13 +313,7 @@ async fn the_programs_exit_status_reaches_the_browser() {
         .await;
     let link = web::link(&mut control, web::grant()).await;
     let (mut ws, _) = web::connect(link.port, &link.token, None).await;
-    web::send(
-        &mut ws,
-        "attach",
-        json!({"session": "short", "cols": 80, "rows": 24}),
-    )
-    .await;
-    assert_eq!(web::next_json(&mut ws).await["type"], "attached");
+    assert_eq!(web::attach(&mut ws, "short").await["type"], "attached");
     ws.send(Message::binary(b"\r".to_vec())).await.unwrap();
     let exited = web::next_json(&mut ws).await;
     assert_eq!(exited["type"], "exited", "{exited}");
