@@ -6,8 +6,10 @@
 //! hands one end to [`crate::connection::serve_browser`] and speaks the fugue protocol on
 //! the other, translating. So a browser attaches, resumes, is paced, resynced and counted
 //! in the registry exactly as a terminal client is; the gateway adds what the web needs:
-//! tokens (`tokens.rs`, checked by `auth.rs`), the Host and Origin checks (`http.rs`), TLS
-//! (`tls.rs`), heartbeats and the acknowledgement window (`socket.rs`, `relay.rs`).
+//! tokens (`tokens.rs`, checked by `auth.rs`), the Host and Origin checks (`http.rs`), a
+//! cap on connections with an idle deadline (`limit.rs`), TLS (`tls.rs`), heartbeats, the
+//! acknowledgement window and size notices (`socket.rs`, `relay.rs`), and its part of an
+//! upgrade (`handoff.rs`).
 //!
 //! Invariants (fail closed): the listener binds loopback unless TLS is configured; every
 //! request's `Host`, and every WebSocket's `Origin`, is one of the listener's own addresses

@@ -1,6 +1,6 @@
 //! One browser: the `auth` that must come first (`auth.rs`), then a loop over its
-//! WebSocket, its [`Bridge`] to the server, the heartbeat, revocation, an upgrade and
-//! shutdown. Here the browser's messages become requests; `relay.rs` turns the server's
+//! WebSocket, its [`Bridge`] to the server, the heartbeat, the size check, revocation,
+//! the link's expiry, an upgrade and shutdown. Here the browser's messages become requests; `relay.rs` turns the server's
 //! answers and output into the viewer's frames.
 //!
 //! Pacing: output sent and not yet acknowledged (`ack`) is counted; past [`WINDOW`] the

@@ -1,6 +1,7 @@
 //! The browser viewer's tokens: minted with 256 random bits, kept only as their SHA-256,
 //! checked by hashing what a browser presents (so the lookup never compares the secret
-//! itself), expired by time, revoked all at once; and the rate limit on failed attempts.
+//! itself), expired by time, revoked all at once; and the rate limit on failed attempts,
+//! counted per peer address.
 //!
 //! Invariant: a token's text is returned once, to the `fugue web` that minted it, and
 //! never stored or logged.
