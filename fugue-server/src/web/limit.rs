@@ -93,8 +93,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Held<T> {
         let before = buf.filled().len();
         match Pin::new(&mut self.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
-                let next = Instant::now() + self.idle;
-                self.deadline.as_mut().reset(next);
+                // An idle timeout too long to add to now never fires.
+                if let Some(next) = Instant::now().checked_add(self.idle) {
+                    self.deadline.as_mut().reset(next);
+                }
                 Poll::Ready(Ok(()))
             }
             Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => {

@@ -47,6 +47,14 @@ pub(super) type Source = SplitStream<WebSocket>;
 /// Whether the connection goes on.
 pub(super) type Flow = Result<(), ()>;
 
+/// Resolves at `at`, or never.
+async fn expired(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Serves one upgraded WebSocket from `remote` to its end.
 pub(super) async fn serve(shared: Arc<Shared>, ws: WebSocket, remote: SocketAddr) {
     let (mut sink, mut source) = ws.split();
@@ -152,7 +160,7 @@ impl Page {
             .expires
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        let expires = Instant::now() + left;
+        let expires = Instant::now().checked_add(left);
         loop {
             let reading = self.bridge.has_room();
             let sending = self.unacked_bytes < WINDOW;
@@ -160,7 +168,7 @@ impl Page {
                 biased;
                 () = shared.shutdown.cancelled() => self.close(close::GOING_AWAY, "server shutting down").await,
                 () = revoked.cancelled() => self.close(close::UNAUTHORIZED, "revoked").await,
-                () = tokio::time::sleep_until(expires) => self.close(close::UNAUTHORIZED, "expired").await,
+                () = expired(expires) => self.close(close::UNAUTHORIZED, "expired").await,
                 // An upgrade: the browser reconnects (and resumes) once it is done.
                 () = shared.handoff.park.cancelled() => self.close(close::GOING_AWAY, "server upgrading").await,
                 frame = source.next(), if reading => self.on_frame(frame).await,
